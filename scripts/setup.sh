@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Set up transfertune on a fresh Debian 12 machine with Python 3.11:
+# system packages (clang-19 with Polly and OpenMP, BLAS for docc's runtime), a .venv at
+# the repository root, and the package installed (editable) with its console script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(clang-19 llvm-19 libomp-19-dev libpolly-19-dev libblas-dev)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[test]"
+echo "transfertune set up: $(.venv/bin/transfertune --help 2>&1 | head -1)"

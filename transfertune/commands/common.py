@@ -1,0 +1,35 @@
+"""What the commands share: reading kernels, targets and settings from a config."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from transfertune.ir.kernel import Kernel
+from transfertune.ir.polybench import NAMES, get_kernel
+from transfertune.measure.measurement import Measurement
+from transfertune.measure.variants import Settings
+
+
+def kernels(cfg: DictConfig) -> list[Kernel]:
+    """``kernels=all`` or a list of names."""
+    names = NAMES if cfg.kernels == "all" else list(cfg.kernels)
+    return [get_kernel(str(n)) for n in names]
+
+
+def settings(cfg: DictConfig) -> Settings:
+    return Settings(repetitions=int(cfg.repetitions), check_size=str(cfg.check_size),
+                    tolerance=float(cfg.tolerance), timeout=float(cfg.timeout))
+
+
+def gflops(kernel: Kernel, size: str, m: Measurement) -> float:
+    """GFLOP/s of an ok measurement (median time), NaN otherwise."""
+    if not m.ok:
+        return float("nan")
+    return kernel.flops(**kernel.params(size)) / m.median / 1e9
+
+
+def fmt_time(m: Measurement) -> str:
+    """'0.123 s ±4%' for an ok measurement, the status otherwise."""
+    if not m.ok:
+        return m.status
+    return f"{m.median:.4g} s ±{100 * m.spread / 2:.0f}%"

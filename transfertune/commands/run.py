@@ -1,0 +1,46 @@
+"""``transfertune run``: one kernel with a recipe, timed in the same child as its peers."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from transfertune.commands.common import fmt_time, gflops, settings
+from transfertune.ir.polybench import get_kernel
+from transfertune.ir.recipe import load_recipe
+from transfertune.ir.target import local_target
+from transfertune.measure.variants import Variant, measure_variants
+
+
+def main(cfg: DictConfig) -> int:
+    kernel = get_kernel(str(cfg.kernel))
+    target = local_target(str(cfg.target))
+    size = str(cfg.size)
+    kernel.params(size)
+    variants = [Variant(str(p)) for p in cfg.peers]
+    if cfg.recipe:
+        variants.append(Variant("recipe", load_recipe(str(cfg.recipe))))
+    results = measure_variants(kernel, target, size, variants, settings(cfg),
+                               on_event=_progress)
+    print(f"{kernel.name} {size} on {target.name} ({target.fingerprint.cpu_model}, "
+          f"{target.threads} thread(s)); median of {cfg.repetitions} runs, ± half the range")
+    base = results.get("baseline")
+    polly = results.get("polly")
+    for name, m in results.items():
+        line = f"  {name:9s} {fmt_time(m):>20s}"
+        if m.ok:
+            line += f"  {gflops(kernel, size, m):7.2f} GFLOP/s"
+            for label, ref in (("baseline", base), ("polly", polly)):
+                if ref is not None and ref.ok and ref is not m:
+                    line += f"  {ref.median / m.median:5.2f}x vs {label}"
+        else:
+            line += f"  {m.message.strip()[:200]}"
+        print(line)
+    recipe = results.get("recipe")
+    if recipe is not None and recipe.status == "ok" and recipe.message:
+        print("recipe steps: " + recipe.message)
+    return 0 if all(m.ok for m in results.values()) else 1
+
+
+def _progress(event: dict) -> None:
+    if "sample" in event:
+        print(f"  . {event['variant']} {event['sample']:.4g} s", flush=True)

@@ -1,0 +1,118 @@
+"""Loop nests: the unit transfertune measures, embeds and transfers recipes between.
+
+A nest is one outermost loop of a program, cut out by docc into a standalone SDFG.
+Its identity is a content hash of a *canonical* JSON form, so the same loops get the
+same id in every run and in every program they appear in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from docc.sdfg import AnalysisManager, StructuredSDFG, cutout
+
+_VOLATILE_KEYS = frozenset({"debug_info", "name", "element_counter", "metadata"})
+"""JSON keys that differ between runs or programs without changing the computation:
+source positions, the cutout's generated name, id counters."""
+_ID_KEYS = ("element_id", "src", "dst")
+"""Keys whose integer values are element ids (edges point at nodes by id)."""
+
+
+@dataclass(frozen=True)
+class LoopNest:
+    """One outermost loop nest of a program, as a standalone SDFG."""
+
+    program: str
+    """Name of the kernel it was cut from."""
+    index: int
+    """Position among the program's outermost loops (0-based, program order)."""
+    canonical_json: str
+    """Canonical JSON (see `canonical_json`), the input of the hash and the featuriser."""
+    sdfg_json: str
+    """docc's own JSON of the cutout, parseable with `StructuredSDFG.parse`."""
+
+    @property
+    def nest_hash(self) -> str:
+        """Stable content id: sha256 of the canonical JSON."""
+        return hashlib.sha256(self.canonical_json.encode()).hexdigest()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"program": self.program, "index": self.index, "hash": self.nest_hash,
+                "sdfg": json.loads(self.sdfg_json)}
+
+
+def loop_nests(program_name: str, sdfg: StructuredSDFG) -> list[LoopNest]:
+    """Cut `sdfg` into its outermost loop nests, in program order."""
+    manager = AnalysisManager(sdfg)
+    nests = []
+    for index, loop in enumerate(manager.loop_analysis().outermost_loops()):
+        piece = cutout(sdfg, manager, loop).to_json()
+        nests.append(LoopNest(program_name, index, canonical_json(json.loads(piece)), piece))
+    return nests
+
+
+def canonical_json(sdfg: dict[str, Any]) -> str:
+    """A deterministic text of an SDFG's computation.
+
+    docc lists dataflow nodes and edges in a run-dependent order and numbers elements
+    with a global counter; we sort nodes and edges by id, renumber ids densely in
+    traversal order, and drop debug info, names and counters.
+    """
+    stripped = _strip(_sort_dataflow(sdfg))
+    renumber: dict[int, int] = {}
+    _collect_ids(stripped, renumber)
+    return json.dumps(_apply_ids(stripped, renumber), sort_keys=True, separators=(",", ":"))
+
+
+def _sort_dataflow(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_sort_dataflow(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _sort_dataflow(v) for k, v in node.items()}
+    if out.get("type") == "dataflow":
+        for key in ("nodes", "edges"):
+            out[key] = sorted(out.get(key, []), key=lambda e: e["element_id"])
+    return out
+
+
+def _strip(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_strip(x) for x in node]
+    if isinstance(node, dict):
+        return {k: _strip(v) for k, v in node.items() if k not in _VOLATILE_KEYS}
+    return node
+
+
+def _collect_ids(node: Any, ids: dict[int, int]) -> None:
+    if isinstance(node, list):
+        for x in node:
+            _collect_ids(x, ids)
+    elif isinstance(node, dict):
+        if "element_id" in node:
+            ids.setdefault(node["element_id"], len(ids))
+        for key in sorted(node):
+            _collect_ids(node[key], ids)
+
+
+def _apply_ids(node: Any, ids: dict[int, int]) -> Any:
+    if isinstance(node, list):
+        return [_apply_ids(x, ids) for x in node]
+    if isinstance(node, dict):
+        return {k: (ids.get(v, v) if k in _ID_KEYS and isinstance(v, int) else _apply_ids(v, ids))
+                for k, v in node.items()}
+    return node
+
+
+def parse_sdfg(text: str) -> StructuredSDFG:
+    """Parse docc JSON, with a clear error instead of a crash for invalid input."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"not an SDFG: invalid JSON ({err})") from None
+    if not isinstance(data, dict) or not {"root", "containers", "arguments"} <= data.keys():
+        raise ValueError("not an SDFG: expected a JSON object with root, containers and arguments")
+    return StructuredSDFG.parse(text)

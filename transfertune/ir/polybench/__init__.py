@@ -1,0 +1,35 @@
+"""The 30 PolyBench/C 4.2.1 kernels as Python loops (one module each)."""
+
+from __future__ import annotations
+
+import importlib
+
+from transfertune.ir.kernel import Kernel
+
+NAMES = (
+    "correlation", "covariance",
+    "gemm", "gemver", "gesummv", "symm", "syr2k", "syrk", "trmm",
+    "2mm", "3mm", "atax", "bicg", "doitgen", "mvt",
+    "cholesky", "durbin", "gramschmidt", "lu", "ludcmp", "trisolv",
+    "deriche", "floyd-warshall", "nussinov",
+    "adi", "fdtd-2d", "heat-3d", "jacobi-1d", "jacobi-2d", "seidel-2d",
+)
+"""Kernel names as PolyBench spells them, in the suite's order."""
+
+
+def module_name(name: str) -> str:
+    """Python module of kernel `name`: '-' -> '_', a leading digit gets a 'k' (2mm -> k2mm)."""
+    mod = name.replace("-", "_")
+    return f"k{mod}" if mod[0].isdigit() else mod
+
+
+def get_kernel(name: str) -> Kernel:
+    """The PolyBench kernel called `name`, with a clear error for unknown names."""
+    if name not in NAMES:
+        raise ValueError(f"unknown kernel {name!r}; PolyBench has: {', '.join(NAMES)}")
+    return importlib.import_module(f"{__name__}.{module_name(name)}").KERNEL
+
+
+def all_kernels() -> list[Kernel]:
+    """All 30 kernels in suite order."""
+    return [get_kernel(n) for n in NAMES]

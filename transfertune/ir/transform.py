@@ -1,0 +1,161 @@
+"""Apply a recipe to an SDFG: resolve portable loop paths to docc loops, check
+legality with docc, apply, and report what happened to every step.
+
+A step that cannot be applied here (no loop at that path, docc says it is not legal,
+the loop is not a parallel map, ...) is *skipped* with a reason, never an error: a
+recipe ported from another nest is expected to fit only partly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from docc import sdfg as d
+
+from transfertune.ir.recipe import ProgramRecipe, Recipe, Step
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What became of one step: applied, or skipped with the reason."""
+
+    nest: int
+    step: Step
+    applied: bool
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"nest": self.nest, "step": self.step.to_json(), "applied": self.applied,
+                "reason": self.reason}
+
+
+def apply_program_recipe(sdfg: d.StructuredSDFG, recipe: ProgramRecipe | Recipe) -> list[StepResult]:
+    """Apply in place; a plain `Recipe` is tried on every nest of the program.
+
+    Nests are processed from last to first, so that a distribution, which adds
+    outermost loops, never shifts the index of a nest still to be transformed.
+    """
+    nest_count = len(d.AnalysisManager(d.StructuredSDFGBuilder(sdfg)).loop_analysis().outermost_loops())
+    if isinstance(recipe, Recipe):
+        plan = {i: recipe for i in range(nest_count)}
+    else:
+        plan = dict(recipe.nests)
+    results: list[StepResult] = []
+    for index in sorted(plan, reverse=True):
+        if index >= nest_count:
+            results += [StepResult(index, s, False, f"program has {nest_count} nests") for s in plan[index].steps]
+            continue
+        results += apply_recipe(sdfg, plan[index], nest=index)
+    return sorted(results, key=lambda r: r.nest)
+
+
+def apply_recipe(sdfg: d.StructuredSDFG, recipe: Recipe, nest: int = 0) -> list[StepResult]:
+    """Apply `recipe` to outermost nest `nest` of `sdfg` in place, step by step."""
+    builder = d.StructuredSDFGBuilder(sdfg)
+    results = []
+    for step in recipe.steps:
+        # Analyses are invalidated by every applied step: rebuild them each time.
+        manager = d.AnalysisManager(builder)
+        try:
+            transformation = _transformation(step, _root(manager, nest))
+        except _NotApplicable as why:
+            results.append(StepResult(nest, step, False, str(why)))
+            continue
+        if not transformation.can_be_applied(builder, manager):
+            results.append(StepResult(nest, step, False, "docc: not legal here"))
+            continue
+        transformation.apply(builder, manager)
+        results.append(StepResult(nest, step, True))
+    return results
+
+
+class _NotApplicable(Exception):
+    """Raised inside this module when a step has nothing to act on."""
+
+
+def _root(manager: d.AnalysisManager, nest: int) -> d.ControlFlowNode:
+    roots = manager.loop_analysis().outermost_loops()
+    if nest >= len(roots):
+        raise _NotApplicable(f"no nest {nest}")
+    return roots[nest]
+
+
+def child_loops(node: Any) -> list[Any]:
+    """The loops directly below `node`, in program order (through ifs and blocks)."""
+    return list(_loops_below(node.body if isinstance(node, d.StructuredLoop | d.While) else node))
+
+
+def _loops_below(node: Any) -> Iterator[Any]:
+    if isinstance(node, d.StructuredLoop | d.While):
+        yield node
+    elif isinstance(node, d.Sequence):
+        for child in _sequence_children(node):
+            yield from _loops_below(child)
+    elif isinstance(node, d.IfElse):
+        for i in range(node.size):
+            yield from _loops_below(node.case(i))
+
+
+def resolve(root: Any, path: tuple[int, ...]) -> Any:
+    """The loop at `path` below `root`."""
+    loop = root
+    for depth, index in enumerate(path):
+        children = child_loops(loop)
+        if index >= len(children):
+            where = list(path[:depth])
+            raise _NotApplicable(f"loop {where} has {len(children)} child loop(s), no [{index}]")
+        loop = children[index]
+    return loop
+
+
+def _transformation(step: Step, root: Any) -> Any:
+    loop = resolve(root, step.loop)
+    if not isinstance(loop, d.StructuredLoop):
+        raise _NotApplicable("not a counted loop (while)")
+    op = step.op
+    if op == "tile":
+        return d.LoopTiling(loop, step.params["size"])
+    if op == "interchange":
+        inner_path = step.params.get("inner", step.loop + (0,))
+        inner = resolve(root, tuple(inner_path))
+        if not isinstance(inner, d.StructuredLoop):
+            raise _NotApplicable("inner loop is not a counted loop")
+        return d.LoopInterchange(loop, inner)
+    if op == "distribute":
+        return d.LoopDistribute(loop)
+    if op == "parallelize":
+        if not isinstance(loop, d.Map):
+            raise _NotApplicable("loop is not a parallel map")
+        return d.OMPTransform(loop)
+    if op == "vectorize":
+        return d.VectorizeTransform(loop)
+    if op == "unroll":
+        return d.UnrollTransform(loop)
+    if op == "local_storage":
+        node = _access_node(loop, step.params["container"])
+        if step.params["direction"] == "in":
+            return d.InLocalStorage(loop, node)
+        return d.OutLocalStorage(loop, node)
+    raise _NotApplicable(f"unknown op {op}")
+
+
+def _access_node(loop: Any, container: str) -> Any:
+    """The first access node of `container` inside `loop`'s body."""
+    stack = [loop.body]
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, d.Block):
+            for data in node.dataflow.data_nodes():
+                if isinstance(data, d.AccessNode) and data.data == container:
+                    return data
+        elif isinstance(node, d.StructuredLoop | d.While):
+            stack.append(node.body)
+        elif isinstance(node, d.Sequence):
+            stack.extend(_sequence_children(node))
+    raise _NotApplicable(f"no access to {container!r} inside the loop")
+
+
+def _sequence_children(node: Any) -> list[Any]:
+    return list(node.children())

@@ -1,0 +1,125 @@
+"""The measuring child process: ``python -m transfertune.measure.child`` < job.json.
+
+It loads compiled variants with ctypes, and either verifies them against the NumPy
+reference or times them, printing one JSON line per event on stdout *as it goes*:
+``{"start": variant}`` before touching a variant, then its result. The parent reads the
+last ``start`` without a result to know which variant crashed or hung the child.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from transfertune.ir.kernel import Args, copy_args
+from transfertune.ir.polybench import get_kernel
+
+
+def _emit(event: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(event) + "\n")
+    sys.stdout.flush()
+
+
+def _entry(library: str, symbol: str, arguments: list[str], sample: list[Any]) -> Any:
+    fn = getattr(ctypes.CDLL(library), symbol)
+    types = []
+    for value in sample:
+        if isinstance(value, np.ndarray):
+            types.append(ctypes.c_void_p)
+        elif isinstance(value, float):
+            types.append(ctypes.c_double)
+        elif isinstance(value, int):
+            types.append(ctypes.c_int64)
+        else:
+            raise TypeError(f"unsupported argument type {type(value).__name__}")
+    fn.argtypes = types
+    fn.restype = None
+    return fn
+
+
+def _values(args: Args, arguments: list[str], symbols: dict[str, list]) -> list[Any]:
+    out = []
+    for name in arguments:
+        if name in symbols:
+            array, dim = symbols[name]
+            out.append(int(args[array].shape[dim]))
+        else:
+            out.append(args[name])
+    return out
+
+
+def _call(fn: Any, values: list[Any]) -> None:
+    fn(*[v.ctypes.data if isinstance(v, np.ndarray) else v for v in values])
+
+
+def max_error(got: np.ndarray, want: np.ndarray) -> float:
+    """Largest error relative to the output's magnitude; inf where NaN-ness differs."""
+    if got.shape != want.shape:
+        return float("inf")
+    if not np.array_equal(np.isnan(got), np.isnan(want)):
+        return float("inf")
+    mask = ~np.isnan(want)
+    scale = max(1.0, float(np.max(np.abs(want[mask]), initial=0.0)))
+    return float(np.max(np.abs(got[mask] - want[mask]), initial=0.0) / scale)
+
+
+def verify(job: dict[str, Any]) -> None:
+    kernel = get_kernel(job["kernel"])
+    args = kernel.check_arguments(job["params"])
+    want = copy_args(args)
+    kernel.reference(**want)
+    for variant, library in job["libraries"].items():
+        _emit({"start": variant})
+        got = copy_args(args)
+        values = _values(got, job["arguments"], job["symbols"])
+        _call(_entry(library, job["entry"], job["arguments"], values), values)
+        error = max(max_error(got[name], want[name]) for name in kernel.outputs)
+        status = "ok" if error <= job["tolerance"] else "wrong"
+        _emit({"variant": variant, "status": status, "max_error": error})
+
+
+def benchmark(job: dict[str, Any]) -> None:
+    """Warm up every variant once, then time `repetitions` interleaved rounds.
+
+    Inputs are copied fresh from pristine arrays before every call (outside the timed
+    region), so each repetition does the same work; rotating the order each round
+    spreads drift in machine speed over all variants.
+    """
+    kernel = get_kernel(job["kernel"])
+    pristine = kernel.arguments(job["params"])
+    variants = list(job["libraries"])
+    fns = {}
+    for variant in variants:
+        _emit({"start": variant, "phase": "warmup"})
+        args = copy_args(pristine)
+        values = _values(args, job["arguments"], job["symbols"])
+        fns[variant] = _entry(job["libraries"][variant], job["entry"], job["arguments"], values)
+        _call(fns[variant], values)
+    samples: dict[str, list[float]] = {v: [] for v in variants}
+    for rep in range(job["repetitions"]):
+        order = variants[rep % len(variants):] + variants[:rep % len(variants)]
+        for variant in order:
+            args = copy_args(pristine)
+            values = _values(args, job["arguments"], job["symbols"])
+            _emit({"start": variant, "phase": f"rep{rep}"})
+            begin = time.perf_counter()
+            _call(fns[variant], values)
+            samples[variant].append(time.perf_counter() - begin)
+            _emit({"variant": variant, "sample": samples[variant][-1]})
+    for variant in variants:
+        _emit({"variant": variant, "status": "ok", "samples": samples[variant]})
+
+
+def main() -> None:
+    job = json.loads(sys.stdin.read())
+    {"verify": verify, "benchmark": benchmark}[job["mode"]](job)
+    _emit({"done": True})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Measurement values: what running one variant produced, failures included."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+STATUSES = ("ok", "wrong", "compile-error", "crash", "time-out", "error")
+"""ok: verified and timed; wrong: ran but disagrees with the NumPy reference; the rest
+say where it failed. Only 'ok' measurements ever count as fast."""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One variant of one kernel at one size on one target."""
+
+    variant: str
+    status: str
+    samples: tuple[float, ...] = ()
+    """Wall-clock seconds of each timed repetition (warm-up excluded)."""
+    message: str = ""
+    max_error: float | None = None
+    """Largest normalised error seen in verification."""
+    phases: dict[str, float] = field(default_factory=dict)
+    """Where the time went: generate, compile, verify, benchmark (seconds)."""
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown status {self.status!r}")
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok" and bool(self.samples)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples) if self.samples else float("nan")
+
+    @property
+    def spread(self) -> float:
+        """Relative spread (max - min) / median of the samples; 0 for a single sample."""
+        if len(self.samples) < 2:
+            return 0.0
+        return (max(self.samples) - min(self.samples)) / self.median
+
+    def to_json(self) -> dict[str, Any]:
+        return {"variant": self.variant, "status": self.status, "samples": list(self.samples),
+                "median": self.median if self.samples else None, "spread": self.spread,
+                "message": self.message, "max_error": self.max_error, "phases": self.phases}
