@@ -57,9 +57,9 @@ def loop_nests(program_name: str, sdfg: StructuredSDFG) -> list[LoopNest]:
 def canonical_json(sdfg: dict[str, Any]) -> str:
     """A deterministic text of an SDFG's computation.
 
-    docc lists dataflow nodes and edges in a run-dependent order and numbers elements
-    with a global counter; we sort nodes and edges by id, renumber ids densely in
-    traversal order, and drop debug info, names and counters.
+    docc lists dataflow nodes and edges, and numbers them, in a run-dependent order; we
+    order them by content (`_order_graph`), renumber ids densely in traversal order,
+    and drop debug info, names and counters.
     """
     stripped = _strip(_sort_dataflow(sdfg))
     renumber: dict[int, int] = {}
@@ -74,9 +74,39 @@ def _sort_dataflow(node: Any) -> Any:
         return node
     out = {k: _sort_dataflow(v) for k, v in node.items()}
     if out.get("type") == "dataflow":
-        for key in ("nodes", "edges"):
-            out[key] = sorted(out.get(key, []), key=lambda e: e["element_id"])
+        out["nodes"], out["edges"] = _order_graph(out.get("nodes", []), out.get("edges", []))
     return out
+
+
+def _order_graph(nodes: list[dict], edges: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Order a dataflow graph by content, not by element id.
+
+    docc assigns ids to dataflow nodes in a run-dependent order, so ids cannot order
+    them. Each node gets a signature from its own content refined by its neighbours'
+    (two rounds of Weisfeiler-Lehman-style relabelling); nodes and edges are sorted by
+    signatures. Nodes left tied are interchangeable for the hash.
+    """
+    content = {n["element_id"]: _label(n) for n in nodes}
+    signature = dict(content)
+    for _ in range(2):
+        signature = {
+            nid: _digest([content[nid],
+                          sorted(_label(e) + signature.get(e["src"], "") for e in edges if e["dst"] == nid),
+                          sorted(_label(e) + signature.get(e["dst"], "") for e in edges if e["src"] == nid)])
+            for nid in content}
+
+    def edge_key(e: dict) -> str:
+        return signature.get(e["src"], "") + signature.get(e["dst"], "") + _label(e)
+
+    return (sorted(nodes, key=lambda n: signature[n["element_id"]]), sorted(edges, key=edge_key))
+
+
+def _label(element: dict) -> str:
+    return json.dumps(_strip({k: v for k, v in element.items() if k not in _ID_KEYS}), sort_keys=True)
+
+
+def _digest(parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 def _strip(node: Any) -> Any:

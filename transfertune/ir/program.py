@@ -61,7 +61,7 @@ def probe_params(kernel: Kernel) -> dict[str, int]:
     sizes = [n for n in names if n not in steps]
     if len(sizes) > len(_PROBE_PRIMES):
         raise ValueError(f"{kernel.name}: more size parameters than probe values")
-    params = dict(zip(sizes, _PROBE_PRIMES))
+    params = dict(zip(sizes, _PROBE_PRIMES, strict=False))
     params.update({n: _PROBE_STEPS for n in steps})
     return params
 

@@ -71,7 +71,7 @@ def measure_variants(kernel: Kernel, target: Target, size: str, variants: list[V
     builds = codegen.build_many([(sources[n].code, codegen.compile_flags(target, sources[n].variant))
                                  for n in names])
     libraries = {}
-    for name, result in zip(names, builds):
+    for name, result in zip(names, builds, strict=True):
         phases[name]["compile"] = result.seconds
         if result.status == "ok":
             libraries[name] = result.library

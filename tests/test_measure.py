@@ -1,0 +1,86 @@
+"""Failures are statuses of exactly the variant that failed; nothing else is lost."""
+
+import pytest
+
+from transfertune.ir import codegen
+from transfertune.ir.polybench import get_kernel
+from transfertune.ir.program import build_program
+from transfertune.ir.recipe import Recipe, Step
+from transfertune.ir.target import local_target
+from transfertune.measure.measurement import Measurement
+from transfertune.measure.runner import base_job, run_resilient
+from transfertune.measure.variants import Settings, Variant, measure_variants
+
+SIGNATURE = ('extern "C" void gemm_sdfg(double alpha, double beta, double *C, double *A, double *B, '
+             "long s0, long s1, long s2)")
+BODIES = {
+    "crash": "{ volatile double *p = 0; *p = 1.0; }",
+    "hang": "{ volatile int x = 1; while (x) {} }",
+    "wrong": "{ C[0] += 1.0; }",
+    "abort": "{ __builtin_trap(); }",
+}
+
+
+@pytest.fixture(scope="module")
+def target():
+    return local_target("cpu-seq")
+
+
+def _library(code, target):
+    build = codegen.build(code, codegen.compile_flags(target, "baseline"))
+    assert build.status == "ok", build.log
+    return build.library
+
+
+def test_crash_hang_and_wrong_variants_are_contained(target):
+    program = build_program(get_kernel("gemm"))
+    good = codegen.generate(program, target, "baseline")
+    libraries = {"good": _library(good.code, target)}
+    for name, body in BODIES.items():
+        libraries[name] = _library(f"{SIGNATURE}\n{body}\n", target)
+    libraries["good2"] = libraries["good"]
+    job = base_job(program, "verify", {"NI": 6, "NJ": 7, "NK": 8}, libraries, good.entry)
+    results = run_resilient(job | {"tolerance": 1e-6}, target, timeout=10)
+    status = {name: r["status"] for name, r in results.items()}
+    assert status == {"good": "ok", "crash": "crash", "hang": "time-out", "wrong": "wrong",
+                      "abort": "crash", "good2": "ok"}
+    assert "signal 11" in results["crash"]["message"]
+
+
+def test_compile_error_is_a_status_with_the_log(target):
+    build = codegen.build("this is not C++", codegen.compile_flags(target, "baseline"))
+    assert build.status == "compile-error"
+    assert "error" in build.log
+
+
+def test_compile_time_out_is_a_status(target):
+    build = codegen.build("int f() { return 1; }\n", codegen.compile_flags(target, "baseline"), timeout=0.001)
+    assert build.status == "time-out"
+
+
+def test_build_cache_returns_the_same_library(target):
+    code = "extern \"C\" int forty_two() { return 42; }\n"
+    first = codegen.build(code, codegen.compile_flags(target, "baseline"))
+    second = codegen.build(code, codegen.compile_flags(target, "baseline"))
+    assert first.status == second.status == "ok"
+    assert second.cached and second.library == first.library
+
+
+def test_measure_variants_times_verified_variants_and_reports_skipped_steps(target):
+    recipe = Recipe((Step("tile", (), {"size": 4}), Step("parallelize", (9,))))
+    results = measure_variants(get_kernel("gemm"), target, "SMALL",
+                               [Variant("baseline"), Variant("tiled", recipe)],
+                               Settings(repetitions=3, check_size="MINI"))
+    for m in results.values():
+        assert m.status == "ok" and len(m.samples) == 3 and m.median > 0
+        assert set(m.phases) >= {"generate", "compile", "verify", "benchmark"}
+    assert "tile []: applied" in results["tiled"].message
+    assert "parallelize [9]: skipped" in results["tiled"].message
+
+
+def test_measurement_statistics():
+    m = Measurement("x", "ok", (3.0, 1.0, 2.0))
+    assert m.median == 2.0 and m.spread == 1.0 and m.ok
+    assert not Measurement("x", "wrong").ok
+    with pytest.raises(ValueError):
+        Measurement("x", "fast")

@@ -1,0 +1,43 @@
+from transfertune.ir.polybench import get_kernel
+from transfertune.ir.program import build_program
+from transfertune.ir.recipe import ProgramRecipe, Recipe, Step
+from transfertune.ir.transform import apply_program_recipe, apply_recipe
+
+
+def gemm_sdfg():
+    return build_program(get_kernel("gemm")).sdfg()
+
+
+def test_steps_apply_in_order_on_the_tree_as_it_is_then():
+    sdfg = gemm_sdfg()
+    steps = (Step("tile", (), {"size": 32}), Step("parallelize", ()), Step("tile", (0, 1), {"size": 64}))
+    results = apply_recipe(sdfg, Recipe(steps))
+    assert [r.applied for r in results] == [True, True, True]
+    code = sdfg.to_cpp()
+    assert "#pragma omp parallel for" in code and "32 + i_tile0" in code and "64 + k_tile0" in code
+
+
+def test_steps_that_do_not_fit_are_skipped_with_a_reason():
+    sdfg = gemm_sdfg()
+    steps = (
+        Step("tile", (3,), {"size": 8}),          # no such loop
+        Step("parallelize", (1,)),                 # k loop: a sequential For, not a map
+        Step("interchange", (0,), {"inner": (1,)}),  # siblings, not nested
+        Step("tile", (), {"size": 16}),            # still applies after the skips
+    )
+    results = apply_recipe(sdfg, Recipe(steps))
+    assert [r.applied for r in results] == [False, False, False, True]
+    assert "has 2 child loop(s), no [3]" in results[0].reason
+    assert results[1].reason == "loop is not a parallel map"
+    assert results[2].reason.startswith("docc")
+
+
+def test_plain_recipe_is_tried_on_every_nest_and_program_recipe_on_its_own():
+    sdfg = build_program(get_kernel("2mm")).sdfg()
+    results = apply_program_recipe(sdfg, Recipe((Step("parallelize", ()),)))
+    assert [(r.nest, r.applied) for r in results] == [(0, True), (1, True)]
+    sdfg = build_program(get_kernel("2mm")).sdfg()
+    results = apply_program_recipe(sdfg, ProgramRecipe({1: Recipe((Step("parallelize", ()),)),
+                                                         5: Recipe((Step("vectorize", ()),))}))
+    assert [(r.nest, r.applied) for r in results] == [(1, True), (5, False)]
+    assert results[1].reason == "program has 2 nests"
