@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 if [ -n "${CI:-}" ]; then export TT_REDUCED=1; fi
+# A real PostgreSQL server for the storage contract tests (SQLite needs nothing).
+export TT_PG_URL="${TT_PG_URL:-$(bash scripts/postgres.sh)}"
 .venv/bin/python -m pytest -q "$@"

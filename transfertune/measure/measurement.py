@@ -40,7 +40,7 @@ class Measurement:
     @property
     def spread(self) -> float:
         """Relative spread (max - min) / median of the samples; 0 for a single sample."""
-        if len(self.samples) < 2:
+        if len(self.samples) < 2 or self.median <= 0:
             return 0.0
         return (max(self.samples) - min(self.samples)) / self.median
 

@@ -1,0 +1,120 @@
+"""The storage contract, run against every backend: SQLite and a real PostgreSQL
+server (started by scripts/postgres.sh; CI always has it)."""
+
+import multiprocessing as mp
+import os
+import signal
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from transfertune.db import Storage
+from transfertune.db.schema import MeasurementRow, NestRow, RecipeRow, TargetRow
+from transfertune.ir.loopnest import loop_nests
+from transfertune.ir.polybench import get_kernel
+from transfertune.ir.program import build_program
+from transfertune.ir.recipe import Recipe, Step
+from transfertune.ir.target import local_target
+from transfertune.measure.measurement import Measurement
+
+
+def _postgres_url() -> str:
+    base = os.environ.get("TT_PG_URL")
+    if not base:
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide TT_PG_URL (scripts/test.sh starts PostgreSQL)")
+        pytest.skip("no PostgreSQL server (set TT_PG_URL, see scripts/postgres.sh)")
+    name = f"tt_test_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as c:
+        c.execute(text(f"create database {name}"))
+    engine.dispose()
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tt.db'}"
+    return _postgres_url()
+
+
+@pytest.fixture(scope="module")
+def gemm_nest():
+    return loop_nests("gemm", build_program(get_kernel("gemm")).sdfg())[0]
+
+
+RECIPE = Recipe((Step("tile", (), {"size": 32}),))
+
+
+def _count(storage, table):
+    with storage.session() as s:
+        return s.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_round_trip_with_provenance(url, gemm_nest):
+    storage = Storage(url)
+    m = Measurement("recipe", "ok", (0.3, 0.1, 0.2), "steps", 1e-15, {"compile": 0.5})
+    storage.record(m, kernel=get_kernel("gemm"), target=local_target("cpu-seq"), size="MINI",
+                   run="r1", nest=gemm_nest, recipe=RECIPE)
+    storage.record(Measurement("baseline", "crash", message="signal 11"), kernel=get_kernel("gemm"),
+                   target=local_target("cpu-seq"), size="MINI", run="r1")
+    (nest_row,) = storage.measurements(whole_program=False)
+    assert nest_row.measurement == m and nest_row.nest_hash == gemm_nest.nest_hash
+    assert Recipe.from_json(nest_row.recipe) == RECIPE
+    assert nest_row.target_key == local_target("cpu-seq").key
+    (crash,) = storage.measurements(whole_program=True)
+    assert crash.measurement.status == "crash" and crash.measurement.message == "signal 11"
+    assert storage.measurements(status="ok", program="gemm")[0].measurement.median == 0.2
+    assert storage.nests() == [("gemm", gemm_nest.nest_hash, 0, gemm_nest.canonical_json)]
+
+
+def test_schema_is_versioned_and_reopening_is_idempotent(url):
+    Storage(url)
+    storage = Storage(url)
+    with storage.session() as s:
+        assert s.execute(text("select version_num from alembic_version")).scalar_one() == "0001"
+
+
+def _writer(url, nest, worker, count):
+    storage = Storage(url)
+    for i in range(count):
+        storage.record(Measurement("recipe", "ok", (1.0 + worker, 1.0 + i)), kernel=get_kernel("gemm"),
+                       target=local_target("cpu-omp"), size="MINI", run=f"w{worker}", nest=nest, recipe=RECIPE)
+
+
+def test_concurrent_writers_neither_corrupt_nor_duplicate(url, gemm_nest):
+    ctx = mp.get_context("spawn")
+    workers = [ctx.Process(target=_writer, args=(url, gemm_nest, w, 15)) for w in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+        assert w.exitcode == 0
+    storage = Storage(url)
+    assert _count(storage, MeasurementRow) == 60
+    assert _count(storage, NestRow) == _count(storage, RecipeRow) == _count(storage, TargetRow) == 1
+    assert {m.run for m in storage.measurements()} == {"w0", "w1", "w2", "w3"}
+
+
+def _killed_writer(url):
+    storage = Storage(url)
+    for i in range(5):
+        storage.record(Measurement("baseline", "ok", (1.0 + i,)), kernel=get_kernel("gemm"),
+                       target=local_target("cpu-seq"), size="MINI", run="killed")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_killed_run_keeps_every_finished_measurement(url):
+    ctx = mp.get_context("spawn")
+    proc = ctx.Process(target=_killed_writer, args=(url,))
+    proc.start()
+    proc.join(120)
+    assert proc.exitcode == -signal.SIGKILL
+    assert len(Storage(url).measurements(status="ok")) == 5
+
+
+def test_unknown_backend_is_a_clear_error(tmp_path):
+    with pytest.raises(Exception, match="mysql|No module|unsupported"):
+        Storage("mysql://nobody@127.0.0.1/none")

@@ -1,0 +1,233 @@
+"""The measurement store behind one SQLAlchemy URL: SQLite (default) or PostgreSQL.
+
+Guarantees, for every backend:
+- the schema is created or upgraded (alembic, migrations in this package) on open;
+- every `record` call commits before it returns: a killed run loses only the variant
+  in flight;
+- content-addressed rows (nests, recipes, targets, programs) are inserted with
+  "on conflict do nothing" and re-read, so concurrent writers, on one machine or many,
+  converge on one row each and never fail on each other's inserts;
+- reads never see partial writes (one transaction per call).
+Dialect differences are confined to `_insert` and `_on_connect`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import platform
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from transfertune.db.schema import (
+    MeasurementRow,
+    NestRow,
+    ProgramNestRow,
+    ProgramRow,
+    RecipeRow,
+    TargetRow,
+)
+from transfertune.ir.kernel import Kernel
+from transfertune.ir.loopnest import LoopNest
+from transfertune.ir.recipe import ProgramRecipe, Recipe
+from transfertune.ir.target import Target
+from transfertune.measure.measurement import Measurement
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def default_url() -> str:
+    """SQLite file in the user's data directory."""
+    path = Path.home() / ".local" / "share" / "transfertune" / "transfertune.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+@dataclass(frozen=True)
+class StoredMeasurement:
+    """A measurement read back, with what it measured."""
+
+    program: str
+    nest_hash: str | None
+    recipe: dict[str, Any] | None
+    variant: str
+    target_key: str
+    size: str
+    measurement: Measurement
+    run: str
+
+
+class Storage:
+    """Open (creating or upgrading) the store at `url`."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or default_url()
+        self.engine: Engine = create_engine(self.url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _on_connect)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        for attempt in range(5):
+            try:
+                with self.engine.begin() as connection:
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, "head")
+                return
+            except DBAPIError:
+                # Another process is creating the same schema right now: wait, re-check.
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: commit on success, roll back on any error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    # -- content-addressed rows -------------------------------------------------------
+
+    def _ensure(self, session: Session, table: Any, keys: dict[str, Any], values: dict[str, Any]) -> int:
+        stmt = _insert(self.engine, table).values(**keys, **values).on_conflict_do_nothing()
+        session.execute(stmt)
+        query = select(table.id)
+        for name, value in keys.items():
+            query = query.where(getattr(table, name) == value)
+        return session.execute(query).scalar_one()
+
+    def program_id(self, session: Session, kernel: Kernel, suite: str = "polybench") -> int:
+        source = inspect.getsource(kernel.func)
+        return self._ensure(session, ProgramRow, {"suite": suite, "name": kernel.name},
+                            {"source_hash": hashlib.sha256(source.encode()).hexdigest()})
+
+    def nest_id(self, session: Session, nest: LoopNest, program_id: int | None = None) -> int:
+        nid = self._ensure(session, NestRow, {"hash": nest.nest_hash},
+                           {"canonical_json": nest.canonical_json, "sdfg_json": nest.sdfg_json})
+        if program_id is not None:
+            session.execute(_insert(self.engine, ProgramNestRow)
+                            .values(program_id=program_id, position=nest.index, nest_id=nid)
+                            .on_conflict_do_nothing())
+        return nid
+
+    def target_id(self, session: Session, target: Target) -> int:
+        return self._ensure(session, TargetRow, {"key": target.key},
+                            {"name": target.name, "spec": target.to_json()})
+
+    def recipe_id(self, session: Session, recipe: Recipe | ProgramRecipe) -> int:
+        kind = "nest" if isinstance(recipe, Recipe) else "program"
+        text = recipe.canonical()
+        return self._ensure(session, RecipeRow, {"hash": hashlib.sha256(text.encode()).hexdigest()},
+                            {"kind": kind, "canonical_json": text})
+
+    # -- measurements -----------------------------------------------------------------
+
+    def record(self, m: Measurement, *, kernel: Kernel, target: Target, size: str, run: str,
+               nest: LoopNest | None = None, recipe: Recipe | ProgramRecipe | None = None) -> int:
+        """Append one measurement and commit it before returning."""
+        with self.session() as s:
+            pid = self.program_id(s, kernel)
+            row = MeasurementRow(
+                program_id=pid,
+                nest_id=self.nest_id(s, nest, pid) if nest is not None else None,
+                recipe_id=self.recipe_id(s, recipe) if recipe is not None else None,
+                variant=m.variant, target_id=self.target_id(s, target), size=size, status=m.status,
+                median=m.median if m.samples else None, spread=m.spread if m.samples else None,
+                samples=list(m.samples), max_error=_finite(m.max_error), message=m.message[:4000],
+                phases=m.phases, run=run, transfertune_version=_version("transfertune"),
+                docc_version=_version("docc-compiler"), host=platform.node(),
+                created_at=datetime.now(UTC))
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def measurements(self, *, target: Target | str | None = None, size: str | None = None,
+                     program: str | None = None, nest_hash: str | None = None,
+                     whole_program: bool | None = None, status: str | None = None) -> list[StoredMeasurement]:
+        """Measurements matching every given filter, oldest first."""
+        query = (select(MeasurementRow, ProgramRow.name, NestRow.hash, RecipeRow.canonical_json, TargetRow.key)
+                 .join(ProgramRow, MeasurementRow.program_id == ProgramRow.id)
+                 .join(TargetRow, MeasurementRow.target_id == TargetRow.id)
+                 .outerjoin(NestRow, MeasurementRow.nest_id == NestRow.id)
+                 .outerjoin(RecipeRow, MeasurementRow.recipe_id == RecipeRow.id)
+                 .order_by(MeasurementRow.id))
+        if target is not None:
+            query = query.where(TargetRow.key == (target if isinstance(target, str) else target.key))
+        if size is not None:
+            query = query.where(MeasurementRow.size == size)
+        if program is not None:
+            query = query.where(ProgramRow.name == program)
+        if nest_hash is not None:
+            query = query.where(NestRow.hash == nest_hash)
+        if whole_program is not None:
+            query = query.where(MeasurementRow.nest_id.is_(None) if whole_program
+                                else MeasurementRow.nest_id.is_not(None))
+        if status is not None:
+            query = query.where(MeasurementRow.status == status)
+        with self.session() as s:
+            rows = s.execute(query).all()
+        return [StoredMeasurement(
+            program=name, nest_hash=nhash, recipe=json.loads(rjson) if rjson else None,
+            variant=row.variant, target_key=tkey, size=row.size,
+            measurement=Measurement(row.variant, row.status, tuple(row.samples), row.message,
+                                    row.max_error, dict(row.phases)),
+            run=row.run) for row, name, nhash, rjson, tkey in rows]
+
+    def nests(self) -> list[tuple[str, str, int, str]]:
+        """(program, nest hash, position, canonical JSON) of every stored nest."""
+        query = (select(ProgramRow.name, NestRow.hash, ProgramNestRow.position, NestRow.canonical_json)
+                 .join(ProgramNestRow, ProgramNestRow.program_id == ProgramRow.id)
+                 .join(NestRow, NestRow.id == ProgramNestRow.nest_id)
+                 .order_by(ProgramRow.name, ProgramNestRow.position))
+        with self.session() as s:
+            return [tuple(r) for r in s.execute(query).all()]
+
+
+def _insert(engine: Engine, table: Any) -> Any:
+    dialect = engine.dialect.name
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    raise ValueError(f"unsupported database {dialect!r}: use sqlite:/// or postgresql+psycopg://")
+
+
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite: WAL so readers never block the writer, wait for locks instead of failing,
+    enforce foreign keys."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None or value != value or value in (float("inf"), float("-inf")):
+        return None
+    return value
