@@ -84,3 +84,14 @@ def test_measurement_statistics():
     assert not Measurement("x", "wrong").ok
     with pytest.raises(ValueError):
         Measurement("x", "fast")
+
+
+def test_early_stop_times_a_far_slower_variant_once(target):
+    program = build_program(get_kernel("gemm"))
+    good = codegen.generate(program, target, "baseline")
+    slow = f'#include <unistd.h>\n{SIGNATURE}\n{{ usleep(200000); }}\n'
+    libraries = {"good": _library(good.code, target), "slow": _library(slow, target)}
+    job = base_job(program, "benchmark", {"NI": 30, "NJ": 30, "NK": 30}, libraries, good.entry)
+    results = run_resilient(job | {"repetitions": 4, "early_stop": 3.0}, target, timeout=30)
+    assert len(results["good"]["samples"]) == 4
+    assert len(results["slow"]["samples"]) == 1 and "stopped early" in results["slow"]["message"]

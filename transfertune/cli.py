@@ -19,9 +19,10 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
 
 def _commands() -> dict[str, Callable[[DictConfig], int]]:
-    from transfertune.commands import baseline, run, verify
+    from transfertune.commands import baseline, report, run, tune, verify
 
-    return {"verify": verify.main, "run": run.main, "baseline": baseline.main}
+    return {"verify": verify.main, "run": run.main, "baseline": baseline.main, "tune": tune.main,
+            "report": report.main}
 
 
 def load_config(command: str, overrides: list[str]) -> DictConfig:

@@ -1,15 +1,22 @@
 """Run a Python function in a forked child so that a crash, hang or abort in native
-code (docc's C++ core, generated kernels) becomes a status instead of killing us."""
+code (docc's C++ core, generated kernels) becomes a status instead of killing us.
+
+Plain ``os.fork`` rather than multiprocessing: it also works inside daemonic
+processes (Dask and pool workers), which multiprocessing refuses to let have children.
+"""
 
 from __future__ import annotations
 
-import multiprocessing as mp
+import faulthandler
+import os
+import pickle
+import select
+import signal
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-_FORK = mp.get_context("fork")
 
 
 @dataclass(frozen=True)
@@ -27,32 +34,34 @@ class Outcome:
 
 def run_isolated(fn: Callable[..., Any], *args: Any, timeout: float = 120.0) -> Outcome:
     """Call ``fn(*args)`` in a forked child; its return value must be picklable."""
-    receiver, sender = _FORK.Pipe(duplex=False)
-    child = _FORK.Process(target=_child, args=(sender, fn, args), daemon=True)
-    child.start()
-    sender.close()
-    try:
-        if not receiver.poll(timeout):
-            child.kill()
-            child.join()
-            return Outcome("timeout", message=f"no result after {timeout:.0f} s")
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: never returns
+        os.close(read_fd)
+        faulthandler.disable()  # a crash is reported by the parent as a status, not a dump
         try:
-            status, payload = receiver.recv()
-        except EOFError:
-            child.join()
-            return Outcome("crash", message=f"child died with exit code {child.exitcode}")
-    finally:
-        receiver.close()
-    child.join()
-    if status == "ok":
-        return Outcome("ok", value=payload)
-    return Outcome("error", message=payload)
-
-
-def _child(sender: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-    try:
-        result = ("ok", fn(*args))
-    except BaseException as err:  # noqa: BLE001 - everything becomes a status
-        result = ("error", f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}")
-    sender.send(result)
-    sender.close()
+            payload = pickle.dumps(("ok", fn(*args)))
+        except BaseException as err:  # noqa: BLE001 - everything becomes a status
+            payload = pickle.dumps(("error", f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}"))
+        with os.fdopen(write_fd, "wb") as out:
+            out.write(payload)
+        os._exit(0)
+    os.close(write_fd)
+    chunks, deadline = [], time.monotonic() + timeout
+    with os.fdopen(read_fd, "rb") as pipe:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([pipe], [], [], left)[0]:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return Outcome("timeout", message=f"no result after {timeout:.0f} s")
+            chunk = os.read(pipe.fileno(), 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    _, status = os.waitpid(pid, 0)
+    if not chunks:
+        code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        return Outcome("crash", message=f"child died with exit code {code}")
+    kind, value = pickle.loads(b"".join(chunks))
+    return Outcome("ok", value=value) if kind == "ok" else Outcome("error", message=value)

@@ -17,8 +17,10 @@ def kernels(cfg: DictConfig) -> list[Kernel]:
 
 
 def settings(cfg: DictConfig) -> Settings:
+    early = cfg.get("early_stop")
     return Settings(repetitions=int(cfg.repetitions), check_size=str(cfg.check_size),
-                    tolerance=float(cfg.tolerance), timeout=float(cfg.timeout))
+                    tolerance=float(cfg.tolerance), timeout=float(cfg.timeout),
+                    early_stop=float(early) if early else None)
 
 
 def gflops(kernel: Kernel, size: str, m: Measurement) -> float:

@@ -160,7 +160,8 @@ class Storage:
 
     def measurements(self, *, target: Target | str | None = None, size: str | None = None,
                      program: str | None = None, nest_hash: str | None = None,
-                     whole_program: bool | None = None, status: str | None = None) -> list[StoredMeasurement]:
+                     whole_program: bool | None = None, status: str | None = None,
+                     target_name: str | None = None) -> list[StoredMeasurement]:
         """Measurements matching every given filter, oldest first."""
         query = (select(MeasurementRow, ProgramRow.name, NestRow.hash, RecipeRow.canonical_json, TargetRow.key)
                  .join(ProgramRow, MeasurementRow.program_id == ProgramRow.id)
@@ -170,6 +171,8 @@ class Storage:
                  .order_by(MeasurementRow.id))
         if target is not None:
             query = query.where(TargetRow.key == (target if isinstance(target, str) else target.key))
+        if target_name is not None:
+            query = query.where(TargetRow.name == target_name)
         if size is not None:
             query = query.where(MeasurementRow.size == size)
         if program is not None:

@@ -73,6 +73,9 @@ class Step:
     loop: Path_ = ()
     params: Mapping[str, Any] = field(default_factory=dict)
 
+    def __hash__(self) -> int:
+        return hash((self.op, self.loop, tuple(sorted(self.params.items()))))
+
     def to_json(self) -> dict[str, Any]:
         return {"op": self.op, "loop": list(self.loop), **{k: _plain(v) for k, v in self.params.items()}}
 

@@ -59,8 +59,8 @@ def apply_recipe(sdfg: d.StructuredSDFG, recipe: Recipe, nest: int = 0) -> list[
         # Analyses are invalidated by every applied step: rebuild them each time.
         manager = d.AnalysisManager(builder)
         try:
-            transformation = _transformation(step, _root(manager, nest))
-        except _NotApplicable as why:
+            transformation = transformation_for(step, _root(manager, nest))
+        except NotApplicable as why:
             results.append(StepResult(nest, step, False, str(why)))
             continue
         if not transformation.can_be_applied(builder, manager):
@@ -71,14 +71,14 @@ def apply_recipe(sdfg: d.StructuredSDFG, recipe: Recipe, nest: int = 0) -> list[
     return results
 
 
-class _NotApplicable(Exception):
+class NotApplicable(Exception):
     """Raised inside this module when a step has nothing to act on."""
 
 
 def _root(manager: d.AnalysisManager, nest: int) -> d.ControlFlowNode:
     roots = manager.loop_analysis().outermost_loops()
     if nest >= len(roots):
-        raise _NotApplicable(f"no nest {nest}")
+        raise NotApplicable(f"no nest {nest}")
     return roots[nest]
 
 
@@ -105,15 +105,16 @@ def resolve(root: Any, path: tuple[int, ...]) -> Any:
         children = child_loops(loop)
         if index >= len(children):
             where = list(path[:depth])
-            raise _NotApplicable(f"loop {where} has {len(children)} child loop(s), no [{index}]")
+            raise NotApplicable(f"loop {where} has {len(children)} child loop(s), no [{index}]")
         loop = children[index]
     return loop
 
 
-def _transformation(step: Step, root: Any) -> Any:
+def transformation_for(step: Step, root: Any) -> Any:
+    """The docc transformation object for `step` on the nest rooted at `root`."""
     loop = resolve(root, step.loop)
     if not isinstance(loop, d.StructuredLoop):
-        raise _NotApplicable("not a counted loop (while)")
+        raise NotApplicable("not a counted loop (while)")
     op = step.op
     if op == "tile":
         return d.LoopTiling(loop, step.params["size"])
@@ -121,13 +122,13 @@ def _transformation(step: Step, root: Any) -> Any:
         inner_path = step.params.get("inner", step.loop + (0,))
         inner = resolve(root, tuple(inner_path))
         if not isinstance(inner, d.StructuredLoop):
-            raise _NotApplicable("inner loop is not a counted loop")
+            raise NotApplicable("inner loop is not a counted loop")
         return d.LoopInterchange(loop, inner)
     if op == "distribute":
         return d.LoopDistribute(loop)
     if op == "parallelize":
         if not isinstance(loop, d.Map):
-            raise _NotApplicable("loop is not a parallel map")
+            raise NotApplicable("loop is not a parallel map")
         return d.OMPTransform(loop)
     if op == "vectorize":
         return d.VectorizeTransform(loop)
@@ -138,7 +139,7 @@ def _transformation(step: Step, root: Any) -> Any:
         if step.params["direction"] == "in":
             return d.InLocalStorage(loop, node)
         return d.OutLocalStorage(loop, node)
-    raise _NotApplicable(f"unknown op {op}")
+    raise NotApplicable(f"unknown op {op}")
 
 
 def _access_node(loop: Any, container: str) -> Any:
@@ -154,7 +155,7 @@ def _access_node(loop: Any, container: str) -> Any:
             stack.append(node.body)
         elif isinstance(node, d.Sequence):
             stack.extend(_sequence_children(node))
-    raise _NotApplicable(f"no access to {container!r} inside the loop")
+    raise NotApplicable(f"no access to {container!r} inside the loop")
 
 
 def _sequence_children(node: Any) -> list[Any]:

@@ -88,21 +88,29 @@ def benchmark(job: dict[str, Any]) -> None:
 
     Inputs are copied fresh from pristine arrays before every call (outside the timed
     region), so each repetition does the same work; rotating the order each round
-    spreads drift in machine speed over all variants.
+    spreads drift in machine speed over all variants. With ``early_stop`` = f, a
+    variant whose warm-up took more than f times the fastest warm-up is not repeated:
+    its one run is its only sample (and the result says so).
     """
     kernel = get_kernel(job["kernel"])
     pristine = kernel.arguments(job["params"])
     variants = list(job["libraries"])
-    fns = {}
+    fns, warmup = {}, {}
     for variant in variants:
         _emit({"start": variant, "phase": "warmup"})
         args = copy_args(pristine)
         values = _values(args, job["arguments"], job["symbols"])
         fns[variant] = _entry(job["libraries"][variant], job["entry"], job["arguments"], values)
+        begin = time.perf_counter()
         _call(fns[variant], values)
-    samples: dict[str, list[float]] = {v: [] for v in variants}
+        warmup[variant] = time.perf_counter() - begin
+    factor = job.get("early_stop")
+    fastest = min(warmup.values())
+    stopped = [v for v in variants if factor and warmup[v] > factor * fastest]
+    timed = [v for v in variants if v not in stopped]
+    samples: dict[str, list[float]] = {v: [] for v in timed}
     for rep in range(job["repetitions"]):
-        order = variants[rep % len(variants):] + variants[:rep % len(variants)]
+        order = timed[rep % len(timed):] + timed[:rep % len(timed)]
         for variant in order:
             args = copy_args(pristine)
             values = _values(args, job["arguments"], job["symbols"])
@@ -111,8 +119,11 @@ def benchmark(job: dict[str, Any]) -> None:
             _call(fns[variant], values)
             samples[variant].append(time.perf_counter() - begin)
             _emit({"variant": variant, "sample": samples[variant][-1]})
-    for variant in variants:
+    for variant in timed:
         _emit({"variant": variant, "status": "ok", "samples": samples[variant]})
+    for variant in stopped:
+        _emit({"variant": variant, "status": "ok", "samples": [warmup[variant]],
+               "message": f"stopped early: warm-up {warmup[variant] / fastest:.1f}x the fastest"})
 
 
 def main() -> None:

@@ -48,3 +48,8 @@ class Measurement:
         return {"variant": self.variant, "status": self.status, "samples": list(self.samples),
                 "median": self.median if self.samples else None, "spread": self.spread,
                 "message": self.message, "max_error": self.max_error, "phases": self.phases}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Measurement:
+        return cls(data["variant"], data["status"], tuple(data.get("samples", ())), data.get("message", ""),
+                   data.get("max_error"), dict(data.get("phases", {})))

@@ -43,6 +43,9 @@ class Settings:
     tolerance: float = 1e-6
     timeout: float = 300.0
     """Seconds one run of one variant may take before it counts as hung."""
+    early_stop: float | None = None
+    """Skip the repetitions of a variant whose warm-up is this many times slower than
+    the fastest warm-up in the same run (tuning only: peers are always fully timed)."""
 
 
 def measure_variants(kernel: Kernel, target: Target, size: str, variants: list[Variant],
@@ -100,7 +103,8 @@ def measure_variants(kernel: Kernel, target: Target, size: str, variants: list[V
         begin = time.perf_counter()
         budget = settings.timeout * (settings.repetitions + 1) * len(correct)
         job = base_job(program, "benchmark", kernel.params(size), correct, entry)
-        timed = run_resilient(job | {"repetitions": settings.repetitions}, target, budget, on_event)
+        timed = run_resilient(job | {"repetitions": settings.repetitions, "early_stop": settings.early_stop},
+                              target, budget, on_event)
         for name in correct:
             phases[name]["benchmark"] = (time.perf_counter() - begin) / len(correct)
     out = {}

@@ -1,0 +1,106 @@
+"""``transfertune report``: what tuning achieved, per kernel and as geometric means.
+
+Reads the latest whole-program run of every kernel (baseline, Polly, docc's schedule and
+the tuned program, timed interleaved in one child) from the database, so all ratios in a
+row come from the same run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from transfertune.db import Storage
+from transfertune.ir.polybench import NAMES
+from transfertune.ir.target import local_target
+
+VARIANTS = ("baseline", "polly", "docc", "tuned")
+
+
+def rows(storage: Storage, target: str, size: str) -> tuple[list[dict[str, Any]], str]:
+    """Per-kernel rows of the latest tuned run; prefers this machine's target key and
+    falls back to any machine's target of the same name (and says which)."""
+    key = local_target(target).key
+    found = storage.measurements(target=key, size=size, whole_program=True)
+    source = f"target {key} (this machine)"
+    if not found:
+        found = storage.measurements(target_name=target, size=size, whole_program=True)
+        keys = sorted({r.target_key for r in found})
+        source = f"target(s) {', '.join(keys)} (measured on another machine)" if keys else "no data"
+    latest: dict[str, str] = {}
+    for r in found:
+        if r.variant == "tuned":
+            latest[r.program] = r.run
+    out = []
+    for kernel in [n for n in NAMES if n in latest]:
+        run = {r.variant: r.measurement for r in found if r.run == latest[kernel]}
+        row: dict[str, Any] = {"kernel": kernel}
+        for v in VARIANTS:
+            m = run.get(v)
+            row[f"{v}_status"] = m.status if m else "missing"
+            row[f"{v}_s"] = m.median if m and m.ok else None
+            row[f"{v}_spread"] = m.spread if m and m.ok else None
+        base = row["baseline_s"]
+        for v in ("polly", "docc", "tuned"):
+            row[f"{v}_speedup"] = base / row[f"{v}_s"] if base and row[f"{v}_s"] else None
+        tuned = run["tuned"]
+        row["variants_tried"] = int(tuned.phases.get("variants_tried", 0))
+        row["tuning_s"] = tuned.phases.get("tuning", 0.0)
+        out.append(row)
+    return out, source
+
+
+def geomeans(table: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Geometric mean speedups over the kernels where all three are measured."""
+    complete = [r for r in table if all(r[f"{v}_speedup"] for v in ("polly", "docc", "tuned"))]
+    return {v: (math.exp(sum(math.log(r[f"{v}_speedup"]) for r in complete) / len(complete)) if complete else None)
+            for v in ("tuned", "polly", "docc")}
+
+
+def main(cfg: DictConfig) -> int:
+    storage = Storage(cfg.db)
+    table, source = rows(storage, str(cfg.target), str(cfg.size))
+    geo = geomeans(table)
+    out = Path(str(cfg.output_dir))
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"{cfg.target}-{cfg.size}"
+    if table:
+        with stem.with_suffix(".csv").open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(table[0]))
+            writer.writeheader()
+            writer.writerows(table)
+    markdown = to_markdown(table, geo, source)
+    stem.with_suffix(".md").write_text(markdown)
+    if cfg.format == "json":
+        print(json.dumps({"target": str(cfg.target), "size": str(cfg.size), "source": source,
+                          "kernels": table, "geomean": geo}))
+    elif cfg.format == "text":
+        print(markdown)
+    else:
+        raise ValueError(f"unknown format {cfg.format!r}; known: text, json")
+    return 0
+
+
+def to_markdown(table: list[dict[str, Any]], geo: dict[str, float | None], source: str) -> str:
+    def cell(r: dict[str, Any], v: str) -> str:
+        if r[f"{v}_s"] is None:
+            return r[f"{v}_status"]
+        return f"{r[f'{v}_s']:.4g} s ±{50 * r[f'{v}_spread']:.0f}%"
+
+    def ratio(x: float | None) -> str:
+        return f"{x:.2f}x" if x else "-"
+
+    lines = [f"Data: {source}. Median runtime ± half the range; speedups over the untouched code, same run.",
+             "", "| kernel | baseline | Polly | docc | tuned | Polly | docc | tuned | variants | tuning |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in table:
+        lines.append(f"| {r['kernel']} | " + " | ".join(cell(r, v) for v in VARIANTS) + " | "
+                     + " | ".join(ratio(r[f"{v}_speedup"]) for v in ("polly", "docc", "tuned"))
+                     + f" | {r['variants_tried']} | {r['tuning_s']:.0f} s |")
+    lines.append(f"| **geomean** | | | | | {ratio(geo['polly'])} | {ratio(geo['docc'])} | {ratio(geo['tuned'])} | | |")
+    return "\n".join(lines) + "\n"

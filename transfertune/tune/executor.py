@@ -1,0 +1,47 @@
+"""Where measurements run: a `concurrent.futures` executor, local or on a Dask cluster.
+
+The unit of work is `measure_batch`: build, verify and time some variants of one kernel
+on the worker's own machine, returning that machine's target (its fingerprint) with the
+results. Locally it runs in a one-process pool (two timed jobs on one small machine
+would disturb each other); on Dask each batch goes to a worker advertising the resource
+named after the target (``dask worker --resources "cpu-omp=1"``).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import asdict
+from multiprocessing import get_context
+from typing import Any
+
+from transfertune.ir.polybench import get_kernel
+from transfertune.ir.recipe import load_recipe
+from transfertune.ir.target import local_target
+from transfertune.measure.variants import Settings, Variant, measure_variants
+
+
+def measure_batch(kernel: str, target: str, size: str, variants: list[tuple[str, dict[str, Any] | None]],
+                  settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Measure `variants` (name, recipe JSON or None for a peer) of `kernel` here."""
+    here = local_target(target)
+    chosen = [Variant(name, load_recipe(recipe) if recipe is not None else None) for name, recipe in variants]
+    results = measure_variants(get_kernel(kernel), here, size, chosen, Settings(**settings))
+    return here.to_json(), {name: m.to_json() for name, m in results.items()}
+
+
+def make_executor(kind: str = "local", address: str | None = None, target: str = "cpu-seq",
+                  cluster: Any = None) -> Executor:
+    """``local``: a one-worker process pool; ``dask``: an executor on the cluster at
+    `address` (or the given `cluster` object) whose tasks need resource `target`."""
+    if kind == "local":
+        return ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+    if kind == "dask":
+        from distributed import Client
+
+        client = Client(cluster if cluster is not None else address)
+        return client.get_executor(resources={target: 1}, pure=False)
+    raise ValueError(f"unknown executor {kind!r}; known: local, dask")
+
+
+def settings_dict(settings: Settings) -> dict[str, Any]:
+    return asdict(settings)

@@ -1,0 +1,141 @@
+"""Search spaces: which transformations are legal where, found by asking docc.
+
+Candidates are grown step by step on a real SDFG: at each step the legal moves of the
+*current* loop tree are enumerated (docc's can_be_applied), one is picked and applied.
+So every step of a sampled recipe was legal when it was chosen and loop paths always
+point at the loops they mean. All docc work runs in a forked child (`sample`).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from docc import sdfg as d
+
+from transfertune.ir.program import Program
+from transfertune.ir.recipe import Recipe, Step
+from transfertune.ir.target import Target
+from transfertune.ir.transform import NotApplicable, apply_recipe, child_loops, transformation_for
+from transfertune.isolated import run_isolated
+
+TILE_SIZES = (4, 8, 16, 32, 64, 128, 256)
+WEIGHTS = {"tile": 6.0, "interchange": 4.0, "parallelize": 3.0, "vectorize": 1.0, "unroll": 1.0,
+           "distribute": 1.0, "local_storage": 0.5}
+"""How often each kind of legal move is picked: tiling and interchange change locality,
+the rest mostly help once the loop structure is right."""
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """The legal first moves of one nest on one target (what analysis found)."""
+
+    nest: int
+    moves: tuple[Step, ...]
+
+    def count(self, op: str) -> int:
+        return sum(1 for m in self.moves if m.op == op)
+
+
+def loop_paths(sdfg: d.StructuredSDFG, nest: int) -> list[tuple[tuple[int, ...], object]]:
+    """Every loop of nest `nest` with its path, outermost first (depth-first)."""
+    roots = d.AnalysisManager(d.StructuredSDFGBuilder(sdfg)).loop_analysis().outermost_loops()
+    if nest >= len(roots):
+        return []
+    out = []
+    stack = [((), roots[nest])]
+    while stack:
+        path, loop = stack.pop(0)
+        out.append((path, loop))
+        stack[:0] = [(path + (i,), c) for i, c in enumerate(child_loops(loop))]
+    return out
+
+
+def legal_moves(sdfg: d.StructuredSDFG, nest: int, target: Target) -> list[Step]:
+    """Steps docc accepts on the SDFG as it is now (tile legality checked at size 32)."""
+    builder = d.StructuredSDFGBuilder(sdfg)
+    moves = []
+    paths = loop_paths(sdfg, nest)
+    for path, loop in paths:
+        children = child_loops(loop)
+        candidates = [Step("tile", path, {"size": 32}), Step("vectorize", path), Step("unroll", path),
+                      Step("distribute", path)]
+        if target.openmp:
+            candidates.append(Step("parallelize", path))
+        if len(children) == 1:
+            candidates.append(Step("interchange", path, {"inner": path + (0,)}))
+        for step in candidates:
+            manager = d.AnalysisManager(builder)
+            try:
+                root = manager.loop_analysis().outermost_loops()[nest]
+                if transformation_for(step, root).can_be_applied(builder, manager):
+                    moves.append(step)
+            except NotApplicable:
+                continue
+            except Exception:  # noqa: BLE001 - docc raises assorted types for "does not fit"
+                continue
+    return moves
+
+
+def analyse(program: Program, nest: int, target: Target) -> SearchSpace:
+    """The search space of nest `nest` (computed in a child: docc may abort)."""
+    outcome = run_isolated(_analyse, program, nest, target, timeout=120)
+    if not outcome.ok:
+        raise RuntimeError(f"analysis of nest {nest} failed: {outcome.message}")
+    return outcome.value
+
+
+def _analyse(program: Program, nest: int, target: Target) -> SearchSpace:
+    return SearchSpace(nest, tuple(legal_moves(program.sdfg(), nest, target)))
+
+
+def sample(program: Program, nest: int, target: Target, seed: int, steps: int,
+           prefix: Recipe | None = None) -> Recipe | None:
+    """Replay `prefix` (dropping steps that no longer apply), then grow it by `steps`
+    random legal moves. None if docc failed on the way."""
+    outcome = run_isolated(_sample, program, nest, target, seed, steps, prefix or Recipe(), timeout=120)
+    return outcome.value if outcome.ok else None
+
+
+def _sample(program: Program, nest: int, target: Target, seed: int, steps: int, prefix: Recipe) -> Recipe:
+    rng = random.Random(seed)
+    sdfg = program.sdfg()
+    kept = [r.step for r in apply_recipe(sdfg, prefix, nest=nest) if r.applied]
+    for _ in range(steps):
+        moves = legal_moves(sdfg, nest, target)
+        if any(s.op == "parallelize" for s in kept):
+            moves = [m for m in moves if m.op != "parallelize"]  # no nested parallel regions
+        elif target.openmp:
+            parallel = [m for m in moves if m.op == "parallelize"]
+            # Most of the gain on a parallel target: take it first, outermost loop first.
+            if parallel and rng.random() < 0.8:
+                moves = parallel[:1]
+        if kept and kept[-1].op == "interchange":
+            moves = [m for m in moves if m != kept[-1]]  # would undo the last step
+        if not moves:
+            break
+        move = rng.choices(moves, weights=[WEIGHTS[m.op] for m in moves])[0]
+        if move.op == "tile":
+            move = Step("tile", move.loop, {"size": rng.choice(TILE_SIZES)})
+        result = apply_recipe(sdfg, Recipe((move,)), nest=nest)[0]
+        if result.applied:
+            kept.append(move)
+    return Recipe(tuple(kept))
+
+
+def mutate(recipe: Recipe, rng: random.Random) -> tuple[Recipe, int]:
+    """A variation of `recipe` as (prefix to replay, number of new steps to grow):
+    change a tile size, drop a step, or cut the tail and regrow it."""
+    steps = list(recipe.steps)
+    tiles = [i for i, s in enumerate(steps) if s.op == "tile"]
+    choice = rng.random()
+    if tiles and choice < 0.4:
+        i = rng.choice(tiles)
+        sizes = [t for t in TILE_SIZES if t != steps[i].params["size"]]
+        steps[i] = Step("tile", steps[i].loop, {"size": rng.choice(sizes)})
+        return Recipe(tuple(steps)), 0
+    if steps and choice < 0.6:
+        del steps[rng.randrange(len(steps))]
+        return Recipe(tuple(steps)), 1
+    cut = rng.randrange(len(steps) + 1)
+    return Recipe(tuple(steps[:cut])), rng.randint(1, 2)
