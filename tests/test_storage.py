@@ -118,3 +118,21 @@ def test_a_killed_run_keeps_every_finished_measurement(url):
 def test_unknown_backend_is_a_clear_error(tmp_path):
     with pytest.raises(Exception, match="mysql|No module|unsupported"):
         Storage("mysql://nobody@127.0.0.1/none")
+
+
+def test_portable_export_round_trip_is_idempotent(url, gemm_nest, tmp_path):
+    from transfertune.db.portable import export, load
+
+    source = Storage(f"sqlite:///{tmp_path / 'src.db'}")
+    _writer(f"sqlite:///{tmp_path / 'src.db'}", gemm_nest, 0, 3)
+    source.record(Measurement("baseline", "time-out", message="killed"), kernel=get_kernel("gemm"),
+                  target=local_target("cpu-seq"), size="MINI", run="r9", nest=gemm_nest)
+    counts = export(source, tmp_path / "export", {"machine": "test"})
+    assert counts["measurements"] == 4 and (tmp_path / "export" / "manifest.json").exists()
+    target = Storage(url)
+    assert load(target, tmp_path / "export") == 4
+    assert load(target, tmp_path / "export") == 0
+    assert [m.measurement for m in target.measurements()] == [m.measurement for m in source.measurements()]
+    assert target.nests() == source.nests()
+    with pytest.raises(ValueError, match="not an export"):
+        load(target, tmp_path)

@@ -19,10 +19,10 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
 
 def _commands() -> dict[str, Callable[[DictConfig], int]]:
-    from transfertune.commands import baseline, report, run, tune, verify
+    from transfertune.commands import baseline, db, report, run, tune, verify
 
     return {"verify": verify.main, "run": run.main, "baseline": baseline.main, "tune": tune.main,
-            "report": report.main}
+            "report": report.main, "db": db.main}
 
 
 def load_config(command: str, overrides: list[str]) -> DictConfig:
