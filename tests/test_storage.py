@@ -67,7 +67,7 @@ def test_round_trip_with_provenance(url, gemm_nest):
     (crash,) = storage.measurements(whole_program=True)
     assert crash.measurement.status == "crash" and crash.measurement.message == "signal 11"
     assert storage.measurements(status="ok", program="gemm")[0].measurement.median == 0.2
-    assert storage.nests() == [("gemm", gemm_nest.nest_hash, 0, gemm_nest.canonical_json)]
+    assert storage.nests() == [("gemm", gemm_nest.nest_hash, 0, gemm_nest.canonical_json, gemm_nest.sdfg_json)]
 
 
 def test_schema_is_versioned_and_reopening_is_idempotent(url):

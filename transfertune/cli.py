@@ -20,9 +20,10 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
 def _commands() -> dict[str, Callable[[DictConfig], int]]:
     from transfertune.commands import baseline, db, report, run, tune, verify
+    from transfertune.train.app import evaluate_embeddings
 
     return {"verify": verify.main, "run": run.main, "baseline": baseline.main, "tune": tune.main,
-            "report": report.main, "db": db.main}
+            "report": report.main, "db": db.main, "evaluate-embeddings": evaluate_embeddings}
 
 
 def load_config(command: str, overrides: list[str]) -> DictConfig:
@@ -36,9 +37,13 @@ def load_config(command: str, overrides: list[str]) -> DictConfig:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "train":  # hydra's own main: multirun (-m) and run directories
+        from transfertune.train.app import run_train
+
+        return run_train(args[1:])
     commands = _commands()
     if not args or args[0] in ("-h", "--help") or args[0] not in commands:
-        print(f"usage: transfertune {{{','.join(commands)}}} [key=value ...]\n"
+        print(f"usage: transfertune {{{','.join(['train', *commands])}}} [key=value ...]\n"
               f"configs and their keys: {CONFIG_DIR}/<command>.yaml", file=sys.stderr)
         return 0 if args and args[0] in ("-h", "--help") else 2
     try:

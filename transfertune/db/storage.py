@@ -193,9 +193,10 @@ class Storage:
                                     row.max_error, dict(row.phases)),
             run=row.run) for row, name, nhash, rjson, tkey in rows]
 
-    def nests(self) -> list[tuple[str, str, int, str]]:
-        """(program, nest hash, position, canonical JSON) of every stored nest."""
-        query = (select(ProgramRow.name, NestRow.hash, ProgramNestRow.position, NestRow.canonical_json)
+    def nests(self) -> list[tuple[str, str, int, str, str]]:
+        """(program, nest hash, position, canonical JSON, docc JSON) of every stored nest."""
+        query = (select(ProgramRow.name, NestRow.hash, ProgramNestRow.position, NestRow.canonical_json,
+                        NestRow.sdfg_json)
                  .join(ProgramNestRow, ProgramNestRow.program_id == ProgramRow.id)
                  .join(NestRow, NestRow.id == ProgramNestRow.nest_id)
                  .order_by(ProgramRow.name, ProgramNestRow.position))

@@ -1,6 +1,7 @@
 """The tuning loop: per nest a strategy searches recipes, per program the best nest
 recipes are combined and the whole program is measured against its peers.
 
+Every nest is first measured under the fixed probe recipes (`probes`), then searched.
 Nest candidates are timed as the whole program with only that nest transformed,
 interleaved in one child with the untouched program; the speedup of a nest recipe is
 the ratio of the two medians from the same run. Every measurement is recorded in the
@@ -29,6 +30,7 @@ from transfertune.measure.measurement import Measurement
 from transfertune.measure.variants import Settings
 from transfertune.tune import space
 from transfertune.tune.executor import measure_batch, settings_dict
+from transfertune.tune.probes import probes_for
 from transfertune.tune.strategy import Budget, Candidate, Strategy
 
 PEERS = ("baseline", "polly", "docc")
@@ -174,6 +176,7 @@ class Tuner:
         for nest in nests:
             self.progress(f"{kernel.name} nest {nest.index + 1}/{len(nests)}")
             context = NestContext(self, kernel, program, nest, rng, seeds)
+            context.evaluate(list(probes_for(self.target).values()))
             self.strategy.tune(context, self.options.budget)
             tried += len(context.results)
             best = self._confirm(kernel, nest, context.results)

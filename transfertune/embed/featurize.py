@@ -1,0 +1,205 @@
+"""Loop nest -> graph: the featuriser the embedding reads.
+
+Nodes are the nest's control nodes (sequences, loops and maps, ifs, blocks) and its
+dataflow nodes (access nodes, tasklets, library calls, constants). Edges are
+control containment, block -> dataflow-node membership, and memlets. Every memlet edge
+says how its (linearised) subset moves with each enclosing loop variable, outermost
+first: not at all, unit stride, a small constant stride, or a symbolic stride (a whole
+row or plane of an array), parsed with sympy. So a column walk and a row walk differ.
+
+Features are indices into module-level vocabularies turned into one-hot blocks plus a
+few scaled numbers; the layout is versioned by `FEATURE_VERSION`, which is stored beside
+every dataset and checkpoint. Deterministic: it reads the canonical JSON, whose order is
+content-defined (see `transfertune.ir.loopnest`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from typing import Any
+
+import sympy
+import torch
+from torch_geometric.data import Data
+
+FEATURE_VERSION = 1
+
+NODE_TYPES = ("sequence", "for", "map", "while", "if_else", "block", "assignment_block", "access_node",
+              "tasklet", "library_node", "constant_node", "other")
+TASKLET_CODES = 24
+"""docc's TaskletCode values seen are small integers (assign, add, mul, ...); one slot each."""
+LIBRARY_CALLS = ("sqrt", "exp", "pow", "fmax", "fmin", "fabs", "log", "other")
+MAX_DEPTH = 6
+"""Loop depths whose stride is encoded per memlet; deeper loops share the last slot."""
+STRIDES = ("none", "unit", "constant", "symbolic")
+
+NODE_DIM = len(NODE_TYPES) + TASKLET_CODES + len(LIBRARY_CALLS) + 9
+EDGE_DIM = 4 + MAX_DEPTH * len(STRIDES) + 1
+_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def featurize(canonical_json: str) -> Data:
+    """The graph of one nest's canonical JSON (see module docstring)."""
+    sdfg = json.loads(canonical_json)
+    arguments = set(sdfg.get("arguments", []))
+    builder = _Builder(arguments)
+    builder.control(sdfg["root"], parent=None, loops=())
+    x = torch.tensor(builder.nodes, dtype=torch.float32)
+    if builder.edges:
+        edge_index = torch.tensor(builder.edges, dtype=torch.long).t().contiguous()
+        edge_attr = torch.tensor(builder.edge_attrs, dtype=torch.float32)
+    else:
+        edge_index = torch.zeros((2, 0), dtype=torch.long)
+        edge_attr = torch.zeros((0, EDGE_DIM), dtype=torch.float32)
+    return Data(x=x, edge_index=edge_index, edge_attr=edge_attr)
+
+
+class _Builder:
+    def __init__(self, arguments: set[str]) -> None:
+        self.arguments = arguments
+        self.nodes: list[list[float]] = []
+        self.edges: list[tuple[int, int]] = []
+        self.edge_attrs: list[list[float]] = []
+
+    def _node(self, kind: str, tasklet: int | None = None, library: str | None = None,
+              numbers: list[float] | None = None) -> int:
+        feat = [0.0] * NODE_DIM
+        feat[NODE_TYPES.index(kind if kind in NODE_TYPES else "other")] = 1.0
+        if tasklet is not None:
+            feat[len(NODE_TYPES) + min(int(tasklet), TASKLET_CODES - 1)] = 1.0
+        if library is not None:
+            name = library if library in LIBRARY_CALLS else "other"
+            feat[len(NODE_TYPES) + TASKLET_CODES + LIBRARY_CALLS.index(name)] = 1.0
+        base = len(NODE_TYPES) + TASKLET_CODES + len(LIBRARY_CALLS)
+        for i, value in enumerate(numbers or []):
+            feat[base + i] = float(value)
+        self.nodes.append(feat)
+        return len(self.nodes) - 1
+
+    def _edge(self, src: int, dst: int, kind: int, strides: list[int] | None = None, offset: bool = False,
+              write: bool = False) -> None:
+        attr = [0.0] * EDGE_DIM
+        attr[kind] = 1.0
+        attr[3] = 1.0 if write else 0.0
+        for depth, stride in enumerate(strides or []):
+            attr[4 + min(depth, MAX_DEPTH - 1) * len(STRIDES) + stride] = 1.0
+        attr[-1] = 1.0 if offset else 0.0
+        self.edges.append((src, dst))
+        self.edge_attrs.append(attr)
+
+    def control(self, node: dict[str, Any], parent: int | None, loops: tuple[str, ...]) -> None:
+        kind = node.get("type", "other")
+        if kind in ("for", "map"):
+            me = self._node(kind, numbers=_loop_numbers(node, loops))
+            inner = loops + (node["indvar"],)
+            children = [node["root"]]
+        elif kind == "while":
+            me, inner, children = self._node(kind), loops, [node.get("root", {})]
+        elif kind == "if_else":
+            me, inner = self._node(kind), loops
+            children = [b.get("root", b) if isinstance(b, dict) else b for b in node.get("branches", [])]
+        elif kind == "sequence":
+            me, inner, children = self._node(kind), loops, node.get("children", [])
+        elif kind == "block":
+            me = self._node(kind)
+            self.dataflow(node["dataflow"], me, loops)
+            inner, children = loops, []
+        else:
+            me, inner, children = self._node(kind), loops, []
+        if parent is not None:
+            self._edge(parent, me, kind=0)
+        for child in children:
+            if isinstance(child, dict) and "type" in child:
+                self.control(child, me, inner)
+
+    def dataflow(self, graph: dict[str, Any], block: int, loops: tuple[str, ...]) -> None:
+        index = {}
+        for node in graph.get("nodes", []):
+            kind = node.get("type", "other")
+            if kind == "access_node":
+                data = node.get("data", "")
+                me = self._node(kind, numbers=[0, 0, 0, 0, 0, 0, 1.0 if data not in self.arguments else 0.0, 0, 0])
+            elif kind == "tasklet":
+                me = self._node(kind, tasklet=node.get("code", 0))
+            elif kind == "library_node":
+                me = self._node(kind, library=str(node.get("name", "other")))
+            else:
+                me = self._node(kind)
+            index[node["element_id"]] = me
+            self._edge(block, me, kind=1)
+        for edge in graph.get("edges", []):
+            if edge["src"] not in index or edge["dst"] not in index:
+                continue
+            subset = edge.get("subset") or []
+            strides, offset = _strides(subset[0], loops) if subset else ([], False)
+            dst_is_data = graph_kind(graph, edge["dst"]) == "access_node"
+            self._edge(index[edge["src"]], index[edge["dst"]], kind=2, strides=strides, offset=offset,
+                       write=dst_is_data)
+            rank = _rank(subset[0]) if subset else 0
+            for end in (edge["src"], edge["dst"]):
+                if graph_kind(graph, end) == "access_node":
+                    feat = self.nodes[index[end]]
+                    base = len(NODE_TYPES) + TASKLET_CODES + len(LIBRARY_CALLS)
+                    feat[base + 7] = max(feat[base + 7], rank / 3.0)
+                    feat[base + 8] = 1.0 if subset else feat[base + 8]
+
+
+def graph_kind(graph: dict[str, Any], element_id: int) -> str:
+    for node in graph.get("nodes", []):
+        if node["element_id"] == element_id:
+            return node.get("type", "other")
+    return "other"
+
+
+def _loop_numbers(node: dict[str, Any], loops: tuple[str, ...]) -> list[float]:
+    """depth, unit step, negative step, non-zero start, triangular (bound uses an outer
+    loop variable), symbols in the bound, map-ness."""
+    update = _expr(node.get("update", ""))
+    var = sympy.Symbol(node["indvar"])
+    step = sympy.simplify(update - var) if update is not None else None
+    cond_names = set(_NAME.findall(node.get("condition", ""))) - {node["indvar"]}
+    init_names = set(_NAME.findall(str(node.get("init", ""))))
+    triangular = bool((cond_names | init_names) & set(loops))
+    symbols = len({n for n in cond_names if n.startswith("_s")})
+    return [len(loops) / MAX_DEPTH, 1.0 if step == 1 else 0.0,
+            1.0 if step is not None and step.is_number and step < 0 else 0.0,
+            0.0 if str(node.get("init", "0")) == "0" else 1.0, 1.0 if triangular else 0.0, symbols / 3.0,
+            0.0, 0.0, 0.0]
+
+
+def _strides(subset: str, loops: tuple[str, ...]) -> tuple[list[int], bool]:
+    """Stride category of `subset` in each enclosing loop variable, and whether it has a
+    constant offset."""
+    expr = _expr(subset)
+    if expr is None:
+        return [0] * len(loops), False
+    out = []
+    for var in loops:
+        coefficient = sympy.diff(expr, sympy.Symbol(var))
+        if coefficient == 0:
+            out.append(0)
+        elif coefficient == 1:
+            out.append(1)
+        elif coefficient.is_number:
+            out.append(2)
+        else:
+            out.append(3)
+    rest = expr.subs({sympy.Symbol(v): 0 for v in loops})
+    return out, bool(rest != 0 and rest.is_number)
+
+
+def _rank(subset: str) -> int:
+    """Array rank as seen through the linearised subset: 1 + distinct size symbols."""
+    return 1 + len({n for n in _NAME.findall(subset) if n.startswith("_s")})
+
+
+@lru_cache(maxsize=4096)
+def _expr(text: str) -> sympy.Expr | None:
+    """Parse an index expression; names become plain symbols (no sympy built-ins)."""
+    try:
+        names = {n: sympy.Symbol(n) for n in _NAME.findall(text)}
+        return sympy.parse_expr(text, local_dict=names, evaluate=True)
+    except (SyntaxError, TypeError, ValueError, sympy.SympifyError):
+        return None

@@ -1,0 +1,53 @@
+"""hydra entry points for training (``-m`` multirun sweeps work) and the embedding
+evaluation; thin wrappers around `train.train` and `train.evaluate`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from transfertune.cli import CONFIG_DIR
+
+
+@hydra.main(config_path=str(CONFIG_DIR), config_name="train", version_base="1.3")
+def _train_main(cfg: DictConfig) -> float:
+    from transfertune.train.train import train
+
+    return train(cfg).get("val_loss", 0.0)
+
+
+def run_train(argv: list[str]) -> int:
+    """``transfertune train ...``: hand the arguments to hydra (multirun included)."""
+    sys.argv = ["transfertune train", *argv]
+    _train_main()
+    return 0
+
+
+def evaluate_embeddings(cfg: DictConfig) -> int:
+    """``transfertune evaluate-embeddings``: the table of methods, and the map."""
+    from transfertune.train.evaluate import evaluate
+    from transfertune.train.plot import embedding_map
+    from transfertune.train.train import samples
+
+    data = samples(cfg)
+    result = evaluate(cfg, data)
+    out = Path(str(cfg.output_dir))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "evaluation.json").write_text(json.dumps(result, indent=2) + "\n")
+    if cfg.plot:
+        embedding_map(cfg, data, Path(str(cfg.plot)))
+    if cfg.format == "json":
+        print(json.dumps({m: {"mean": v["mean"], "std": v["std"]} for m, v in result.items()}))
+    else:
+        print(f"fraction of each nest's own best measured speedup reached with the best probe recipe of its "
+              f"nearest neighbour ({cfg.folds} folds, whole kernels left out; {len(data)} nests)")
+        for method, v in result.items():
+            mean = "-" if v["mean"] is None else f"{v['mean']:.3f}"
+            print(f"  {method:14s} {mean} ± {v['std']:.3f} over {v['folds']} folds")
+        if cfg.plot:
+            print(f"map of the embedding space: {cfg.plot}")
+    return 0

@@ -1,0 +1,172 @@
+"""One training run of the loop-nest encoder.
+
+Objective: from a nest's graph, predict how it responded to transformations (its log
+speedups under the probe recipes and its best log speedup, per target; see
+`transfertune.train.dataset`). The encoder's output is the embedding; a linear head
+reads the responses off it. Nests that respond alike to the same transformations are
+thereby pulled together in the embedding, which is what "similar" has to mean for
+recipe transfer, unlike syntactic similarity, which a hand-made feature kNN already has.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+from torch_geometric.loader import DataLoader
+
+from transfertune.db import Storage
+from transfertune.db.portable import load
+from transfertune.embed.encoder import NestEncoder
+from transfertune.embed.featurize import FEATURE_VERSION
+from transfertune.train.dataset import NestSample, cached_samples, response_layout
+
+
+class ResponseModel(nn.Module):
+    """Encoder + linear head predicting the response vector."""
+
+    def __init__(self, encoder: NestEncoder, responses: int) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(encoder.out_channels, responses)
+
+    def forward(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.encoder(batch.x, batch.edge_index, batch.edge_attr, batch.batch)
+        return z, self.head(z)
+
+
+def open_storage(cfg: DictConfig) -> Storage:
+    """The database named by cfg.db, or the shipped export imported into a temp SQLite."""
+    if cfg.db:
+        return Storage(cfg.db)
+    source = Path(cfg.data.source)
+    if not source.is_absolute():
+        source = Path(__file__).resolve().parents[2] / source
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(source.glob("*.jsonl")))).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"transfertune-seed-{digest}.db"
+    storage = Storage(f"sqlite:///{path}")
+    load(storage, source)
+    return storage
+
+
+def samples(cfg: DictConfig) -> list[NestSample]:
+    sizes = dict(cfg.data.sizes)
+    found = cached_samples(open_storage(cfg), sizes, cfg.data.cache_dir)
+    if not found:
+        raise ValueError("no measured nests in the database: run `transfertune tune` or import data/seed")
+    return found
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def split_by_kernel(data: list[NestSample], fraction: float, seed: int) -> tuple[list[NestSample], list[NestSample]]:
+    """Hold out a share of the kernels (all of their nests) for validation."""
+    kernels = sorted({s.program for s in data})
+    random.Random(seed).shuffle(kernels)
+    held = set(kernels[: max(1, round(fraction * len(kernels)))]) if fraction > 0 else set()
+    return [s for s in data if s.program not in held], [s for s in data if s.program in held]
+
+
+def fit(cfg: DictConfig, train_set: list[NestSample], val_set: list[NestSample] | None = None,
+        log: Any = None) -> tuple[ResponseModel, list[dict[str, float]]]:
+    """Train a fresh model on `train_set`; per-epoch metrics (and validation loss)."""
+    seed_everything(int(cfg.seed))
+    layout = response_layout(dict(cfg.data.sizes))
+    model = ResponseModel(instantiate(cfg.model), len(layout))
+    optimiser = instantiate(cfg.optim)(model.parameters())
+    graphs = [_graph(s) for s in train_set]
+    loader = DataLoader(graphs, batch_size=int(cfg.batch_size), shuffle=True,
+                        generator=torch.Generator().manual_seed(int(cfg.seed)))
+    history = []
+    for epoch in range(int(cfg.epochs)):
+        model.train()
+        total, count = 0.0, 0
+        for batch in loader:
+            optimiser.zero_grad()
+            loss = _loss(model, batch)
+            loss.backward()
+            optimiser.step()
+            total += float(loss.detach()) * batch.num_graphs
+            count += batch.num_graphs
+        row = {"epoch": epoch, "train_loss": total / max(1, count)}
+        if val_set:
+            row["val_loss"] = evaluate_loss(model, val_set)
+        history.append(row)
+        if log is not None and (epoch % 10 == 0 or epoch == int(cfg.epochs) - 1):
+            log(row)
+    return model, history
+
+
+def _graph(sample: NestSample) -> Any:
+    graph = sample.graph.clone()
+    graph.y = sample.y.unsqueeze(0)
+    graph.mask = sample.mask.unsqueeze(0)
+    return graph
+
+
+def _loss(model: ResponseModel, batch: Any) -> torch.Tensor:
+    _, prediction = model(batch)
+    weight = batch.mask
+    return ((prediction - batch.y) ** 2 * weight).sum() / weight.sum().clamp(min=1.0)
+
+
+@torch.no_grad()
+def evaluate_loss(model: ResponseModel, data: list[NestSample]) -> float:
+    model.eval()
+    batch = next(iter(DataLoader([_graph(s) for s in data], batch_size=len(data))))
+    return float(_loss(model, batch))
+
+
+@torch.no_grad()
+def embed(model: ResponseModel, data: list[NestSample]) -> np.ndarray:
+    """Embeddings of `data`, one row per sample."""
+    model.eval()
+    batch = next(iter(DataLoader([_graph(s) for s in data], batch_size=len(data))))
+    z, _ = model(batch)
+    return z.numpy()
+
+
+def output_dir(cfg: DictConfig) -> Path:
+    if cfg.get("output_dir"):
+        return Path(cfg.output_dir)
+    from hydra.core.hydra_config import HydraConfig
+
+    return Path(HydraConfig.get().runtime.output_dir)
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Run one training: writes config.yaml, metrics.csv, checkpoint.pt; returns the
+    final metrics."""
+    out = output_dir(cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    data = samples(cfg)
+    train_set, val_set = split_by_kernel(data, float(cfg.val_fraction), int(cfg.seed))
+    print(f"training on {len(train_set)} nests of {len({s.program for s in train_set})} kernels, "
+          f"validating on {len(val_set)} nests of {len({s.program for s in val_set})} kernels", flush=True)
+    model, history = fit(cfg, train_set, val_set, log=lambda row: print(
+        "  " + "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()),
+        flush=True))
+    with (out / "metrics.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(history[-1]))
+        writer.writeheader()
+        writer.writerows(history)
+    torch.save({"state_dict": model.state_dict(), "model": OmegaConf.to_container(cfg.model, resolve=True),
+                "feature_version": FEATURE_VERSION, "responses": response_layout(dict(cfg.data.sizes)),
+                "sizes": dict(cfg.data.sizes), "kernels": sorted({s.program for s in data}),
+                "metrics": history[-1]}, out / "checkpoint.pt")
+    print(f"wrote {out}/checkpoint.pt", flush=True)
+    return history[-1]
