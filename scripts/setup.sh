@@ -20,5 +20,9 @@ PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
+# PyTorch: the CPU build. This machine kind carries its wheel in /opt/wheels; a plain
+# resolve could otherwise pull a multi-GB CUDA build.
+FIND_LINKS=(); [ -d /opt/wheels ] && FIND_LINKS=(--find-links /opt/wheels)
+.venv/bin/python -m pip install -q "${FIND_LINKS[@]}" "torch==2.13.0"
+.venv/bin/python -m pip install -q "${FIND_LINKS[@]}" -e ".[test]"
 echo "transfertune set up: $(.venv/bin/transfertune --help 2>&1 | head -1)"

@@ -1,0 +1,135 @@
+"""Featuriser, encoder, training runs and the embedding evaluation (on a small store
+filled with recorded measurements, so no compiler runs here)."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from docc.python import native
+
+from transfertune.db import Storage
+from transfertune.embed.encoder import NestEncoder
+from transfertune.embed.featurize import EDGE_DIM, FEATURE_VERSION, NODE_DIM, STRIDES, featurize
+from transfertune.ir.loopnest import loop_nests
+from transfertune.ir.polybench import get_kernel
+from transfertune.ir.program import build_program, untouched_sdfg
+from transfertune.ir.target import local_target
+from transfertune.measure.measurement import Measurement
+from transfertune.train import evaluate as evaluation
+from transfertune.train.app import evaluate_embeddings
+from transfertune.train.dataset import build_samples
+from transfertune.train.train import train
+from transfertune.tune.probes import probes_for
+
+KERNELS = ("gemm", "syrk", "2mm", "jacobi-1d", "jacobi-2d", "atax", "bicg", "mvt")
+
+
+def nests(name):
+    return loop_nests(name, build_program(get_kernel(name)).sdfg())
+
+
+def test_featurizer_is_deterministic_and_sized():
+    nest = nests("gemm")[0]
+    a, b = featurize(nest.canonical_json), featurize(nest.canonical_json)
+    assert torch.equal(a.x, b.x) and torch.equal(a.edge_index, b.edge_index) and torch.equal(a.edge_attr, b.edge_attr)
+    assert a.x.shape[1] == NODE_DIM and a.edge_attr.shape[1] == EDGE_DIM and FEATURE_VERSION >= 1
+
+
+def row_walk(A: np.ndarray, B: np.ndarray) -> None:
+    for i in range(A.shape[0]):
+        for j in range(A.shape[1]):
+            B[i, j] = A[i, j] * 2.0
+
+
+def column_walk(A: np.ndarray, B: np.ndarray) -> None:
+    for i in range(A.shape[1]):
+        for j in range(A.shape[0]):
+            B[j, i] = A[j, i] * 2.0
+
+
+def _inner_strides(func):
+    args = (np.zeros((11, 13)), np.zeros((11, 13)))
+    sdfg = untouched_sdfg(native(func, target="none").to_sdfg(*args))
+    attr = featurize(loop_nests(func.__name__, sdfg)[0].canonical_json).edge_attr
+    memlets = attr[(attr[:, 2] > 0) & (attr[:, 4:-1].sum(dim=1) > 0)][:, 4:-1].reshape(-1, 6, len(STRIDES))
+    return {STRIDES[int(c)] for c in memlets[:, 1, :].argmax(dim=1)}  # category at depth 1 (inner loop)
+
+
+def test_strides_tell_a_row_walk_from_a_column_walk():
+    assert _inner_strides(row_walk) == {"unit"}
+    assert _inner_strides(column_walk) == {"symbolic"}
+
+
+def test_encoder_shapes_and_reset():
+    graph = featurize(nests("jacobi-2d")[0].canonical_json)
+    model = NestEncoder(hidden_channels=16, out_channels=8, num_layers=2)
+    z = model(graph.x, graph.edge_index, graph.edge_attr)
+    assert z.shape == (1, 8)
+    model.reset_parameters()
+    assert "NestEncoder(53, 16, 8, num_layers=2)" == repr(model)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """Recorded measurements: stencils gain from tiling, the rest from parallelising."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'tt.db'}"
+    storage = Storage(url)
+    for target_name, size in (("cpu-omp", "LARGE"), ("cpu-seq", "MEDIUM")):
+        target = local_target(target_name)
+        for name in KERNELS:
+            kernel = get_kernel(name)
+            for nest in nests(name):
+                run = f"{name}-{nest.index}-{target_name}"
+                storage.record(Measurement("baseline", "ok", (1.0, 1.0)), kernel=kernel, target=target, size=size,
+                               run=run, nest=nest)
+                for probe, recipe in probes_for(target).items():
+                    gain = 2.0 if (probe == "tile") == name.startswith("jacobi") else 1.1
+                    storage.record(Measurement("recipe", "ok", (1 / gain, 1 / gain)), kernel=kernel, target=target,
+                                   size=size, run=run, nest=nest, recipe=recipe)
+    return url
+
+
+def test_dataset_responses(store):
+    samples = build_samples(Storage(store), {"cpu-omp": "LARGE", "cpu-seq": "MEDIUM"})
+    assert {s.program for s in samples} == set(KERNELS)
+    jacobi = next(s for s in samples if s.program == "jacobi-1d")
+    assert jacobi.mask.sum() == 4 + 3 + 2  # omp: 4 probes + best; seq: 3 probes + best
+    assert jacobi.y.max().item() == pytest.approx(torch.log(torch.tensor(2.0)).item())
+    assert len(jacobi.loopinfo) == len(evaluation.loopinfo_features(jacobi)) > 0
+
+
+def test_train_writes_config_metrics_and_checkpoint(store, config, tmp_path):
+    cfg = config("train", f"db={store}", "model=small", "epochs=30", f"output_dir={tmp_path}",
+                 f"data.cache_dir={tmp_path / 'cache'}")
+    metrics = train(cfg)
+    assert (tmp_path / "config.yaml").exists()
+    rows = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,train_loss,val_loss") and len(rows) == 31
+    first = float(rows[1].split(",")[1])
+    assert metrics["train_loss"] < first
+    checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert checkpoint["feature_version"] == FEATURE_VERSION and checkpoint["model"]["out_channels"] == 8
+
+
+def test_evaluation_json_and_map(store, config, tmp_path, capsys):
+    cfg = config("evaluate-embeddings", f"db={store}", "model=small", "epochs=20", "folds=3", "format=json",
+                 f"output_dir={tmp_path}", f"plot={tmp_path / 'map.png'}", f"data.cache_dir={tmp_path / 'cache'}")
+    assert evaluate_embeddings(cfg) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == {"gnn", "random", "handmade_knn", "loopinfo_knn"}
+    for method in result.values():
+        assert 0.0 < method["mean"] <= 1.0 and method["std"] >= 0.0
+    assert (tmp_path / "map.png").stat().st_size > 10_000
+
+
+def test_multirun_sweep(store, tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "transfertune.cli", "train", "-m", "model=small", "epochs=2",
+         "model.hidden_channels=8,16", f"db={store}", f"hydra.sweep.dir={tmp_path}",
+         f"data.cache_dir={tmp_path / 'cache'}"],
+        capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert len(list(tmp_path.glob("[0-9]/checkpoint.pt"))) == 2
