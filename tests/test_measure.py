@@ -39,7 +39,7 @@ def test_crash_hang_and_wrong_variants_are_contained(target):
     for name, body in BODIES.items():
         libraries[name] = _library(f"{SIGNATURE}\n{body}\n", target)
     libraries["good2"] = libraries["good"]
-    job = base_job(program, "verify", {"NI": 6, "NJ": 7, "NK": 8}, libraries, good.entry)
+    job = base_job(program, "verify", libraries, good.entry) | {"kernel": "gemm", "params": {"NI": 6, "NJ": 7, "NK": 8}}
     results = run_resilient(job | {"tolerance": 1e-6}, target, timeout=10)
     status = {name: r["status"] for name, r in results.items()}
     assert status == {"good": "ok", "crash": "crash", "hang": "time-out", "wrong": "wrong",
@@ -91,7 +91,7 @@ def test_early_stop_times_a_far_slower_variant_once(target):
     good = codegen.generate(program, target, "baseline")
     slow = f'#include <unistd.h>\n{SIGNATURE}\n{{ usleep(200000); }}\n'
     libraries = {"good": _library(good.code, target), "slow": _library(slow, target)}
-    job = base_job(program, "benchmark", {"NI": 30, "NJ": 30, "NK": 30}, libraries, good.entry)
+    job = base_job(program, "benchmark", libraries, good.entry) | {"kernel": "gemm", "params": {"NI": 30, "NJ": 30, "NK": 30}}
     results = run_resilient(job | {"repetitions": 4, "early_stop": 3.0}, target, timeout=30)
     assert len(results["good"]["samples"]) == 4
     assert len(results["slow"]["samples"]) == 1 and "stopped early" in results["slow"]["message"]

@@ -193,6 +193,31 @@ class Storage:
                                     row.max_error, dict(row.phases)),
             run=row.run) for row, name, nhash, rjson, tkey in rows]
 
+    def nest_speedups(self, *, size: str, target: Target | str | None = None, target_name: str | None = None,
+                      program: str | None = None, nest_hash: str | None = None
+                      ) -> dict[tuple[str, str], dict[str, float]]:
+        """(program, nest hash) -> recipe canonical JSON -> best speedup of that recipe
+        over the untouched program timed in the same run; 0.0 for a recipe that only
+        ever failed (wrong, crash, ...), so callers can tell 'tried' from 'unknown'."""
+        rows = self.measurements(target=target, target_name=target_name, size=size, program=program,
+                                 nest_hash=nest_hash, whole_program=False)
+        baselines = {r.run: r.measurement for r in rows if r.variant == "baseline"}
+        out: dict[tuple[str, str], dict[str, float]] = {}
+        for r in rows:
+            base = baselines.get(r.run)
+            if r.recipe is None or base is None:
+                continue
+            key = json.dumps(r.recipe, sort_keys=True, separators=(",", ":"))
+            ok = base.ok and r.measurement.ok and r.measurement.median > 0
+            table = out.setdefault((r.program, r.nest_hash), {})
+            table[key] = max(table.get(key, 0.0), base.median / r.measurement.median if ok else 0.0)
+        return out
+
+    def nest_ids(self) -> dict[str, int]:
+        """Nest hash -> database id (the ids the recipe index stores)."""
+        with self.session() as s:
+            return {h: i for i, h in s.execute(select(NestRow.id, NestRow.hash)).all()}
+
     def nests(self) -> list[tuple[str, str, int, str, str]]:
         """(program, nest hash, position, canonical JSON, docc JSON) of every stored nest."""
         query = (select(ProgramRow.name, NestRow.hash, ProgramNestRow.position, NestRow.canonical_json,

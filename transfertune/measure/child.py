@@ -68,17 +68,39 @@ def max_error(got: np.ndarray, want: np.ndarray) -> float:
     return float(np.max(np.abs(got[mask] - want[mask]), initial=0.0) / scale)
 
 
-def verify(job: dict[str, Any]) -> None:
-    kernel = get_kernel(job["kernel"])
-    args = kernel.check_arguments(job["params"])
+def _inputs(job: dict[str, Any], check: bool) -> Args:
+    """Fresh inputs: a PolyBench kernel's own (``kernel`` + ``params``), or a user
+    program's saved arguments (``inputs``: an .npz of arrays, ``scalars``)."""
+    if "kernel" in job:
+        kernel = get_kernel(job["kernel"])
+        return kernel.check_arguments(job["params"]) if check else kernel.arguments(job["params"])
+    with np.load(job["inputs"]) as saved:
+        arrays = {name: saved[name].copy() for name in saved.files}
+    return {name: arrays[name] if name in arrays else job["scalars"][name] for name in job["order"]}
+
+
+def _expected(job: dict[str, Any], args: Args) -> tuple[Args, tuple[str, ...]]:
+    """What correct outputs look like: the NumPy reference of a PolyBench kernel, or,
+    for a user program, what its untouched build (``reference_library``) computes."""
     want = copy_args(args)
-    kernel.reference(**want)
+    if "kernel" in job:
+        kernel = get_kernel(job["kernel"])
+        kernel.reference(**want)
+        return want, kernel.outputs
+    values = _values(want, job["arguments"], job["symbols"])
+    _call(_entry(job["reference_library"], job["entry"], job["arguments"], values), values)
+    return want, tuple(job["outputs"])
+
+
+def verify(job: dict[str, Any]) -> None:
+    args = _inputs(job, check=True)
+    want, outputs = _expected(job, args)
     for variant, library in job["libraries"].items():
         _emit({"start": variant})
         got = copy_args(args)
         values = _values(got, job["arguments"], job["symbols"])
         _call(_entry(library, job["entry"], job["arguments"], values), values)
-        error = max(max_error(got[name], want[name]) for name in kernel.outputs)
+        error = max(max_error(got[name], want[name]) for name in outputs)
         status = "ok" if error <= job["tolerance"] else "wrong"
         _emit({"variant": variant, "status": status, "max_error": error})
 
@@ -92,8 +114,7 @@ def benchmark(job: dict[str, Any]) -> None:
     variant whose warm-up took more than f times the fastest warm-up is not repeated:
     its one run is its only sample (and the result says so).
     """
-    kernel = get_kernel(job["kernel"])
-    pristine = kernel.arguments(job["params"])
+    pristine = _inputs(job, check=False)
     variants = list(job["libraries"])
     fns, warmup = {}, {}
     for variant in variants:

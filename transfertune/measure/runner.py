@@ -105,9 +105,8 @@ def run_resilient(job: dict[str, Any], target: Target, timeout: float,
     return results
 
 
-def base_job(program: Program, mode: str, params: dict[str, int], libraries: dict[str, str],
-             entry: str) -> dict[str, Any]:
-    """The JSON job a child reads (see transfertune.measure.child)."""
-    return {"mode": mode, "kernel": program.kernel.name, "params": params, "libraries": libraries,
-            "entry": entry, "arguments": list(program.arguments),
+def base_job(program: Program, mode: str, libraries: dict[str, str], entry: str) -> dict[str, Any]:
+    """The JSON job a child reads (see transfertune.measure.child), less the fields that
+    say where inputs come from (a `Workload`'s)."""
+    return {"mode": mode, "libraries": libraries, "entry": entry, "arguments": list(program.arguments),
             "symbols": {k: list(v) for k, v in program.symbols.items()}}

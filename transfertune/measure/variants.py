@@ -15,7 +15,7 @@ from typing import Any
 
 from transfertune.ir import codegen
 from transfertune.ir.kernel import Kernel
-from transfertune.ir.program import build_program
+from transfertune.ir.program import Program, build_program
 from transfertune.ir.recipe import ProgramRecipe, Recipe
 from transfertune.ir.target import Target
 from transfertune.measure.measurement import Measurement
@@ -48,15 +48,37 @@ class Settings:
     the fastest warm-up in the same run (tuning only: peers are always fully timed)."""
 
 
-def measure_variants(kernel: Kernel, target: Target, size: str, variants: list[Variant],
+@dataclass(frozen=True)
+class Workload:
+    """A program and where a child gets its inputs and correct outputs (job fields for
+    verification and for timing; see `transfertune.measure.child`)."""
+
+    program: Program
+    check: dict[str, Any]
+    bench: dict[str, Any]
+    reference_build: bool = False
+    """Verify against the untouched build's outputs (user programs have no NumPy reference)."""
+
+
+def polybench_workload(kernel: Kernel, size: str, check_size: str) -> Workload:
+    return Workload(build_program(kernel), {"kernel": kernel.name, "params": kernel.params(check_size)},
+                    {"kernel": kernel.name, "params": kernel.params(size)})
+
+
+def measure_variants(kernel: Kernel | Workload, target: Target, size: str, variants: list[Variant],
                      settings: Settings = Settings(), benchmark: bool = True,
                      on_event: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Measurement]:
-    """Measure `variants` of `kernel` at dataset `size` on `target`, by name.
+    """Measure `variants` of a PolyBench `kernel` at dataset `size` (or of a prepared
+    `Workload`) on `target`, by name.
 
-    With ``benchmark=False`` only verification runs (at `size`): the 'ok' measurements
-    then carry no samples.
+    With ``benchmark=False`` only verification runs (for a kernel: at `size`): the 'ok'
+    measurements then carry no samples.
     """
-    program = build_program(kernel)
+    if isinstance(kernel, Workload):
+        workload = kernel
+    else:
+        workload = polybench_workload(kernel, size, size if not benchmark else settings.check_size)
+    program = workload.program
     phases: dict[str, dict[str, float]] = {v.name: {} for v in variants}
     failed: dict[str, Measurement] = {}
     sources: dict[str, codegen.Source] = {}
@@ -81,9 +103,14 @@ def measure_variants(kernel: Kernel, target: Target, size: str, variants: list[V
         else:
             failed[name] = Measurement(name, result.status, message=result.log)
     entry = next((sources[n].entry for n in libraries), "")
-    check_params = kernel.params(size if not benchmark else settings.check_size)
+    check = dict(workload.check)
+    if workload.reference_build:
+        reference = codegen.build(codegen.generate(program, target).code, codegen.compile_flags(target, "baseline"))
+        if reference.status != "ok":
+            raise RuntimeError(f"the untouched program does not compile: {reference.log[-500:]}")
+        check["reference_library"] = reference.library
     begin = time.perf_counter()
-    checked = run_resilient(base_job(program, "verify", check_params, libraries, entry)
+    checked = run_resilient(base_job(program, "verify", libraries, entry) | check
                             | {"tolerance": settings.tolerance}, target, settings.timeout, on_event)
     verify_seconds = time.perf_counter() - begin
     errors = {}
@@ -102,7 +129,7 @@ def measure_variants(kernel: Kernel, target: Target, size: str, variants: list[V
     if benchmark and correct:
         begin = time.perf_counter()
         budget = settings.timeout * (settings.repetitions + 1) * len(correct)
-        job = base_job(program, "benchmark", kernel.params(size), correct, entry)
+        job = base_job(program, "benchmark", correct, entry) | workload.bench
         timed = run_resilient(job | {"repetitions": settings.repetitions, "early_stop": settings.early_stop},
                               target, budget, on_event)
         for name in correct:

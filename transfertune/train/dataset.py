@@ -22,7 +22,6 @@ from torch_geometric.data import Data
 from transfertune.db import Storage
 from transfertune.embed.featurize import FEATURE_VERSION, featurize
 from transfertune.ir.polybench import get_kernel
-from transfertune.ir.recipe import Recipe
 from transfertune.ir.target import local_target
 from transfertune.isolated import run_isolated
 from transfertune.tune.probes import PROBES, probes_for
@@ -57,7 +56,9 @@ def response_layout(sizes: dict[str, str]) -> list[tuple[str, str]]:
 def build_samples(storage: Storage, sizes: dict[str, str]) -> list[NestSample]:
     """Samples for every stored program nest; `sizes` maps target name -> dataset size."""
     layout = response_layout(sizes)
-    per_target = {t: _speedups(storage, t, size) for t, size in sizes.items()}
+    per_target = {t: {key: {r: v for r, v in table.items() if v > 0}
+                      for key, table in storage.nest_speedups(target_name=t, size=size).items()}
+                  for t, size in sizes.items()}
     samples = []
     for program, nest_hash, position, canonical, sdfg_json in storage.nests():
         y = torch.zeros(len(layout))
@@ -98,22 +99,6 @@ def _loop_info(sdfg_json: str) -> list[float]:
     analysis = AnalysisManager(sdfg).loop_analysis()
     info = analysis.loop_info(analysis.outermost_loops()[0])
     return [float(getattr(info, name)) for name in LOOPINFO_FIELDS]
-
-
-def _speedups(storage: Storage, target: str, size: str) -> dict[tuple[str, str], dict[str, float]]:
-    """(program, nest hash) -> recipe JSON -> best speedup over the untouched program
-    measured in the same run."""
-    rows = storage.measurements(target_name=target, size=size, whole_program=False)
-    baselines = {r.run: r.measurement for r in rows if r.variant == "baseline"}
-    out: dict[tuple[str, str], dict[str, float]] = {}
-    for r in rows:
-        base = baselines.get(r.run)
-        if r.recipe is None or base is None or not (base.ok and r.measurement.ok):
-            continue
-        key = Recipe.from_json(r.recipe).canonical()
-        table = out.setdefault((r.program, r.nest_hash), {})
-        table[key] = max(table.get(key, 0.0), base.median / r.measurement.median)
-    return out
 
 
 def cached_samples(storage: Storage, sizes: dict[str, str], cache_dir: str | Path) -> list[NestSample]:

@@ -12,6 +12,7 @@ tuning run resumes where it stopped.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import uuid
@@ -138,27 +139,25 @@ class Tuner:
         return out
 
     def known(self, kernel: Kernel, nest: LoopNest) -> dict[Recipe, Candidate]:
-        """Candidates already measured for this nest, target and size (latest run wins)."""
-        rows = self.storage.measurements(target=self.target, size=self.options.size, nest_hash=nest.nest_hash,
-                                         program=kernel.name)
-        baselines = {r.run: r.measurement for r in rows if r.variant == "baseline"}
+        """Candidates already measured for this nest, target and size (failures included,
+        with speedup 0, so they are not tried again)."""
+        tables = self.storage.nest_speedups(target=self.target, size=self.options.size, program=kernel.name,
+                                            nest_hash=nest.nest_hash)
         out = {}
-        for r in rows:
-            if r.recipe is not None and r.run in baselines:
-                recipe = Recipe.from_json(r.recipe)
-                out[recipe] = Candidate(recipe, _speedup(baselines[r.run], r.measurement), r.measurement.status)
+        for text, speedup in tables.get((kernel.name, nest.nest_hash), {}).items():
+            recipe = Recipe.from_json(json.loads(text))
+            out[recipe] = Candidate(recipe, speedup, "ok" if speedup > 0 else "failed")
         return out
 
     def seeds(self, exclude: str) -> list[Recipe]:
         """Best nest recipes of other kernels measured on this target and size."""
-        rows = self.storage.measurements(target=self.target, size=self.options.size, whole_program=False)
-        baselines = {r.run: r.measurement for r in rows if r.variant == "baseline"}
-        scored: dict[Recipe, float] = {}
-        for r in rows:
-            if r.recipe is not None and r.program != exclude and r.run in baselines:
-                recipe = Recipe.from_json(r.recipe)
-                scored[recipe] = max(scored.get(recipe, 0.0), _speedup(baselines[r.run], r.measurement))
-        return [r for r, s in sorted(scored.items(), key=lambda kv: -kv[1]) if s > 1.0][:8]
+        scored: dict[str, float] = {}
+        for (program, _), table in self.storage.nest_speedups(target=self.target, size=self.options.size).items():
+            if program != exclude:
+                for text, speedup in table.items():
+                    scored[text] = max(scored.get(text, 0.0), speedup)
+        best = sorted((kv for kv in scored.items() if kv[1] > 1.0), key=lambda kv: -kv[1])[:8]
+        return [Recipe.from_json(json.loads(text)) for text, _ in best]
 
     # -- the loop ----------------------------------------------------------------------
 

@@ -1,0 +1,69 @@
+"""A thin FAISS wrapper: vectors keyed by database nest ids, exact or approximate.
+
+`IndexIDMap2` around the real index keeps our own ids (never -1, which FAISS uses for
+"no result"). Small collections use exact search; from `APPROXIMATE_FROM` vectors on an
+HNSW graph, whose recall is measured against exact search in the benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+APPROXIMATE_FROM = 50_000
+
+
+@dataclass
+class RecipeIndex:
+    """Vectors -> nest ids; `manifest` records what the index was built from."""
+
+    dim: int
+    kind: str = "exact"
+    manifest: dict[str, Any] = field(default_factory=dict)
+    index: Any = None
+
+    def __post_init__(self) -> None:
+        if self.index is None:
+            base = faiss.IndexFlatL2(self.dim) if self.kind == "exact" else faiss.IndexHNSWFlat(self.dim, 32)
+            if self.kind == "hnsw":
+                base.hnsw.efSearch = 64
+            self.index = faiss.IndexIDMap2(base)
+
+    @classmethod
+    def for_size(cls, dim: int, count: int, manifest: dict[str, Any] | None = None) -> RecipeIndex:
+        """Exact below `APPROXIMATE_FROM` vectors, HNSW above."""
+        return cls(dim, "exact" if count < APPROXIMATE_FROM else "hnsw", dict(manifest or {}))
+
+    def __len__(self) -> int:
+        return self.index.ntotal
+
+    def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        ids = np.asarray(ids, dtype=np.int64)
+        if (ids < 0).any():
+            raise ValueError("ids must be non-negative (-1 means 'no result' to FAISS)")
+        self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+
+    def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(squared L2 distances, ids); id -1 where fewer than k vectors exist."""
+        return self.index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        faiss.write_index(self.index, str(path))
+        path.with_suffix(".json").write_text(json.dumps(
+            {"dim": self.dim, "kind": self.kind, "count": len(self), **self.manifest}, indent=2, sort_keys=True))
+
+    @classmethod
+    def load(cls, path: str | Path) -> RecipeIndex:
+        path = Path(path)
+        if not path.exists():
+            raise ValueError(f"no index at {path}: build one with `transfertune index`")
+        meta = json.loads(path.with_suffix(".json").read_text())
+        manifest = {k: v for k, v in meta.items() if k not in ("dim", "kind", "count")}
+        return cls(meta["dim"], meta["kind"], manifest, faiss.read_index(str(path)))
