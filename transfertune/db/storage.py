@@ -140,10 +140,11 @@ class Storage:
     # -- measurements -----------------------------------------------------------------
 
     def record(self, m: Measurement, *, kernel: Kernel, target: Target, size: str, run: str,
-               nest: LoopNest | None = None, recipe: Recipe | ProgramRecipe | None = None) -> int:
+               nest: LoopNest | None = None, recipe: Recipe | ProgramRecipe | None = None,
+               suite: str = "polybench") -> int:
         """Append one measurement and commit it before returning."""
         with self.session() as s:
-            pid = self.program_id(s, kernel)
+            pid = self.program_id(s, kernel, suite)
             row = MeasurementRow(
                 program_id=pid,
                 nest_id=self.nest_id(s, nest, pid) if nest is not None else None,
@@ -212,6 +213,11 @@ class Storage:
             table = out.setdefault((r.program, r.nest_hash), {})
             table[key] = max(table.get(key, 0.0), base.median / r.measurement.median if ok else 0.0)
         return out
+
+    def targets(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(key, name, spec) of every stored target."""
+        with self.session() as s:
+            return [(t.key, t.name, t.spec) for t in s.scalars(select(TargetRow).order_by(TargetRow.id))]
 
     def nest_ids(self) -> dict[str, int]:
         """Nest hash -> database id (the ids the recipe index stores)."""

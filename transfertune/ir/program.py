@@ -84,11 +84,13 @@ def untouched_sdfg(raw: StructuredSDFG) -> StructuredSDFG:
 @cache
 def build_program(kernel: Kernel) -> Program:
     """Parse `kernel` at probe sizes into its untouched `Program` (cached per process)."""
-    args = kernel.init(**probe_params(kernel))
-    values = list(args.values())
-    sdfg = untouched_sdfg(native(kernel.func, target="none").to_sdfg(*values))
-    symbols = _symbol_sources(args, sdfg.arguments)
-    return Program(kernel, sdfg.to_json(), tuple(sdfg.arguments), symbols)
+    return parse_program(kernel, kernel.init(**probe_params(kernel)))
+
+
+def parse_program(kernel: Kernel, args: Args) -> Program:
+    """Parse `kernel.func` at example arguments `args` (in signature order)."""
+    sdfg = untouched_sdfg(native(kernel.func, target="none").to_sdfg(*args.values()))
+    return Program(kernel, sdfg.to_json(), tuple(sdfg.arguments), _symbol_sources(args, sdfg.arguments))
 
 
 def _symbol_sources(args: Args, c_arguments: list[str]) -> dict[str, tuple[str, int]]:

@@ -1,0 +1,99 @@
+"""Nearest-recipe queries: which measured nests are closest to these, on which target."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from transfertune.db import Storage
+from transfertune.index.build import IndexedNest, add_nests, build_index, index_path, measured_nests, ranked_recipes
+from transfertune.index.embedder import Embedder
+from transfertune.index.recipe_index import RecipeIndex
+from transfertune.ir.loopnest import LoopNest
+from transfertune.ir.target import Target
+
+
+@dataclass(frozen=True)
+class ResolvedTarget:
+    """The target whose measurements answer a query, and why that one."""
+
+    name: str
+    key: str | None
+    note: str = ""
+
+
+def resolve_target(storage: Storage, target: Target) -> ResolvedTarget:
+    """The requested target if it was ever measured, else the most similar known one by
+    fingerprint and options (and a note saying so)."""
+    known = storage.targets()
+    if any(key == target.key for key, _, _ in known):
+        return ResolvedTarget(target.name, target.key)
+    if not known:
+        raise ValueError("the database has no measurements: import data/seed or run `transfertune tune`")
+    mine = target.to_json()
+
+    def similarity(spec: dict[str, Any]) -> float:
+        fp, other = mine["fingerprint"], spec.get("fingerprint", {})
+        score = 4.0 * (spec.get("openmp") == mine["openmp"]) + 2.0 * (spec.get("name") == mine["name"])
+        score += len(set(fp["isa"]) & set(other.get("isa", []))) / max(1, len(fp["isa"]))
+        score += (other.get("machine") == fp["machine"]) + (other.get("cpu_model") == fp["cpu_model"])
+        score += 1.0 / (1 + abs(other.get("cores", 0) - fp["cores"]))
+        return score
+
+    key, name, _ = max(known, key=lambda k: similarity(k[2]))
+    return ResolvedTarget(name, key, f"target {target.key} never measured: answering from {key}, the most similar "
+                                     "known target by fingerprint and options")
+
+
+@dataclass
+class RecipeLookup:
+    """An embedder, the store and one index per (target, size), kept up to date."""
+
+    storage: Storage
+    embedder: Embedder
+    cache: Path = field(default_factory=lambda: Path(os.environ.get("TRANSFERTUNE_CACHE")
+                                                     or Path.home() / ".cache" / "transfertune") / "index")
+    exclude: frozenset[str] = frozenset()
+    _indexes: dict[tuple[str, str], tuple[RecipeIndex, dict[int, IndexedNest]]] = field(default_factory=dict)
+
+    def index(self, target: str, size: str) -> tuple[RecipeIndex, dict[int, IndexedNest]]:
+        """The index for (target, size): loaded from disk if built from this checkpoint,
+        topped up with nests measured since (incremental add), else rebuilt."""
+        if (target, size) in self._indexes:
+            return self._indexes[(target, size)]
+        tag = f"{target}-{size}-{self.embedder.checkpoint_hash}" + ("-x" + "-".join(sorted(self.exclude))
+                                                                     if self.exclude else "")
+        path = index_path(self.cache, tag, "nests")
+        canonical = {h: c for _, h, _, c, _ in self.storage.nests()}
+        nests = measured_nests(self.storage, target, size, self.exclude)
+        if path.exists():
+            index = RecipeIndex.load(path)
+            add_nests(index, self.embedder, nests, canonical)
+        else:
+            index, nests = build_index(self.storage, self.embedder, target, size, self.exclude)
+        index.save(path)
+        by_id = {n.nest_id: n for n in nests}
+        self._indexes[(target, size)] = (index, by_id)
+        return index, by_id
+
+    def query(self, nests: list[LoopNest], target: ResolvedTarget, size: str, k: int = 3,
+              recipes: int = 3) -> list[dict[str, Any]]:
+        """Per nest: its k nearest measured nests with distance and ranked recipes."""
+        index, by_id = self.index(target.name, size)
+        if not len(index):
+            return [{"nest": n.index, "hash": n.nest_hash, "neighbours": []} for n in nests]
+        distances, ids = index.search(self.embedder.embed([n.canonical_json for n in nests]), k)
+        out = []
+        for nest, row_d, row_i in zip(nests, distances, ids, strict=True):
+            neighbours = []
+            for d, i in zip(row_d, row_i, strict=True):
+                if i < 0:
+                    continue
+                hit = by_id[int(i)]
+                neighbours.append({"kernel": hit.program, "position": hit.position, "distance": float(d),
+                                   "recipes": [{"recipe": r, "speedup": s} for r, s in ranked_recipes(
+                                       self.storage, hit.program, hit.nest_hash, target.name, size, recipes)]})
+            out.append({"nest": nest.index, "hash": nest.nest_hash, "neighbours": neighbours})
+        return out

@@ -1,0 +1,179 @@
+"""`transfer()`: make a new kernel fast with recipes measured on similar nests.
+
+For each loop nest of the program, the nearest measured nests (by embedding) lend
+their best recipes; each is ported (steps that do not fit are skipped), built, verified
+against the untouched build and timed against it in the same run, the best few are
+re-measured, and a nest keeps a recipe only if it is measurably faster. The combined
+program is measured once more against the untouched program; if it is not faster, the
+untouched program is what you get. Every measurement goes into the database, so the
+next query for these nests knows more, and asking again for the same kernel, target and
+argument shapes answers from the database without measuring.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from transfertune.db import Storage
+from transfertune.index.embedder import Embedder
+from transfertune.index.lookup import RecipeLookup, resolve_target
+from transfertune.ir import codegen
+from transfertune.ir.kernel import Args
+from transfertune.ir.loopnest import loop_nests
+from transfertune.ir.program import Program
+from transfertune.ir.recipe import ProgramRecipe, Recipe
+from transfertune.ir.target import local_target
+from transfertune.measure.variants import Settings, Variant, measure_variants
+from transfertune.transfer.user import bind_arguments, parse_user_program, user_kernel, user_workload
+
+KEEP_MARGIN = 1.02
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "data" / "checkpoint" / "encoder.pt"
+
+
+@dataclass
+class CompiledProgram:
+    """The chosen build of a program, callable like the original function."""
+
+    program: Program
+    library: str
+    entry: str
+    recipe: ProgramRecipe
+
+    def __call__(self, *args: Any) -> None:
+        bound = bind_arguments(self.program.kernel.func, args)
+        values = self.program.call_values(bound)
+        fn = getattr(ctypes.CDLL(self.library), self.entry)
+        fn.argtypes = [ctypes.c_void_p if isinstance(v, np.ndarray) else
+                       ctypes.c_double if isinstance(v, float) else ctypes.c_int64 for v in values]
+        fn(*[v.ctypes.data if isinstance(v, np.ndarray) else v for v in values])
+        for original, used in zip(args, bound.values(), strict=True):
+            if isinstance(original, np.ndarray) and used is not original:  # a non-contiguous input was copied
+                original[...] = used
+
+
+@dataclass
+class Transferred:
+    """What `transfer` returns: the program to call and what was done."""
+
+    run: CompiledProgram
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def size_key(args: Args) -> str:
+    """User programs have no dataset names: argument shapes identify the size."""
+    shapes = ",".join(f"{n}={'x'.join(map(str, v.shape))}" for n, v in args.items() if isinstance(v, np.ndarray))
+    return "args-" + hashlib.sha256(shapes.encode()).hexdigest()[:10]
+
+
+def transfer(func: Callable[..., None], *args: Any, target: str = "cpu-omp", k: int = 3, db: str | None = None,
+             checkpoint: str | Path | None = None, size: str = "LARGE", recipes_per_neighbour: int = 2,
+             settings: Settings | None = None, lookup: RecipeLookup | None = None) -> Transferred:
+    """Transfer recipes onto `func` (called with `args`) for `target`; see module docstring.
+
+    `size` names the dataset size whose measurements answer the query (the seed database
+    holds LARGE for cpu-omp); `k` neighbours per nest lend `recipes_per_neighbour` each.
+    """
+    begin = time.monotonic()
+    here = local_target(target)
+    bound = bind_arguments(func, args)
+    kernel = user_kernel(func, bound)
+    program = parse_user_program(kernel, bound)
+    storage = lookup.storage if lookup else Storage(db)
+    settings = settings or Settings(repetitions=3, early_stop=1.5)
+    shape = size_key(bound)
+    previous = _from_database(storage, program, here.key, shape)
+    if previous is not None:
+        return Transferred(_compile(program, here, previous), {"from_database": True, "recipe": previous.to_json(),
+                                                               "seconds": time.monotonic() - begin})
+    lookup = lookup or RecipeLookup(storage, Embedder.from_checkpoint(checkpoint or DEFAULT_CHECKPOINT))
+    resolved = resolve_target(storage, here)
+    nests = loop_nests(kernel.name, program.sdfg())
+    answers = lookup.query(nests, resolved, size, k=k, recipes=recipes_per_neighbour)
+    workload = user_workload(program, bound)
+    report: dict[str, Any] = {"kernel": kernel.name, "target": here.key, "answered_by": resolved.key,
+                              "note": resolved.note, "nests": []}
+    chosen: dict[int, Recipe] = {}
+    tried = 0
+    for nest, answer in zip(nests, answers, strict=True):
+        candidates: list[Recipe] = []
+        for neighbour in answer["neighbours"]:
+            for entry in neighbour["recipes"]:
+                recipe = Recipe.from_json(entry["recipe"])
+                if recipe not in candidates:
+                    candidates.append(recipe)
+        nest_report = {"nest": nest.index, "neighbours": [(n["kernel"], round(n["distance"], 4))
+                                                          for n in answer["neighbours"]], "tried": []}
+        if candidates:
+            speedups = _measure_nest(storage, kernel, program, workload, here, shape, nest, candidates, settings)
+            tried += len(candidates)
+            nest_report["tried"] = [{"recipe": r.to_json(), "speedup": s} for r, s in speedups.items()]
+            top = [r for r, s in sorted(speedups.items(), key=lambda kv: -kv[1]) if s > 1.0][:2]
+            if top:
+                again = _measure_nest(storage, kernel, program, workload, here, shape, nest, top,
+                                      replace(settings, repetitions=5, early_stop=None))
+                best = max(again, key=again.get)
+                if again[best] >= KEEP_MARGIN:
+                    chosen[nest.index] = best
+                    nest_report["kept"] = {"recipe": best.to_json(), "speedup": again[best]}
+        report["nests"].append(nest_report)
+    recipe = ProgramRecipe(chosen)
+    final = replace(settings, repetitions=5, early_stop=None)
+    variants = [Variant("baseline")] + ([Variant("transferred", recipe)] if chosen else [])
+    results = measure_variants(workload, here, shape, variants, final)
+    if chosen and not (results["transferred"].ok and results["baseline"].ok
+                       and results["transferred"].median < results["baseline"].median):
+        recipe = ProgramRecipe({})  # measurably not faster as a whole: keep the untouched program
+    if not recipe.nests:
+        results["transferred"] = replace(results["baseline"], variant="transferred")
+    run = uuid.uuid4().hex
+    for name, m in results.items():
+        storage.record(m, kernel=kernel, target=here, size=shape, run=run,
+                       recipe=recipe if name == "transferred" else None, suite="user")
+    base, fast = results["baseline"], results["transferred"]
+    report.update({"variants_tried": tried, "seconds": time.monotonic() - begin, "recipe": recipe.to_json(),
+                   "speedup": base.median / fast.median if base.ok and fast.ok else None,
+                   "baseline_s": base.median if base.ok else None, "from_database": False})
+    return Transferred(_compile(program, here, recipe), report)
+
+
+def _measure_nest(storage: Storage, kernel: Any, program: Program, workload: Any, target: Any, shape: str,
+                  nest: Any, recipes: list[Recipe], settings: Settings) -> dict[Recipe, float]:
+    names = [f"c{i}" for i in range(len(recipes))]
+    variants = [Variant("baseline")] + [Variant(n, ProgramRecipe({nest.index: r}))
+                                        for n, r in zip(names, recipes, strict=True)]
+    results = measure_variants(workload, target, shape, variants, settings)
+    run = uuid.uuid4().hex
+    base = results["baseline"]
+    storage.record(base, kernel=kernel, target=target, size=shape, run=run, nest=nest, suite="user")
+    out = {}
+    for name, recipe in zip(names, recipes, strict=True):
+        m = replace(results[name], variant="recipe")
+        storage.record(m, kernel=kernel, target=target, size=shape, run=run, nest=nest, recipe=recipe, suite="user")
+        out[recipe] = base.median / m.median if base.ok and m.ok else 0.0
+    return out
+
+
+def _from_database(storage: Storage, program: Program, target_key: str, shape: str) -> ProgramRecipe | None:
+    rows = storage.measurements(target=target_key, size=shape, program=program.kernel.name, whole_program=True)
+    done = [r for r in rows if r.variant == "transferred"]
+    if not done:
+        return None
+    return ProgramRecipe.from_json(done[-1].recipe) if done[-1].recipe else ProgramRecipe({})
+
+
+def _compile(program: Program, target: Any, recipe: ProgramRecipe) -> CompiledProgram:
+    source = codegen.generate(program, target, "recipe", recipe) if recipe.nests else codegen.generate(program, target)
+    build = codegen.build(source.code, codegen.compile_flags(target, source.variant))
+    if build.status != "ok":
+        raise RuntimeError(f"building the chosen program failed: {build.log[-500:]}")
+    return CompiledProgram(program, build.library, source.entry, recipe)
+
