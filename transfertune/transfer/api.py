@@ -31,8 +31,8 @@ from transfertune.ir.kernel import Args
 from transfertune.ir.loopnest import loop_nests
 from transfertune.ir.program import Program
 from transfertune.ir.recipe import ProgramRecipe, Recipe
-from transfertune.ir.target import local_target
-from transfertune.measure.variants import Settings, Variant, measure_variants
+from transfertune.ir.target import Target, local_target
+from transfertune.measure.variants import Settings, Variant, Workload, measure_variants
 from transfertune.transfer.user import bind_arguments, parse_user_program, user_kernel, user_workload
 
 KEEP_MARGIN = 1.02
@@ -79,30 +79,40 @@ def transfer(func: Callable[..., None], *args: Any, target: str = "cpu-omp", k: 
              settings: Settings | None = None, lookup: RecipeLookup | None = None) -> Transferred:
     """Transfer recipes onto `func` (called with `args`) for `target`; see module docstring.
 
-    `size` names the dataset size whose measurements answer the query (the seed database
-    holds LARGE for cpu-omp); `k` neighbours per nest lend `recipes_per_neighbour` each.
+    `size` names the dataset size whose measurements answer the query; `k` neighbours
+    per nest lend `recipes_per_neighbour` recipes each.
     """
-    begin = time.monotonic()
     here = local_target(target)
     bound = bind_arguments(func, args)
     kernel = user_kernel(func, bound)
     program = parse_user_program(kernel, bound)
     storage = lookup.storage if lookup else Storage(db)
-    settings = settings or Settings(repetitions=3, early_stop=1.5)
     shape = size_key(bound)
     previous = _from_database(storage, program, here.key, shape)
     if previous is not None:
-        return Transferred(_compile(program, here, previous), {"from_database": True, "recipe": previous.to_json(),
-                                                               "seconds": time.monotonic() - begin})
+        return Transferred(_compile(program, here, previous), {"from_database": True, "recipe": previous.to_json()})
     lookup = lookup or RecipeLookup(storage, Embedder.from_checkpoint(checkpoint or DEFAULT_CHECKPOINT))
+    return transfer_program(program, user_workload(program, bound), here, shape, lookup, size=size, k=k,
+                            recipes_per_neighbour=recipes_per_neighbour, settings=settings, suite="user")
+
+
+def transfer_program(program: Program, workload: Workload, here: Target, shape: str, lookup: RecipeLookup, *,
+                     size: str, k: int = 3, recipes_per_neighbour: int = 2, settings: Settings | None = None,
+                     suite: str = "user", peers: tuple[str, ...] = ()) -> Transferred:
+    """The transfer loop for a parsed program and its workload (user or PolyBench);
+    `peers` (polly, docc) are timed in the final run too, for experiments."""
+    begin = time.monotonic()
+    storage, kernel = lookup.storage, program.kernel
+    settings = settings or Settings(repetitions=3, early_stop=1.5)
     resolved = resolve_target(storage, here)
     nests = loop_nests(kernel.name, program.sdfg())
     answers = lookup.query(nests, resolved, size, k=k, recipes=recipes_per_neighbour)
-    workload = user_workload(program, bound)
     report: dict[str, Any] = {"kernel": kernel.name, "target": here.key, "answered_by": resolved.key,
                               "note": resolved.note, "nests": []}
     chosen: dict[int, Recipe] = {}
     tried = 0
+    record = {"storage": storage, "kernel": kernel, "program": program, "workload": workload, "target": here,
+              "shape": shape, "suite": suite}
     for nest, answer in zip(nests, answers, strict=True):
         candidates: list[Recipe] = []
         for neighbour in answer["neighbours"]:
@@ -113,13 +123,13 @@ def transfer(func: Callable[..., None], *args: Any, target: str = "cpu-omp", k: 
         nest_report = {"nest": nest.index, "neighbours": [(n["kernel"], round(n["distance"], 4))
                                                           for n in answer["neighbours"]], "tried": []}
         if candidates:
-            speedups = _measure_nest(storage, kernel, program, workload, here, shape, nest, candidates, settings)
+            speedups = _measure_nest(nest=nest, recipes=candidates, settings=settings, **record)
             tried += len(candidates)
             nest_report["tried"] = [{"recipe": r.to_json(), "speedup": s} for r, s in speedups.items()]
             top = [r for r, s in sorted(speedups.items(), key=lambda kv: -kv[1]) if s > 1.0][:2]
             if top:
-                again = _measure_nest(storage, kernel, program, workload, here, shape, nest, top,
-                                      replace(settings, repetitions=5, early_stop=None))
+                again = _measure_nest(nest=nest, recipes=top, settings=replace(settings, repetitions=5,
+                                                                               early_stop=None), **record)
                 best = max(again, key=again.get)
                 if again[best] >= KEEP_MARGIN:
                     chosen[nest.index] = best
@@ -127,7 +137,8 @@ def transfer(func: Callable[..., None], *args: Any, target: str = "cpu-omp", k: 
         report["nests"].append(nest_report)
     recipe = ProgramRecipe(chosen)
     final = replace(settings, repetitions=5, early_stop=None)
-    variants = [Variant("baseline")] + ([Variant("transferred", recipe)] if chosen else [])
+    variants = [Variant("baseline")] + [Variant(p) for p in peers]
+    variants += [Variant("transferred", recipe)] if chosen else []
     results = measure_variants(workload, here, shape, variants, final)
     if chosen and not (results["transferred"].ok and results["baseline"].ok
                        and results["transferred"].median < results["baseline"].median):
@@ -135,29 +146,33 @@ def transfer(func: Callable[..., None], *args: Any, target: str = "cpu-omp", k: 
     if not recipe.nests:
         results["transferred"] = replace(results["baseline"], variant="transferred")
     run = uuid.uuid4().hex
+    seconds = time.monotonic() - begin
     for name, m in results.items():
+        m = replace(m, phases={**m.phases, "transfer": seconds, "variants_tried": float(tried)})
+        results[name] = m
         storage.record(m, kernel=kernel, target=here, size=shape, run=run,
-                       recipe=recipe if name == "transferred" else None, suite="user")
+                       recipe=recipe if name == "transferred" else None, suite=suite)
     base, fast = results["baseline"], results["transferred"]
-    report.update({"variants_tried": tried, "seconds": time.monotonic() - begin, "recipe": recipe.to_json(),
+    report.update({"variants_tried": tried, "seconds": seconds, "recipe": recipe.to_json(),
                    "speedup": base.median / fast.median if base.ok and fast.ok else None,
-                   "baseline_s": base.median if base.ok else None, "from_database": False})
+                   "measurements": {n: m.to_json() for n, m in results.items()}, "from_database": False})
     return Transferred(_compile(program, here, recipe), report)
 
 
-def _measure_nest(storage: Storage, kernel: Any, program: Program, workload: Any, target: Any, shape: str,
-                  nest: Any, recipes: list[Recipe], settings: Settings) -> dict[Recipe, float]:
+def _measure_nest(*, storage: Storage, kernel: Any, program: Program, workload: Workload, target: Target,
+                  shape: str, suite: str, nest: Any, recipes: list[Recipe], settings: Settings
+                  ) -> dict[Recipe, float]:
     names = [f"c{i}" for i in range(len(recipes))]
     variants = [Variant("baseline")] + [Variant(n, ProgramRecipe({nest.index: r}))
                                         for n, r in zip(names, recipes, strict=True)]
     results = measure_variants(workload, target, shape, variants, settings)
     run = uuid.uuid4().hex
     base = results["baseline"]
-    storage.record(base, kernel=kernel, target=target, size=shape, run=run, nest=nest, suite="user")
+    storage.record(base, kernel=kernel, target=target, size=shape, run=run, nest=nest, suite=suite)
     out = {}
     for name, recipe in zip(names, recipes, strict=True):
         m = replace(results[name], variant="recipe")
-        storage.record(m, kernel=kernel, target=target, size=shape, run=run, nest=nest, recipe=recipe, suite="user")
+        storage.record(m, kernel=kernel, target=target, size=shape, run=run, nest=nest, recipe=recipe, suite=suite)
         out[recipe] = base.median / m.median if base.ok and m.ok else 0.0
     return out
 
@@ -170,7 +185,7 @@ def _from_database(storage: Storage, program: Program, target_key: str, shape: s
     return ProgramRecipe.from_json(done[-1].recipe) if done[-1].recipe else ProgramRecipe({})
 
 
-def _compile(program: Program, target: Any, recipe: ProgramRecipe) -> CompiledProgram:
+def _compile(program: Program, target: Target, recipe: ProgramRecipe) -> CompiledProgram:
     source = codegen.generate(program, target, "recipe", recipe) if recipe.nests else codegen.generate(program, target)
     build = codegen.build(source.code, codegen.compile_flags(target, source.variant))
     if build.status != "ok":

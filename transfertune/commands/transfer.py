@@ -1,0 +1,35 @@
+"""``transfertune transfer``: transfer recipes onto a kernel and print the report."""
+
+from __future__ import annotations
+
+import json
+
+from omegaconf import DictConfig, OmegaConf
+
+from transfertune.commands.lookup_inputs import load_arguments, load_function, lookup_for
+from transfertune.ir.polybench import get_kernel
+from transfertune.ir.target import local_target
+from transfertune.measure.variants import Settings, polybench_workload
+from transfertune.transfer.api import transfer, transfer_program
+
+
+def main(cfg: DictConfig) -> int:
+    if bool(cfg.kernel) == bool(cfg.function):
+        raise ValueError("give exactly one of kernel= or function= (with args=)")
+    lookup = lookup_for(cfg)
+    target = local_target(str(cfg.target))
+    settings = Settings(repetitions=int(cfg.repetitions), early_stop=1.5)
+    size = str(cfg.data.sizes.get(target.name, "LARGE"))
+    if cfg.kernel:
+        kernel = get_kernel(str(cfg.kernel))
+        workload = polybench_workload(kernel, str(cfg.size), "SMALL")
+        result = transfer_program(workload.program, workload, target, str(cfg.size), lookup, size=size, k=int(cfg.k),
+                                  recipes_per_neighbour=int(cfg.recipes_per_neighbour), settings=settings,
+                                  suite="transfer")
+    else:
+        func = load_function(str(cfg.function))
+        args = load_arguments(func, cfg.args, OmegaConf.to_container(cfg.scalars))
+        result = transfer(func, *args, target=str(cfg.target), k=int(cfg.k), size=size,
+                          recipes_per_neighbour=int(cfg.recipes_per_neighbour), settings=settings, lookup=lookup)
+    print(json.dumps(result.report, indent=2, default=str))
+    return 0
