@@ -127,3 +127,73 @@ def test_bad_input_is_a_clear_error(store, checkpoint):
     with pytest.raises(ValueError, match="checkpoint not found"):
         transfer(matmul_acc, np.zeros((2, 2)), np.zeros((2, 2)), np.zeros((2, 2)), db=store,
                  checkpoint="/nonexistent.pt")
+
+
+def test_polybench_loo_experiment_and_notebook(store, config, tmp_path, capsys):
+    import json
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from transfertune.commands import experiment
+
+    out = tmp_path / "loo"
+    cfg = config("experiment", "kernels=[gemm,syrk]", "targets=[cpu-omp]", "size=MINI", "check_size=MINI",
+                 "folds=2", "epochs=5", "model=small", "repetitions=2", f"db={store}", f"output_dir={out}",
+                 f"data.cache_dir={tmp_path / 'cache'}", "~data.sizes.cpu-seq", "data.sizes.cpu-omp=LARGE")
+    assert experiment.main(cfg) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["geomean"]) == {"transfer", "polly", "docc", "oracle"}
+    assert summary["kernels"] == 2 and "cpu" in summary["machine"]
+    assert isinstance(summary["regressions"], list) and summary["max_variants_per_kernel"] >= 1
+    assert (out / "speedups.png").stat().st_size > 5_000 and "| gemm | cpu-omp |" in (out / "results.md").read_text()
+    notebook = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "polybench_loo.ipynb", as_version=4)
+    os.environ["TT_RESULTS"] = str(out)
+    try:
+        NotebookClient(notebook, timeout=300, kernel_name="python3").execute()
+    finally:
+        del os.environ["TT_RESULTS"]
+    assert (out / "notebook_speedups.png").exists()
+
+
+def test_query_and_transfer_commands(store, checkpoint, config, tmp_path, capsys):
+    import json
+
+    from transfertune.commands import query
+    from transfertune.commands import transfer as transfer_command
+
+    common = [f"db={store}", f"checkpoint={checkpoint}", "~data.sizes.cpu-seq", "data.sizes.cpu-omp=LARGE"]
+    assert query.main(config("query", "kernel=3mm", *common)) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert len(answer["nests"]) == 3 and answer["query_ms"] < 1000
+    assert all(n["neighbours"] and n["neighbours"][0]["recipes"] for n in answer["nests"])
+    np.savez(tmp_path / "in.npz", C=np.ones((20, 30)), A=np.ones((20, 25)), B=np.ones((25, 30)))
+    function = f"function={Path(__file__).parent / 'user_kernels.py'}:matmul_acc"
+    assert query.main(config("query", function, f"args={tmp_path / 'in.npz'}", *common)) == 0
+    assert json.loads(capsys.readouterr().out)["program"] == "matmul_acc"
+    assert transfer_command.main(config("transfer", function, f"args={tmp_path / 'in.npz'}", "repetitions=2",
+                                        *common)) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["nests"][0]["tried"] and "speedup" in report
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"nodes": []}')
+    with pytest.raises(ValueError, match="not an SDFG"):
+        query.main(config("query", f"sdfg={bad}", *common))
+    with pytest.raises(ValueError, match="exactly one of"):
+        query.main(config("query", *common))
+
+
+def test_index_command_builds_and_rebuilds(store, checkpoint, config, capsys, tmp_path, monkeypatch):
+    import json
+
+    from transfertune.commands import index
+
+    monkeypatch.setenv("TRANSFERTUNE_CACHE", str(tmp_path))
+    common = [f"db={store}", f"checkpoint={checkpoint}", "~data.sizes.cpu-seq", "data.sizes.cpu-omp=LARGE"]
+    assert index.main(config("index", *common)) == 0
+    built = json.loads(capsys.readouterr().out)
+    assert built["kind"] == "exact" and built["vectors"] >= 5 and "gemm" in built["programs"]
+    assert built["checkpoint"] and built["measurements"] > 0
+    assert index.main(config("index", "rebuild=true", *common)) == 0
+    assert json.loads(capsys.readouterr().out)["vectors"] == built["vectors"]

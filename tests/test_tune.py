@@ -80,7 +80,7 @@ def test_tune_records_everything_and_resumes(tmp_path):
     finally:
         executor.shutdown()
     assert not result.resumed and result.variants_tried >= 1
-    assert set(result.measurements) == {"baseline", "polly", "docc", "tuned"}
+    assert set(result.measurements) >= {"baseline", "polly", "docc", "tuned"}
     assert all(m.ok for m in result.measurements.values())
     storage = Storage(url)
     count = len(storage.measurements())

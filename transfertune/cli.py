@@ -19,12 +19,23 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
 
 def _commands() -> dict[str, Callable[[DictConfig], int]]:
-    from transfertune.commands import baseline, db, experiment, query, report, run, transfer, tune, verify
+    from transfertune.commands import (
+        baseline,
+        db,
+        experiment,
+        index,
+        query,
+        report,
+        run,
+        transfer,
+        tune,
+        verify,
+    )
     from transfertune.train.app import evaluate_embeddings
 
     return {"verify": verify.main, "run": run.main, "baseline": baseline.main, "tune": tune.main,
             "report": report.main, "db": db.main, "evaluate-embeddings": evaluate_embeddings,
-            "experiment": experiment.main, "query": query.main, "transfer": transfer.main}
+            "experiment": experiment.main, "query": query.main, "transfer": transfer.main, "index": index.main}
 
 
 def load_config(command: str, overrides: list[str]) -> DictConfig:

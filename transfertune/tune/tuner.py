@@ -2,6 +2,9 @@
 recipes are combined and the whole program is measured against its peers.
 
 Every nest is first measured under the fixed probe recipes (`probes`), then searched.
+The combined program counts as tuned only if it beats the untouched program in the final
+run; otherwise the untouched program is the result (and the combined one is recorded as
+``combined``), so a tuned program is never slower than the code it started from.
 Nest candidates are timed as the whole program with only that nest transformed,
 interleaved in one child with the untouched program; the speedup of a nest recipe is
 the ratio of the two medians from the same run. Every measurement is recorded in the
@@ -183,9 +186,14 @@ class Tuner:
                 chosen[nest.index] = best
         recipe = ProgramRecipe(chosen)
         final = replace(self.options.settings, repetitions=self.options.final_repetitions, early_stop=None)
-        variants = [(p, None) for p in PEERS] + ([("tuned", recipe.to_json())] if chosen else [])
+        variants = [(p, None) for p in PEERS] + ([("combined", recipe.to_json())] if chosen else [])
         target, results = self._measure(kernel, variants, final)
-        if not chosen:  # nothing beat the untouched code: the tuned program *is* the baseline binary
+        combined = results.get("combined")
+        if combined is not None and combined.ok and results["baseline"].ok \
+                and combined.median < results["baseline"].median:
+            results["tuned"] = replace(results.pop("combined"), variant="tuned")
+        else:  # nothing beat the untouched code as a whole: the tuned program *is* the baseline binary
+            recipe = ProgramRecipe({})
             results["tuned"] = replace(results["baseline"], variant="tuned")
         seconds = time.monotonic() - begin
         run = uuid.uuid4().hex
@@ -193,7 +201,8 @@ class Tuner:
             m = replace(m, phases={**m.phases, "tuning": seconds, "variants_tried": float(tried)})
             results[name] = m
             self.storage.record(m, kernel=kernel, target=target, size=self.options.size, run=run,
-                                recipe=recipe if name == "tuned" else None)
+                                recipe=recipe if name == "tuned" else (ProgramRecipe(chosen) if name == "combined"
+                                                                       else None))
         return KernelResult(kernel.name, recipe, results, tried, seconds)
 
     def _confirm(self, kernel: Kernel, nest: LoopNest, results: list[Candidate]) -> Recipe | None:
