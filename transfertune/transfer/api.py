@@ -36,7 +36,7 @@ from transfertune.measure.variants import Settings, Variant, Workload, measure_v
 from transfertune.transfer.user import bind_arguments, parse_user_program, user_kernel, user_workload
 
 KEEP_MARGIN = 1.02
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "data" / "checkpoint" / "encoder.pt"
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "data" / "checkpoint" / "checkpoint.pt"
 
 
 @dataclass
