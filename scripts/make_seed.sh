@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Regenerate the shipped seed database (data/seed/): tune all 30 PolyBench kernels at
-# LARGE on cpu-omp and cpu-seq on this machine, then export the store as JSON Lines.
+# MEDIUM (default; SIZE=LARGE for the full run) on cpu-omp and cpu-seq on this machine,
+# then export the store as JSON Lines.
 # Resumable: rerun after an interruption and finished kernels come from the database.
-# Takes hours on a 2-core machine; override e.g. BUDGET=4 SIZE=MEDIUM for less.
+# MEDIUM takes about 30 minutes on a 2-core machine, LARGE several hours.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DB=${DB:-sqlite:///$PWD/data/work/seed.db}
-BUDGET=${BUDGET:-6}
-SIZE=${SIZE:-LARGE}
+BUDGET=${BUDGET:-8}
+SIZE=${SIZE:-MEDIUM}
 mkdir -p data/work
 for target in ${TARGETS:-cpu-omp cpu-seq}; do
   .venv/bin/transfertune tune suite=polybench size="$SIZE" target="$target" budget="$BUDGET" \
