@@ -72,7 +72,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         bar.set_postfix_str(f"{name} {target}")
         key = tuple(sorted(fold))
         if key not in embedders:
-            embedders[key] = _fold_embedder(cfg, [s for s in data if s.program not in fold], out / "checkpoints")
+            embedders[key] = _fold_embedder(cfg, [s for s in data if s.program not in fold],
+                                            Path(tempfile.mkdtemp(prefix="tt-fold-")))
         lookup = RecipeLookup(storage, embedders[key], exclude=frozenset(fold),
                               cache=Path(tempfile.mkdtemp(prefix="tt-index-")))
         kernel = get_kernel(name)
@@ -98,7 +99,7 @@ def _fold_embedder(cfg: DictConfig, train_set: list[Any], folder: Path) -> Embed
 
     model, _ = fit(cfg, train_set)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"fold-{abs(hash(tuple(sorted(s.program for s in train_set)))) % 10**8}.pt"
+    path = folder / "checkpoint.pt"
     torch.save({"state_dict": model.state_dict(), "model": OmegaConf.to_container(cfg.model, resolve=True),
                 "feature_version": FEATURE_VERSION}, path)
     return Embedder.from_checkpoint(path)
