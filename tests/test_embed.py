@@ -77,7 +77,7 @@ def store(tmp_path_factory):
     """Recorded measurements: stencils gain from tiling, the rest from parallelising."""
     url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'tt.db'}"
     storage = Storage(url)
-    for target_name, size in (("cpu-omp", "LARGE"), ("cpu-seq", "MEDIUM")):
+    for target_name, size in (("cpu-omp", "MEDIUM"), ("cpu-seq", "MEDIUM")):
         target = local_target(target_name)
         for name in KERNELS:
             kernel = get_kernel(name)
@@ -93,7 +93,7 @@ def store(tmp_path_factory):
 
 
 def test_dataset_responses(store):
-    samples = build_samples(Storage(store), {"cpu-omp": "LARGE", "cpu-seq": "MEDIUM"})
+    samples = build_samples(Storage(store), {"cpu-omp": "MEDIUM", "cpu-seq": "MEDIUM"})
     assert {s.program for s in samples} == set(KERNELS)
     jacobi = next(s for s in samples if s.program == "jacobi-1d")
     assert jacobi.mask.sum() == 4 + 3 + 2  # omp: 4 probes + best; seq: 3 probes + best

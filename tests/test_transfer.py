@@ -49,7 +49,8 @@ def checkpoint(store, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("ckpt")
     train(load_config("train", [f"db={store}", "model=small", "epochs=10", f"output_dir={out}", "val_fraction=0",
-                                f"data.cache_dir={out / 'cache'}", "~data.sizes.cpu-seq"]))
+                                f"data.cache_dir={out / 'cache'}", "~data.sizes.cpu-seq",
+                                "data.sizes.cpu-omp=LARGE"]))
     return out / "checkpoint.pt"
 
 
