@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from pathlib import Path
 
@@ -37,10 +38,13 @@ def main(cfg: DictConfig) -> int:
         name, nests = path.stem, loop_nests(path.stem, parse_sdfg(path.read_text()))
     resolved = resolve_target(lookup.storage, target)
     size = str(cfg.data.sizes.get(resolved.name, "LARGE"))
-    lookup.index(resolved.name, size)  # build or load outside the timed query
-    begin = time.perf_counter()
-    answer = lookup.query(nests, resolved, size, k=int(cfg.k), recipes=int(cfg.recipes))
-    elapsed = time.perf_counter() - begin
+    answer = lookup.query(nests, resolved, size, k=int(cfg.k), recipes=int(cfg.recipes))  # also builds the index
+    times = []
+    for _ in range(5):  # the first query pays for index loading and torch warm-up: time the ones after it
+        begin = time.perf_counter()
+        lookup.query(nests, resolved, size, k=int(cfg.k), recipes=int(cfg.recipes))
+        times.append(time.perf_counter() - begin)
+    elapsed = statistics.median(times)
     print(json.dumps({"program": name, "target": target.key, "answered_by": resolved.key, "note": resolved.note,
-                      "size": size, "query_ms": round(1000 * elapsed, 2), "nests": answer}, indent=2))
+                      "size": size, "query_ms_median_of_5": round(1000 * elapsed, 2), "nests": answer}, indent=2))
     return 0

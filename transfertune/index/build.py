@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,12 +67,3 @@ def add_nests(index: RecipeIndex, embedder: Embedder, nests: list[IndexedNest], 
         return
     index.add(embedder.embed([canonical[n.nest_hash] for n in fresh]), np.array([n.nest_id for n in fresh]))
     index.manifest.setdefault("nests", []).extend(n.__dict__ for n in fresh)
-
-
-def ranked_recipes(storage: Storage, program: str, nest_hash: str, target: str, size: str, limit: int = 5
-                   ) -> list[tuple[dict, float]]:
-    """A nest's measured recipes, best speedup first (failures left out)."""
-    table = storage.nest_speedups(target_name=target, size=size, program=program, nest_hash=nest_hash)
-    items = sorted(((json.loads(r), s) for r, s in table.get((program, nest_hash), {}).items() if s > 0),
-                   key=lambda kv: -kv[1])
-    return items[:limit]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from transfertune.db import Storage
-from transfertune.index.build import IndexedNest, add_nests, build_index, index_path, measured_nests, ranked_recipes
+from transfertune.index.build import IndexedNest, add_nests, build_index, index_path, measured_nests
 from transfertune.index.embedder import Embedder
 from transfertune.index.recipe_index import RecipeIndex
 from transfertune.ir.loopnest import LoopNest
@@ -57,6 +58,9 @@ class RecipeLookup:
                                                      or Path.home() / ".cache" / "transfertune") / "index")
     exclude: frozenset[str] = frozenset()
     _indexes: dict[tuple[str, str], tuple[RecipeIndex, dict[int, IndexedNest]]] = field(default_factory=dict)
+    _recipes: dict[tuple[str, str], dict[tuple[str, str], list[tuple[dict, float]]]] = field(default_factory=dict)
+    """(target, size) -> (program, nest hash) -> recipes best first: read once with the
+    index, so a query touches no database (a lookup is a snapshot of the store)."""
 
     def index(self, target: str, size: str) -> tuple[RecipeIndex, dict[int, IndexedNest]]:
         """The index for (target, size): loaded from disk if built from this checkpoint,
@@ -76,12 +80,16 @@ class RecipeLookup:
         index.save(path)
         by_id = {n.nest_id: n for n in nests}
         self._indexes[(target, size)] = (index, by_id)
+        self._recipes[(target, size)] = {
+            key: sorted(((json.loads(r), v) for r, v in table.items() if v > 0), key=lambda kv: -kv[1])
+            for key, table in self.storage.nest_speedups(target_name=target, size=size).items()}
         return index, by_id
 
     def query(self, nests: list[LoopNest], target: ResolvedTarget, size: str, k: int = 3,
               recipes: int = 3) -> list[dict[str, Any]]:
         """Per nest: its k nearest measured nests with distance and ranked recipes."""
         index, by_id = self.index(target.name, size)
+        ranked = self._recipes[(target.name, size)]
         if not len(index):
             return [{"nest": n.index, "hash": n.nest_hash, "neighbours": []} for n in nests]
         distances, ids = index.search(self.embedder.embed([n.canonical_json for n in nests]), k)
@@ -93,7 +101,7 @@ class RecipeLookup:
                     continue
                 hit = by_id[int(i)]
                 neighbours.append({"kernel": hit.program, "position": hit.position, "distance": float(d),
-                                   "recipes": [{"recipe": r, "speedup": s} for r, s in ranked_recipes(
-                                       self.storage, hit.program, hit.nest_hash, target.name, size, recipes)]})
+                                   "recipes": [{"recipe": r, "speedup": s}
+                                               for r, s in ranked.get((hit.program, hit.nest_hash), [])[:recipes]]})
             out.append({"nest": nest.index, "hash": nest.nest_hash, "neighbours": neighbours})
         return out
