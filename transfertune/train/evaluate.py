@@ -10,7 +10,6 @@ loop features, and k-NN on docc's LoopInfo.
 
 from __future__ import annotations
 
-import json
 import random
 import statistics
 from typing import Any
@@ -21,7 +20,6 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
 from transfertune.embed.featurize import EDGE_DIM, NODE_TYPES
-from transfertune.ir.recipe import Recipe
 from transfertune.ir.target import local_target
 from transfertune.train.dataset import NestSample
 from transfertune.train.train import embed, fit
@@ -103,9 +101,3 @@ def evaluate(cfg: DictConfig, data: list[NestSample]) -> dict[str, Any]:
                 per_method[method].append(statistics.mean(scores))
     return {m: {"mean": statistics.mean(v) if v else None, "std": statistics.stdev(v) if len(v) > 1 else 0.0,
                 "folds": len(v)} for m, v in per_method.items()}
-
-
-def best_recipe(sample: NestSample, target: str) -> Recipe | None:
-    """The nest's best measured recipe on `target`."""
-    text = sample.best.get(target)
-    return Recipe.from_json(json.loads(text)) if text else None

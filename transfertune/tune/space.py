@@ -9,7 +9,6 @@ point at the loops they mean. All docc work runs in a forked child (`sample`).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 from docc import sdfg as d
 
@@ -24,17 +23,6 @@ WEIGHTS = {"tile": 6.0, "interchange": 4.0, "parallelize": 3.0, "vectorize": 1.0
            "distribute": 1.0, "local_storage": 0.5}
 """How often each kind of legal move is picked: tiling and interchange change locality,
 the rest mostly help once the loop structure is right."""
-
-
-@dataclass(frozen=True)
-class SearchSpace:
-    """The legal first moves of one nest on one target (what analysis found)."""
-
-    nest: int
-    moves: tuple[Step, ...]
-
-    def count(self, op: str) -> int:
-        return sum(1 for m in self.moves if m.op == op)
 
 
 def loop_paths(sdfg: d.StructuredSDFG, nest: int) -> list[tuple[tuple[int, ...], object]]:
@@ -75,18 +63,6 @@ def legal_moves(sdfg: d.StructuredSDFG, nest: int, target: Target) -> list[Step]
             except Exception:  # noqa: BLE001 - docc raises assorted types for "does not fit"
                 continue
     return moves
-
-
-def analyse(program: Program, nest: int, target: Target) -> SearchSpace:
-    """The search space of nest `nest` (computed in a child: docc may abort)."""
-    outcome = run_isolated(_analyse, program, nest, target, timeout=120)
-    if not outcome.ok:
-        raise RuntimeError(f"analysis of nest {nest} failed: {outcome.message}")
-    return outcome.value
-
-
-def _analyse(program: Program, nest: int, target: Target) -> SearchSpace:
-    return SearchSpace(nest, tuple(legal_moves(program.sdfg(), nest, target)))
 
 
 def sample(program: Program, nest: int, target: Target, seed: int, steps: int,
