@@ -16,6 +16,7 @@ from transfertune.embed.featurize import EDGE_DIM, FEATURE_VERSION, NODE_DIM, ST
 from transfertune.ir.loopnest import loop_nests
 from transfertune.ir.polybench import get_kernel
 from transfertune.ir.program import build_program, untouched_sdfg
+from transfertune.ir.recipe import Recipe, Step
 from transfertune.ir.target import local_target
 from transfertune.measure.measurement import Measurement
 from transfertune.train import evaluate as evaluation
@@ -96,7 +97,8 @@ def test_dataset_responses(store):
     samples = build_samples(Storage(store), {"cpu-omp": "MEDIUM", "cpu-seq": "MEDIUM"})
     assert {s.program for s in samples} == set(KERNELS)
     jacobi = next(s for s in samples if s.program == "jacobi-1d")
-    assert jacobi.mask.sum() == 4 + 3 + 2  # omp: 4 probes + best; seq: 3 probes + best
+    probes = len(probes_for(local_target("cpu-omp"))) + len(probes_for(local_target("cpu-seq")))
+    assert jacobi.mask.sum() == probes + 2  # every probe on both targets, and the best of each
     assert jacobi.y.max().item() == pytest.approx(torch.log(torch.tensor(2.0)).item())
     assert len(jacobi.loopinfo) == len(evaluation.loopinfo_features(jacobi)) > 0
 
@@ -116,13 +118,32 @@ def test_train_writes_config_metrics_and_checkpoint(store, config, tmp_path):
 
 def test_evaluation_json_and_map(store, config, tmp_path, capsys):
     cfg = config("evaluate-embeddings", f"db={store}", "model=small", "epochs=20", "folds=3", "format=json",
-                 f"output_dir={tmp_path}", f"plot={tmp_path / 'map.png'}", f"data.cache_dir={tmp_path / 'cache'}")
+                 "measure=false", f"output_dir={tmp_path}", f"plot={tmp_path / 'map.png'}",
+                 f"data.cache_dir={tmp_path / 'cache'}")
     assert evaluate_embeddings(cfg) == 0
     result = json.loads(capsys.readouterr().out)
     assert set(result) == {"gnn", "random", "handmade_knn", "loopinfo_knn"}
     for method in result.values():
-        assert 0.0 < method["mean"] <= 1.0 and method["std"] >= 0.0
+        # Only probes were measured in this store, so every neighbour's best is one of them.
+        assert 0.0 < method["mean"] <= 1.0 and method["std"] >= 0.0 and method["coverage"] == 1.0
     assert (tmp_path / "map.png").stat().st_size > 10_000
+
+
+def test_picked_recipes_missing_on_the_held_out_nest_are_measured_and_stored(tmp_path):
+    """recipes=best: a neighbour's recipe never run on the held-out nest is measured now,
+    recorded like a tuning measurement, and its outcome joins the sample."""
+    storage = Storage(f"sqlite:///{tmp_path / 'tt.db'}")
+    nest = nests("jacobi-1d")[0]
+    sample = evaluation.NestSample("jacobi-1d", "stencils", nest.index, nest.nest_hash, graph=None,
+                                   y=torch.zeros(1), mask=torch.zeros(1))
+    recipe = Recipe((Step("tile", (), {"size": 8}),))
+    choice = evaluation.Choice(0, "gnn", sample, "cpu-seq", [recipe.canonical()])
+    assert evaluation.fraction_reached(sample, recipe.canonical(), "cpu-seq") is None
+    assert evaluation.measure_missing(storage, [choice], {"cpu-seq": "MINI"}, repetitions=2) == 1
+    assert sample.speedups["cpu-seq"][recipe.canonical()] > 0
+    assert evaluation.fraction_reached(sample, recipe.canonical(), "cpu-seq") == 1.0  # the only one measured
+    stored = storage.nest_speedups(target_name="cpu-seq", size="MINI")
+    assert recipe.canonical() in stored[("jacobi-1d", nest.nest_hash)]
 
 
 def test_multirun_sweep(store, tmp_path):
@@ -133,3 +154,18 @@ def test_multirun_sweep(store, tmp_path):
         capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert len(list(tmp_path.glob("[0-9]/checkpoint.pt"))) == 2
+
+
+def test_distance_alignment_asks_embedding_distances_to_match_response_distances():
+    from transfertune.train.train import distance_alignment
+
+    y = torch.tensor([[0.0, 0.0], [3.0, 4.0], [9.0, 9.0]])
+    mask = torch.tensor([[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]])  # the third nest has no responses
+    rms = torch.sqrt(torch.tensor((9.0 + 16.0) / 2))
+    matching = torch.tensor([[0.0, 0.0], [rms.item(), 0.0], [100.0, 0.0]])
+    assert distance_alignment(matching, y, mask).item() == pytest.approx(0.0, abs=1e-6)
+    too_close = torch.tensor([[0.0, 0.0], [0.5, 0.0], [0.0, 0.0]], requires_grad=True)
+    loss = distance_alignment(too_close, y, mask)
+    assert loss.item() == pytest.approx((rms.item() - 0.5) ** 2, rel=1e-4)
+    loss.backward()
+    assert torch.isfinite(too_close.grad).all() and too_close.grad[2].abs().sum() == 0

@@ -149,6 +149,10 @@ def test_polybench_loo_experiment_and_notebook(store, config, tmp_path, capsys):
     assert summary["kernels"] == 2 and "cpu" in summary["machine"]
     assert isinstance(summary["regressions"], list) and summary["max_variants_per_kernel"] >= 1
     assert (out / "speedups.png").stat().st_size > 5_000 and "| gemm | cpu-omp |" in (out / "results.md").read_text()
+    before = (out / "results.csv").read_text()
+    assert experiment.main(cfg) == 0  # resumed: both kernels are done, nothing is measured again
+    assert (out / "results.csv").read_text() == before
+    assert json.loads((out / "summary.json").read_text())["geomean"] == summary["geomean"]
     notebook = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "polybench_loo.ipynb", as_version=4)
     os.environ["TT_RESULTS"] = str(out)
     try:
@@ -198,3 +202,12 @@ def test_index_command_builds_and_rebuilds(store, checkpoint, config, capsys, tm
     assert built["checkpoint"] and built["measurements"] > 0
     assert index.main(config("index", "rebuild=true", *common)) == 0
     assert json.loads(capsys.readouterr().out)["vectors"] == built["vectors"]
+
+
+def test_variants_are_shared_round_robin_across_nests():
+    from transfertune.transfer.api import share_variants
+
+    a, b, c = (Recipe((Step("tile", (), {"size": s}),)) for s in (8, 16, 32))
+    assert share_variants([[a, b, c], [b], [c, a]], 4) == [[a, b], [b], [c]]
+    assert share_variants([[a, b, c], [b]], None) == [[a, b, c], [b]]
+    assert share_variants([[a], []], 9) == [[a], []]

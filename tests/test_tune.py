@@ -121,3 +121,23 @@ def test_tuning_through_dask_local_cluster(tmp_path):
         executor.shutdown()
         cluster.close()
     assert result.measurements["baseline"].ok and result.measurements["tuned"].ok
+
+
+def test_split_swap_turns_the_covariance_column_walk_into_a_row_walk():
+    """Distribute the `j` loop fully, then swap the accumulation loop below `k`: the
+    three-step move the search needs where Polly wins (covariance, correlation)."""
+    from transfertune.ir.program import build_program
+    from transfertune.ir.transform import apply_recipe
+    from transfertune.tune.probes import PROBES
+    from transfertune.tune.space import split_swap
+
+    grown = []
+    for seed in range(6):
+        sdfg = build_program(get_kernel("covariance")).sdfg()
+        assert apply_recipe(sdfg, Recipe((Step("distribute", (0,)),)), nest=2)[0].applied
+        grown.append(split_swap(sdfg, 2, (0,), random.Random(seed)))
+    assert all(steps[0] == Step("distribute", (1,)) for steps in grown)
+    assert Step("interchange", (1,), {"inner": (1, 0)}) in {s for steps in grown for s in steps}
+    sdfg = build_program(get_kernel("covariance")).sdfg()
+    results = apply_recipe(sdfg, PROBES["split_swap"], nest=2)
+    assert all(r.applied for r in results), results

@@ -24,12 +24,13 @@ def main(cfg: DictConfig) -> int:
         kernel = get_kernel(str(cfg.kernel))
         workload = polybench_workload(kernel, str(cfg.size), "SMALL")
         result = transfer_program(workload.program, workload, target, str(cfg.size), lookup, size=size, k=int(cfg.k),
-                                  recipes_per_neighbour=int(cfg.recipes_per_neighbour), settings=settings,
-                                  suite="transfer")
+                                  recipes_per_neighbour=int(cfg.recipes_per_neighbour),
+                                  max_variants=cfg.max_variants, settings=settings, suite="transfer")
     else:
         func = load_function(str(cfg.function))
         args = load_arguments(func, cfg.args, OmegaConf.to_container(cfg.scalars))
         result = transfer(func, *args, target=str(cfg.target), k=int(cfg.k), size=size,
-                          recipes_per_neighbour=int(cfg.recipes_per_neighbour), settings=settings, lookup=lookup)
+                          recipes_per_neighbour=int(cfg.recipes_per_neighbour), max_variants=cfg.max_variants,
+                          settings=settings, lookup=lookup)
     print(json.dumps(result.report, indent=2, default=str))
     return 0

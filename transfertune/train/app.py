@@ -31,23 +31,27 @@ def evaluate_embeddings(cfg: DictConfig) -> int:
     """``transfertune evaluate-embeddings``: the table of methods, and the map."""
     from transfertune.train.evaluate import evaluate
     from transfertune.train.plot import embedding_map
-    from transfertune.train.train import samples
+    from transfertune.train.train import open_storage, samples
 
-    data = samples(cfg)
-    result = evaluate(cfg, data)
+    storage = open_storage(cfg)
+    data = samples(cfg, storage)
+    result = evaluate(cfg, data, storage)
     out = Path(str(cfg.output_dir))
     out.mkdir(parents=True, exist_ok=True)
     (out / "evaluation.json").write_text(json.dumps(result, indent=2) + "\n")
     if cfg.plot:
         embedding_map(cfg, data, Path(str(cfg.plot)))
     if cfg.format == "json":
-        print(json.dumps({m: {"mean": v["mean"], "std": v["std"]} for m, v in result.items()}))
+        print(json.dumps({m: {"mean": v["mean"], "std": v["std"], "coverage": v["coverage"]}
+                          for m, v in result.items()}))
     else:
-        print(f"fraction of each nest's own best measured speedup reached with the best probe recipe of its "
+        what = "best probe recipe" if cfg.recipes == "probes" else "best measured recipe"
+        print(f"fraction of each nest's own best measured speedup reached with the {what} of its "
               f"nearest neighbour ({cfg.folds} folds, whole kernels left out; {len(data)} nests)")
         for method, v in result.items():
             mean = "-" if v["mean"] is None else f"{v['mean']:.3f}"
-            print(f"  {method:14s} {mean} ± {v['std']:.3f} over {v['folds']} folds")
+            print(f"  {method:14s} {mean} ± {v['std']:.3f} over {v['folds']} folds, "
+                  f"{v['coverage']:.0%} of picked recipes measured on the held-out nest")
         if cfg.plot:
             print(f"map of the embedding space: {cfg.plot}")
     return 0

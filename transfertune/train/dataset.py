@@ -56,9 +56,8 @@ def response_layout(sizes: dict[str, str]) -> list[tuple[str, str]]:
 def build_samples(storage: Storage, sizes: dict[str, str]) -> list[NestSample]:
     """Samples for every stored program nest; `sizes` maps target name -> dataset size."""
     layout = response_layout(sizes)
-    per_target = {t: {key: {r: v for r, v in table.items() if v > 0}
-                      for key, table in storage.nest_speedups(target_name=t, size=size).items()}
-                  for t, size in sizes.items()}
+    # Failed recipes stay in (speedup 0): the evaluation must know they were tried.
+    per_target = {t: storage.nest_speedups(target_name=t, size=size) for t, size in sizes.items()}
     samples = []
     for program, nest_hash, position, canonical, sdfg_json in storage.nests():
         y = torch.zeros(len(layout))
@@ -102,10 +101,11 @@ def _loop_info(sdfg_json: str) -> list[float]:
 
 
 def cached_samples(storage: Storage, sizes: dict[str, str], cache_dir: str | Path) -> list[NestSample]:
-    """`build_samples`, cached on disk under a key of the database state, the sizes and
-    the feature version (a different featuriser never reads a stale cache)."""
+    """`build_samples`, cached on disk under a key of the database state, the sizes, the
+    feature version and the probe set (a changed featuriser or probe list never reads a
+    stale cache)."""
     rows = storage.measurements()
-    state = json.dumps([len(rows), rows[-1].run if rows else "", sizes, FEATURE_VERSION], sort_keys=True)
+    state = json.dumps([len(rows), rows[-1].run if rows else "", sizes, FEATURE_VERSION, RESPONSES], sort_keys=True)
     path = Path(cache_dir) / f"samples-{hashlib.sha256(state.encode()).hexdigest()[:16]}.pt"
     if path.exists():
         return torch.load(path, weights_only=False)

@@ -1,31 +1,43 @@
 """Judge embeddings by the job they serve: recipe choice by nearest neighbour.
 
 Folds leave whole kernels out. For every held-out nest and target, a method names its
-nearest training nest(s); the held-out nest takes the neighbour's best *probe* recipe
-(probes were measured on every nest, so the outcome is a measured number, not a
-prediction), and we report that speedup as a fraction of the nest's own best measured
-speedup (the oracle). Methods: the GNN embedding, random neighbours, k-NN on hand-made
-loop features, and k-NN on docc's LoopInfo.
+nearest training nest(s); the held-out nest takes the neighbour's best recipe, and we
+report the speedup that recipe measured on the held-out nest as a fraction of the nest's
+own best measured speedup (the oracle). Methods: the GNN embedding, random neighbours,
+k-NN on hand-made loop features, and k-NN on docc's LoopInfo.
+
+Two recipe spaces: ``probes`` takes the neighbour's best *probe* recipe (probes were
+measured on every nest, so every outcome is already in the database), ``best`` its best
+recipe of all, which is what transfer does; those outcomes are mostly not in the
+database yet, and ``measure=true`` measures them (and stores them, so the next
+evaluation and the next training run have them).
 """
 
 from __future__ import annotations
 
+import json
 import random
 import statistics
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
+from tqdm import tqdm
 
+from transfertune.db import Storage
 from transfertune.embed.featurize import EDGE_DIM, NODE_TYPES
+from transfertune.ir.loopnest import loop_nests
 from transfertune.ir.target import local_target
+from transfertune.measure.variants import Settings
 from transfertune.train.dataset import NestSample
 from transfertune.train.train import embed, fit
 from transfertune.tune.probes import probes_for
 
 METHODS = ("gnn", "random", "handmade_knn", "loopinfo_knn")
+RECIPE_SPACES = ("probes", "best")
 
 
 def handmade_features(sample: NestSample) -> list[float]:
@@ -48,18 +60,36 @@ def loopinfo_features(sample: NestSample) -> list[float]:
     return list(sample.loopinfo)
 
 
-def fraction_reached(test: NestSample, neighbour: NestSample, target: str) -> float | None:
-    """Measured speedup of the neighbour's best probe on `test`, over `test`'s oracle."""
+def neighbour_recipe(neighbour: NestSample, target: str, space: str) -> str | None:
+    """The recipe a nest borrows from `neighbour`: its best measured probe
+    (``space="probes"``) or its best measured recipe of all (``space="best"``)."""
+    table = neighbour.speedups.get(target) or {}
+    if space == "probes":
+        probes = {r.canonical() for r in probes_for(local_target(target)).values()}
+        table = {k: v for k, v in table.items() if k in probes}
+    elif space != "best":
+        raise ValueError(f"unknown recipe space {space!r}; known: {', '.join(RECIPE_SPACES)}")
+    return max(table, key=table.get) if table else None
+
+
+def fraction_reached(test: NestSample, recipe: str | None, target: str) -> float | None:
+    """Measured speedup of `recipe` on `test` over `test`'s oracle (its best measured
+    speedup); None when that pair was never measured."""
     table = test.speedups.get(target) or {}
-    if not table:
+    if not table or recipe is None or recipe not in table:
         return None
-    probes = {r.canonical() for r in probes_for(local_target(target)).values()}
-    theirs = {k: v for k, v in (neighbour.speedups.get(target) or {}).items() if k in probes}
-    if not theirs:
-        return None
-    choice = max(theirs, key=theirs.get)
-    reached = table.get(choice, 1.0)
-    return min(1.0, max(reached, 0.0) / max(table.values()))
+    return min(1.0, max(table[recipe], 0.0) / max(table.values()))
+
+
+@dataclass
+class Choice:
+    """What one method picked for one held-out nest on one target in one fold."""
+
+    fold: int
+    method: str
+    sample: NestSample
+    target: str
+    recipes: list[str]
 
 
 def neighbours(method: str, train: list[NestSample], test: list[NestSample], cfg: DictConfig,
@@ -77,27 +107,91 @@ def neighbours(method: str, train: list[NestSample], test: list[NestSample], cfg
     return NearestNeighbors(n_neighbors=k).fit(a).kneighbors(b, return_distance=False).tolist()
 
 
-def evaluate(cfg: DictConfig, data: list[NestSample]) -> dict[str, Any]:
-    """Mean fraction of the oracle per method, with its spread across folds."""
+def choose(cfg: DictConfig, data: list[NestSample]) -> list[Choice]:
+    """Leave whole kernels out per fold; every method picks recipes for every held-out nest."""
     kernels = sorted({s.program for s in data})
     random.Random(int(cfg.seed)).shuffle(kernels)
     folds = [kernels[i :: int(cfg.folds)] for i in range(int(cfg.folds))]
-    per_method: dict[str, list[float]] = {m: [] for m in METHODS}
     rng = random.Random(int(cfg.seed))
-    for held in folds:
+    out = []
+    for fold, held in enumerate(folds):
         test = [s for s in data if s.program in held]
         train = [s for s in data if s.program not in held]
         if not test or not train:
             continue
         for method in METHODS:
-            chosen = neighbours(method, train, test, cfg, rng)
-            scores = []
-            for sample, idx in zip(test, chosen, strict=True):
+            for sample, idx in zip(test, neighbours(method, train, test, cfg, rng), strict=True):
                 for target in cfg.data.sizes:
-                    values = [f for f in (fraction_reached(sample, train[i], target) for i in idx) if f is not None]
-                    if values:
-                        scores.append(statistics.mean(values))
-            if scores:
-                per_method[method].append(statistics.mean(scores))
-    return {m: {"mean": statistics.mean(v) if v else None, "std": statistics.stdev(v) if len(v) > 1 else 0.0,
-                "folds": len(v)} for m, v in per_method.items()}
+                    picked = [neighbour_recipe(train[i], target, str(cfg.recipes)) for i in idx]
+                    out.append(Choice(fold, method, sample, target, [r for r in picked if r is not None]))
+    return out
+
+
+def measure_missing(storage: Storage, choices: list[Choice], sizes: dict[str, str], repetitions: int) -> int:
+    """Measure every picked recipe not yet measured on its held-out nest (each nest in one
+    run against its untouched program, recorded in `storage` like any tuning
+    measurement) and add the outcomes to the samples. Returns how many were measured."""
+    from transfertune.ir.polybench import NAMES, get_kernel
+    from transfertune.ir.program import build_program
+    from transfertune.ir.recipe import Recipe
+    from transfertune.tune.executor import make_executor
+    from transfertune.tune.strategy import get_strategy
+    from transfertune.tune.tuner import TuneOptions, Tuner
+
+    missing: dict[tuple[str, str, int], set[str]] = {}
+    samples: dict[tuple[str, int], list[NestSample]] = {}
+    for c in choices:
+        samples.setdefault((c.sample.program, c.sample.position), []).append(c.sample)
+        if c.sample.program in NAMES:  # user kernels cannot be rebuilt from their name
+            todo = {r for r in c.recipes if r not in (c.sample.speedups.get(c.target) or {})}
+            if todo:
+                missing.setdefault((c.target, c.sample.program, c.sample.position), set()).update(todo)
+    settings = Settings(repetitions=repetitions)
+    measured = 0
+    for target in sizes:
+        groups = {k: v for k, v in missing.items() if k[0] == target}
+        if not groups:
+            continue
+        executor = make_executor("local", None, target)
+        tuner = Tuner(storage, executor, target, get_strategy("random"),
+                      TuneOptions(size=sizes[target], settings=settings))
+        try:
+            for (_, program, position), texts in tqdm(sorted(groups.items()), desc=f"measure {target}", unit="nest"):
+                kernel = get_kernel(program)
+                nest = loop_nests(program, build_program(kernel).sdfg())[position]
+                recipes = [Recipe.from_json(json.loads(t)) for t in sorted(texts)]
+                for candidate in tuner.measure_nest(kernel, nest, recipes, settings):
+                    for sample in samples[(program, position)]:
+                        sample.speedups.setdefault(target, {})[candidate.recipe.canonical()] = candidate.speedup
+                    measured += 1
+        finally:
+            executor.shutdown()
+    return measured
+
+
+def evaluate(cfg: DictConfig, data: list[NestSample], storage: Storage | None = None) -> dict[str, Any]:
+    """Mean fraction of the oracle per method, with its spread across folds, and the
+    share of picked recipes whose outcome on the held-out nest is measured (coverage).
+
+    With ``recipes=best`` most picked recipes were never run on the held-out nest; with
+    ``measure=true`` they are measured now (and stored), otherwise they are left out.
+    """
+    choices = choose(cfg, data)
+    if cfg.measure:
+        if storage is None:
+            raise ValueError("measure=true needs the database the samples came from")
+        measure_missing(storage, choices, dict(cfg.data.sizes), int(cfg.repetitions))
+    result: dict[str, Any] = {}
+    for method in METHODS:
+        per_fold: dict[int, list[float]] = {}
+        picked = known = 0
+        for c in (c for c in choices if c.method == method):
+            values = [f for f in (fraction_reached(c.sample, r, c.target) for r in c.recipes) if f is not None]
+            picked, known = picked + len(c.recipes), known + len(values)
+            if values:
+                per_fold.setdefault(c.fold, []).append(statistics.mean(values))
+        means = [statistics.mean(v) for v in per_fold.values()]
+        result[method] = {"mean": statistics.mean(means) if means else None,
+                          "std": statistics.stdev(means) if len(means) > 1 else 0.0,
+                          "folds": len(means), "coverage": known / picked if picked else 0.0}
+    return result

@@ -3,9 +3,11 @@
 Objective: from a nest's graph, predict how it responded to transformations (its log
 speedups under the probe recipes and its best log speedup, per target; see
 `transfertune.train.dataset`). The encoder's output is the embedding; a linear head
-reads the responses off it. Nests that respond alike to the same transformations are
-thereby pulled together in the embedding, which is what "similar" has to mean for
-recipe transfer, unlike syntactic similarity, which a hand-made feature kNN already has.
+reads the responses off it, and a second term (`distance_alignment`, weight
+``alignment``) makes distances in the embedding equal distances between the measured
+responses. Nests that respond alike to the same transformations are thereby pulled
+together, which is what "similar" has to mean for recipe transfer, unlike syntactic
+similarity, which a hand-made feature kNN already has.
 """
 
 from __future__ import annotations
@@ -58,9 +60,9 @@ def open_storage(cfg: DictConfig) -> Storage:
     return storage
 
 
-def samples(cfg: DictConfig) -> list[NestSample]:
+def samples(cfg: DictConfig, storage: Storage | None = None) -> list[NestSample]:
     sizes = dict(cfg.data.sizes)
-    found = cached_samples(open_storage(cfg), sizes, cfg.data.cache_dir)
+    found = cached_samples(storage or open_storage(cfg), sizes, cfg.data.cache_dir)
     if not found:
         raise ValueError("no measured nests in the database: run `transfertune tune` or import data/seed")
     return found
@@ -96,14 +98,14 @@ def fit(cfg: DictConfig, train_set: list[NestSample], val_set: list[NestSample] 
         total, count = 0.0, 0
         for batch in loader:
             optimiser.zero_grad()
-            loss = _loss(model, batch)
+            loss = _loss(model, batch, float(cfg.alignment))
             loss.backward()
             optimiser.step()
             total += float(loss.detach()) * batch.num_graphs
             count += batch.num_graphs
         row = {"epoch": epoch, "train_loss": total / max(1, count)}
         if val_set:
-            row["val_loss"] = evaluate_loss(model, val_set)
+            row["val_loss"] = evaluate_loss(model, val_set, float(cfg.alignment))
         history.append(row)
         if log is not None and (epoch % 10 == 0 or epoch == int(cfg.epochs) - 1):
             log(row)
@@ -117,17 +119,41 @@ def _graph(sample: NestSample) -> Any:
     return graph
 
 
-def _loss(model: ResponseModel, batch: Any) -> torch.Tensor:
-    _, prediction = model(batch)
+def _loss(model: ResponseModel, batch: Any, alignment: float) -> torch.Tensor:
+    z, prediction = model(batch)
     weight = batch.mask
-    return ((prediction - batch.y) ** 2 * weight).sum() / weight.sum().clamp(min=1.0)
+    loss = ((prediction - batch.y) ** 2 * weight).sum() / weight.sum().clamp(min=1.0)
+    if alignment > 0 and batch.num_graphs > 1:
+        loss = loss + alignment * distance_alignment(z, batch.y, weight)
+    return loss
+
+
+def distance_alignment(z: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared gap between embedding distances and response distances over the
+    pairs of a batch.
+
+    The response head alone makes nests with close embeddings respond alike, but not
+    the converse: two nests that respond alike may still sit far apart, and the nearest
+    neighbour is then a worse one. This term asks the distance between two embeddings to
+    equal the RMS difference of the two nests' log speedups on the responses measured for
+    both, so that the nearest neighbour in the embedding is the nearest in behaviour.
+    """
+    both = mask[:, None, :] * mask[None, :, :]
+    common = both.sum(-1)
+    gap = (((y[:, None, :] - y[None, :, :]) ** 2) * both).sum(-1) / common.clamp(min=1.0)
+    wanted = gap.sqrt()
+    distance = (((z[:, None, :] - z[None, :, :]) ** 2).sum(-1) + 1e-9).sqrt()
+    pairs = (common > 0) & ~torch.eye(len(z), dtype=torch.bool)
+    if not pairs.any():
+        return z.sum() * 0.0
+    return ((distance - wanted)[pairs] ** 2).mean()
 
 
 @torch.no_grad()
-def evaluate_loss(model: ResponseModel, data: list[NestSample]) -> float:
+def evaluate_loss(model: ResponseModel, data: list[NestSample], alignment: float) -> float:
     model.eval()
     batch = next(iter(DataLoader([_graph(s) for s in data], batch_size=len(data))))
-    return float(_loss(model, batch))
+    return float(_loss(model, batch, alignment))
 
 
 @torch.no_grad()

@@ -76,11 +76,12 @@ def size_key(args: Args) -> str:
 
 def transfer(func: Callable[..., None], *args: Any, target: str = "cpu-omp", k: int = 3, db: str | None = None,
              checkpoint: str | Path | None = None, size: str = "LARGE", recipes_per_neighbour: int = 2,
-             settings: Settings | None = None, lookup: RecipeLookup | None = None) -> Transferred:
+             max_variants: int | None = 9, settings: Settings | None = None, lookup: RecipeLookup | None = None
+             ) -> Transferred:
     """Transfer recipes onto `func` (called with `args`) for `target`; see module docstring.
 
     `size` names the dataset size whose measurements answer the query; `k` neighbours
-    per nest lend `recipes_per_neighbour` recipes each.
+    per nest lend `recipes_per_neighbour` recipes each, at most `max_variants` in all.
     """
     here = local_target(target)
     bound = bind_arguments(func, args)
@@ -93,14 +94,17 @@ def transfer(func: Callable[..., None], *args: Any, target: str = "cpu-omp", k: 
         return Transferred(_compile(program, here, previous), {"from_database": True, "recipe": previous.to_json()})
     lookup = lookup or RecipeLookup(storage, Embedder.from_checkpoint(checkpoint or DEFAULT_CHECKPOINT))
     return transfer_program(program, user_workload(program, bound), here, shape, lookup, size=size, k=k,
-                            recipes_per_neighbour=recipes_per_neighbour, settings=settings, suite="user")
+                            recipes_per_neighbour=recipes_per_neighbour, max_variants=max_variants,
+                            settings=settings, suite="user")
 
 
 def transfer_program(program: Program, workload: Workload, here: Target, shape: str, lookup: RecipeLookup, *,
-                     size: str, k: int = 3, recipes_per_neighbour: int = 2, settings: Settings | None = None,
-                     suite: str = "user", peers: tuple[str, ...] = ()) -> Transferred:
+                     size: str, k: int = 3, recipes_per_neighbour: int = 2, max_variants: int | None = 9,
+                     settings: Settings | None = None, suite: str = "user", peers: tuple[str, ...] = ()
+                     ) -> Transferred:
     """The transfer loop for a parsed program and its workload (user or PolyBench);
-    `peers` (polly, docc) are timed in the final run too, for experiments."""
+    at most `max_variants` recipes are tried for the whole program; `peers` (polly,
+    docc) are timed in the final run too, for experiments."""
     begin = time.monotonic()
     storage, kernel = lookup.storage, program.kernel
     settings = settings or Settings(repetitions=3, early_stop=1.5)
@@ -113,13 +117,8 @@ def transfer_program(program: Program, workload: Workload, here: Target, shape: 
     tried = 0
     record = {"storage": storage, "kernel": kernel, "program": program, "workload": workload, "target": here,
               "shape": shape, "suite": suite}
-    for nest, answer in zip(nests, answers, strict=True):
-        candidates: list[Recipe] = []
-        for neighbour in answer["neighbours"]:
-            for entry in neighbour["recipes"]:
-                recipe = Recipe.from_json(entry["recipe"])
-                if recipe not in candidates:
-                    candidates.append(recipe)
+    shares = share_variants([_ranked(answer) for answer in answers], max_variants)
+    for nest, answer, candidates in zip(nests, answers, shares, strict=True):
         nest_report = {"nest": nest.index, "neighbours": [(n["kernel"], round(n["distance"], 4))
                                                           for n in answer["neighbours"]], "tried": []}
         if candidates:
@@ -157,6 +156,34 @@ def transfer_program(program: Program, workload: Workload, here: Target, shape: 
                    "speedup": base.median / fast.median if base.ok and fast.ok else None,
                    "measurements": {n: m.to_json() for n, m in results.items()}, "from_database": False})
     return Transferred(_compile(program, here, recipe), report)
+
+
+def _ranked(answer: dict[str, Any]) -> list[Recipe]:
+    """A nest's candidate recipes: nearest neighbour first, each neighbour's best first."""
+    out: list[Recipe] = []
+    for neighbour in answer["neighbours"]:
+        for entry in neighbour["recipes"]:
+            recipe = Recipe.from_json(entry["recipe"])
+            if recipe not in out:
+                out.append(recipe)
+    return out
+
+
+def share_variants(ranked: list[list[Recipe]], limit: int | None) -> list[list[Recipe]]:
+    """Cut the per-nest candidate lists to `limit` variants for the whole program, taking
+    them round-robin (every nest's first choice before any nest's second), so a program
+    with many nests still tries the most promising recipe on each."""
+    if limit is None:
+        return [list(r) for r in ranked]
+    out: list[list[Recipe]] = [[] for _ in ranked]
+    taken, depth = 0, 0
+    while taken < limit and any(depth < len(r) for r in ranked):
+        for i, candidates in enumerate(ranked):
+            if depth < len(candidates) and taken < limit:
+                out[i].append(candidates[depth])
+                taken += 1
+        depth += 1
+    return out
 
 
 def _measure_nest(*, storage: Storage, kernel: Any, program: Program, workload: Workload, target: Target,

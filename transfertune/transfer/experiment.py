@@ -62,10 +62,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     data = samples(cfg)
     out = Path(str(cfg.output_dir))
     out.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
+    rows = finished_rows(out / "results.csv") if cfg.resume else []
+    done = {(r["kernel"], r["target"]) for r in rows}
     every = sorted({s.program for s in data})
     jobs = [(fold, k, t) for fold in folds(every, int(cfg.folds), int(cfg.seed)) for k in fold if k in kernels
-            for t in cfg.targets]
+            for t in cfg.targets if (k, str(t)) not in done]
     bar = tqdm(jobs, desc="polybench_loo", unit="transfer")
     embedders: dict[tuple[str, ...], Embedder] = {}
     for fold, name, target in bar:
@@ -82,6 +83,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         result = transfer_program(workload.program, workload, here, str(cfg.size), lookup,
                                   size=str(cfg.data.sizes[str(target)]), k=int(cfg.k),
                                   recipes_per_neighbour=int(cfg.recipes_per_neighbour),
+                                  max_variants=cfg.max_variants,
                                   settings=Settings(repetitions=int(cfg.repetitions), check_size=str(cfg.check_size),
                                                     early_stop=1.5), suite="experiment", peers=("polly", "docc"))
         rows.append(_row(name, str(target), result.report, storage, str(cfg.size)))
@@ -89,6 +91,21 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         bar.write(f"{name:16s} {target}: transfer {_fmt(rows[-1]['transfer'])}, polly {_fmt(rows[-1]['polly'])}, "
                   f"oracle {_fmt(rows[-1]['oracle'])}, {rows[-1]['variants']} variants")
     return _write(rows, out)
+
+
+def finished_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of an earlier, interrupted run of the experiment (resume: they are kept and
+    their kernels are not transferred again)."""
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        r["baseline_s"] = float(r["baseline_s"])
+        for key in SPEEDUPS:
+            r[key] = float(r[key]) if r[key] else None
+        r["variants"], r["seconds"] = int(r["variants"]), float(r["seconds"])
+    return rows
 
 
 def _fold_embedder(cfg: DictConfig, train_set: list[Any], folder: Path) -> Embedder:

@@ -96,7 +96,48 @@ def _sample(program: Program, nest: int, target: Target, seed: int, steps: int, 
         result = apply_recipe(sdfg, Recipe((move,)), nest=nest)[0]
         if result.applied:
             kept.append(move)
+            if move.op == "distribute" and move.loop and rng.random() < SPLIT_SWAP:
+                kept += split_swap(sdfg, nest, move.loop, rng)
     return Recipe(tuple(kept))
+
+
+SPLIT_SWAP = 0.7
+"""How often a distribution is carried through (`split_swap`) rather than left as one step."""
+
+
+def split_swap(sdfg: d.StructuredSDFG, nest: int, path: tuple[int, ...], rng: random.Random) -> list[Step]:
+    """Finish a distribution of the loop at `path` (already applied): distribute the new
+    sibling loops until each holds one statement or loop, then interchange, each with
+    probability one half, those that now wrap exactly one loop.
+
+    This is the move that turns a column walk inside a triangular nest into a row walk
+    (covariance, correlation: split the init/accumulate/finalise statements of the `j`
+    loop, then swap `j` below `k`); as single random steps it is three moves in a row
+    that are each useless alone, which a short random walk almost never finds.
+    """
+    parent, first = path[:-1], path[-1]
+    steps: list[Step] = []
+
+    def siblings() -> list[object]:
+        roots = d.AnalysisManager(d.StructuredSDFGBuilder(sdfg)).loop_analysis().outermost_loops()
+        node = roots[nest]
+        for i in parent:
+            node = child_loops(node)[i]
+        return child_loops(node)
+
+    index = first
+    while index < len(siblings()):
+        step = Step("distribute", parent + (index,))
+        if apply_recipe(sdfg, Recipe((step,)), nest=nest)[0].applied:
+            steps.append(step)
+        index += 1
+    wrappers = [i for i, loop in enumerate(siblings()) if i >= first and len(child_loops(loop)) == 1]
+    for index in wrappers:
+        here = parent + (index,)
+        step = Step("interchange", here, {"inner": here + (0,)})
+        if rng.random() < 0.5 and apply_recipe(sdfg, Recipe((step,)), nest=nest)[0].applied:
+            steps.append(step)
+    return steps
 
 
 def mutate(recipe: Recipe, rng: random.Random) -> tuple[Recipe, int]:

@@ -165,12 +165,12 @@ class Tuner:
     # -- the loop ----------------------------------------------------------------------
 
     def tune_kernel(self, kernel: Kernel) -> KernelResult:
-        previous = self._final(kernel)
-        if previous is not None:
-            return previous
-        begin = time.monotonic()
         program = build_program(kernel)
         nests = loop_nests(kernel.name, program.sdfg())
+        previous = self._final(kernel)
+        if previous is not None and not self._missing_probes(kernel, nests):
+            return previous
+        begin = time.monotonic()
         rng = random.Random(f"{self.options.seed}-{kernel.name}-{self.target.name}")
         seeds = self.seeds(exclude=kernel.name)
         chosen: dict[int, Recipe] = {}
@@ -215,6 +215,12 @@ class Tuner:
         confirmed = self.measure_nest(kernel, nest, [c.recipe for c in top], again)
         best = max(confirmed, key=lambda c: c.speedup)
         return best.recipe if best.speedup >= KEEP_MARGIN else None
+
+    def _missing_probes(self, kernel: Kernel, nests: list[LoopNest]) -> bool:
+        """Whether a probe was added since this kernel was tuned: its finished run is then
+        stale and the kernel is tuned again (measured candidates still come from the store)."""
+        probes = set(probes_for(self.target).values())
+        return any(not probes <= set(self.known(kernel, nest)) for nest in nests)
 
     def _final(self, kernel: Kernel) -> KernelResult | None:
         """A finished earlier run for this kernel, target and size, if there is one."""
