@@ -3,15 +3,19 @@
 # MEDIUM (default; SIZE=LARGE for the full run) on cpu-omp and cpu-seq on this machine,
 # then export the store as JSON Lines.
 # Resumable: rerun after an interruption and finished kernels come from the database.
-# MEDIUM takes about 30 minutes on a 2-core machine, LARGE several hours.
+# MEDIUM takes about 30 minutes on a 2-core machine. The LARGE cpu-omp part of the seed:
+#   SIZE=LARGE TARGETS=cpu-omp BUDGET=7 TOP=1 KERNELS="[jacobi-1d,gemm,...]" bash scripts/make_seed.sh
+# (many hours; list KERNELS cheapest first, so an interrupted run has finished the most).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DB=${DB:-sqlite:///$PWD/data/work/seed.db}
 BUDGET=${BUDGET:-8}
+TOP=${TOP:-2}
+KERNELS=${KERNELS:-all}
 SIZE=${SIZE:-MEDIUM}
 mkdir -p data/work
 for target in ${TARGETS:-cpu-omp cpu-seq}; do
   .venv/bin/transfertune tune suite=polybench size="$SIZE" target="$target" budget="$BUDGET" \
-    repetitions=2 early_stop=1.3 final_repetitions=3 top=2 db="$DB"
+    kernels="$KERNELS" repetitions=2 early_stop=1.3 final_repetitions=3 top="$TOP" db="$DB"
 done
 .venv/bin/transfertune db action=export path=data/seed db="$DB"
