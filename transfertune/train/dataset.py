@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,13 @@ class NestSample:
     """target name -> canonical JSON of the best measured recipe."""
     loopinfo: list[float] = field(default_factory=list)
     """docc's LoopInfo of the nest's outermost loop (see `loop_info`)."""
+
+
+def kernel_folds(kernels: list[str], count: int, seed: int) -> list[list[str]]:
+    """Kernels shuffled by `seed` and dealt into `count` folds (never a kernel in two)."""
+    shuffled = sorted(kernels)
+    random.Random(seed).shuffle(shuffled)
+    return [shuffled[i::count] for i in range(min(count, len(shuffled)))]
 
 
 def response_layout(sizes: dict[str, str]) -> list[tuple[str, str]]:

@@ -30,11 +30,17 @@ from tqdm import tqdm
 from transfertune.db import Storage
 from transfertune.embed.featurize import EDGE_DIM, NODE_TYPES
 from transfertune.ir.loopnest import loop_nests
+from transfertune.ir.polybench import NAMES, get_kernel
+from transfertune.ir.program import build_program
+from transfertune.ir.recipe import Recipe
 from transfertune.ir.target import local_target
 from transfertune.measure.variants import Settings
-from transfertune.train.dataset import NestSample
+from transfertune.train.dataset import NestSample, kernel_folds
 from transfertune.train.train import embed, fit
+from transfertune.tune.executor import make_executor
 from transfertune.tune.probes import probes_for
+from transfertune.tune.strategy import get_strategy
+from transfertune.tune.tuner import TuneOptions, Tuner
 
 METHODS = ("gnn", "random", "handmade_knn", "loopinfo_knn")
 RECIPE_SPACES = ("probes", "best")
@@ -109,12 +115,9 @@ def neighbours(method: str, train: list[NestSample], test: list[NestSample], cfg
 
 def choose(cfg: DictConfig, data: list[NestSample]) -> list[Choice]:
     """Leave whole kernels out per fold; every method picks recipes for every held-out nest."""
-    kernels = sorted({s.program for s in data})
-    random.Random(int(cfg.seed)).shuffle(kernels)
-    folds = [kernels[i :: int(cfg.folds)] for i in range(int(cfg.folds))]
     rng = random.Random(int(cfg.seed))
     out = []
-    for fold, held in enumerate(folds):
+    for fold, held in enumerate(kernel_folds(list({s.program for s in data}), int(cfg.folds), int(cfg.seed))):
         test = [s for s in data if s.program in held]
         train = [s for s in data if s.program not in held]
         if not test or not train:
@@ -131,17 +134,10 @@ def measure_missing(storage: Storage, choices: list[Choice], sizes: dict[str, st
     """Measure every picked recipe not yet measured on its held-out nest (each nest in one
     run against its untouched program, recorded in `storage` like any tuning
     measurement) and add the outcomes to the samples. Returns how many were measured."""
-    from transfertune.ir.polybench import NAMES, get_kernel
-    from transfertune.ir.program import build_program
-    from transfertune.ir.recipe import Recipe
-    from transfertune.tune.executor import make_executor
-    from transfertune.tune.strategy import get_strategy
-    from transfertune.tune.tuner import TuneOptions, Tuner
-
     missing: dict[tuple[str, str, int], set[str]] = {}
-    samples: dict[tuple[str, int], list[NestSample]] = {}
+    held: dict[tuple[str, int], NestSample] = {}
     for c in choices:
-        samples.setdefault((c.sample.program, c.sample.position), []).append(c.sample)
+        held[(c.sample.program, c.sample.position)] = c.sample
         if c.sample.program in NAMES:  # user kernels cannot be rebuilt from their name
             todo = {r for r in c.recipes if r not in (c.sample.speedups.get(c.target) or {})}
             if todo:
@@ -160,9 +156,9 @@ def measure_missing(storage: Storage, choices: list[Choice], sizes: dict[str, st
                 kernel = get_kernel(program)
                 nest = loop_nests(program, build_program(kernel).sdfg())[position]
                 recipes = [Recipe.from_json(json.loads(t)) for t in sorted(texts)]
+                table = held[(program, position)].speedups.setdefault(target, {})
                 for candidate in tuner.measure_nest(kernel, nest, recipes, settings):
-                    for sample in samples[(program, position)]:
-                        sample.speedups.setdefault(target, {})[candidate.recipe.canonical()] = candidate.speedup
+                    table[candidate.recipe.canonical()] = candidate.speedup
                     measured += 1
         finally:
             executor.shutdown()

@@ -14,7 +14,6 @@ import csv
 import json
 import math
 import platform
-import random
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -34,16 +33,11 @@ from transfertune.index.lookup import RecipeLookup  # noqa: E402
 from transfertune.ir.polybench import NAMES, get_kernel  # noqa: E402
 from transfertune.ir.target import local_fingerprint, local_target  # noqa: E402
 from transfertune.measure.variants import Settings, polybench_workload  # noqa: E402
+from transfertune.train.dataset import kernel_folds  # noqa: E402
 from transfertune.train.train import fit, open_storage, samples  # noqa: E402
 from transfertune.transfer.api import transfer_program  # noqa: E402
 
 SPEEDUPS = ("transfer", "polly", "docc", "oracle")
-
-
-def folds(kernels: list[str], count: int, seed: int) -> list[list[str]]:
-    shuffled = list(kernels)
-    random.Random(seed).shuffle(shuffled)
-    return [shuffled[i::count] for i in range(min(count, len(shuffled)))]
 
 
 def scratch_storage(cfg: DictConfig) -> Storage:
@@ -59,13 +53,13 @@ def scratch_storage(cfg: DictConfig) -> Storage:
 def run(cfg: DictConfig) -> dict[str, Any]:
     kernels = list(NAMES) if cfg.kernels == "all" else [str(k) for k in cfg.kernels]
     storage = scratch_storage(cfg)
-    data = samples(cfg)
+    data = samples(cfg, storage)
     out = Path(str(cfg.output_dir))
     out.mkdir(parents=True, exist_ok=True)
     rows = finished_rows(out / "results.csv") if cfg.resume else []
     done = {(r["kernel"], r["target"]) for r in rows}
     every = sorted({s.program for s in data})
-    jobs = [(fold, k, t) for fold in folds(every, int(cfg.folds), int(cfg.seed)) for k in fold if k in kernels
+    jobs = [(fold, k, t) for fold in kernel_folds(every, int(cfg.folds), int(cfg.seed)) for k in fold if k in kernels
             for t in cfg.targets if (k, str(t)) not in done]
     bar = tqdm(jobs, desc="polybench_loo", unit="transfer")
     embedders: dict[tuple[str, ...], Embedder] = {}
