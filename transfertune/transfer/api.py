@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -93,9 +94,10 @@ def transfer(func: Callable[..., None], *args: Any, target: str = "cpu-omp", k: 
     if previous is not None:
         return Transferred(_compile(program, here, previous), {"from_database": True, "recipe": previous.to_json()})
     lookup = lookup or RecipeLookup(storage, Embedder.from_checkpoint(checkpoint or DEFAULT_CHECKPOINT))
-    return transfer_program(program, user_workload(program, bound), here, shape, lookup, size=size, k=k,
-                            recipes_per_neighbour=recipes_per_neighbour, max_variants=max_variants,
-                            settings=settings, suite="user")
+    with tempfile.TemporaryDirectory(prefix="tt-inputs-") as inputs:
+        return transfer_program(program, user_workload(program, bound, inputs), here, shape, lookup, size=size,
+                                k=k, recipes_per_neighbour=recipes_per_neighbour, max_variants=max_variants,
+                                settings=settings, suite="user")
 
 
 def transfer_program(program: Program, workload: Workload, here: Target, shape: str, lookup: RecipeLookup, *,

@@ -40,10 +40,9 @@ from transfertune.transfer.api import transfer_program  # noqa: E402
 SPEEDUPS = ("transfer", "polly", "docc", "oracle")
 
 
-def scratch_storage(cfg: DictConfig) -> Storage:
-    """A private copy of the experiment's source database."""
+def scratch_storage(cfg: DictConfig, folder: Path) -> Storage:
+    """A private copy of the experiment's source database, in `folder`."""
     source = open_storage(cfg)
-    folder = Path(tempfile.mkdtemp(prefix="tt-experiment-"))
     export(source, folder / "export")
     scratch = Storage(f"sqlite:///{folder / 'scratch.db'}")
     load(scratch, folder / "export")
@@ -51,8 +50,14 @@ def scratch_storage(cfg: DictConfig) -> Storage:
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
+    """Transfer every requested kernel on every target; results are rewritten after each."""
+    with tempfile.TemporaryDirectory(prefix="tt-experiment-") as tmp:
+        return _run(cfg, Path(tmp))
+
+
+def _run(cfg: DictConfig, tmp: Path) -> dict[str, Any]:
     kernels = list(NAMES) if cfg.kernels == "all" else [str(k) for k in cfg.kernels]
-    storage = scratch_storage(cfg)
+    storage = scratch_storage(cfg, tmp)
     data = samples(cfg, storage)
     out = Path(str(cfg.output_dir))
     out.mkdir(parents=True, exist_ok=True)
@@ -63,14 +68,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             for t in cfg.targets if (k, str(t)) not in done]
     bar = tqdm(jobs, desc="polybench_loo", unit="transfer")
     embedders: dict[tuple[str, ...], Embedder] = {}
-    for fold, name, target in bar:
+    for job, (fold, name, target) in enumerate(bar):
         bar.set_postfix_str(f"{name} {target}")
         key = tuple(sorted(fold))
         if key not in embedders:
             embedders[key] = _fold_embedder(cfg, [s for s in data if s.program not in fold],
-                                            Path(tempfile.mkdtemp(prefix="tt-fold-")))
-        lookup = RecipeLookup(storage, embedders[key], exclude=frozenset(fold),
-                              cache=Path(tempfile.mkdtemp(prefix="tt-index-")))
+                                            tmp / f"fold-{len(embedders)}")
+        lookup = RecipeLookup(storage, embedders[key], exclude=frozenset(fold), cache=tmp / f"index-{job}")
         kernel = get_kernel(name)
         workload = polybench_workload(kernel, str(cfg.size), str(cfg.check_size))
         here = local_target(str(target))

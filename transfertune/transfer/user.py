@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -82,9 +81,10 @@ def _parse(kernel: Kernel, args: Args) -> tuple[str, tuple[str, ...], dict[str, 
     return program.sdfg_json, program.arguments, program.symbols
 
 
-def user_workload(program: Program, args: Args, directory: str | Path | None = None) -> Workload:
-    """Inputs saved once as .npz; verification against the untouched build."""
-    folder = Path(directory or tempfile.mkdtemp(prefix="tt-inputs-"))
+def user_workload(program: Program, args: Args, directory: str | Path) -> Workload:
+    """Inputs saved once as .npz in `directory` (the caller owns and removes it);
+    verification against the untouched build."""
+    folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {n: v for n, v in args.items() if isinstance(v, np.ndarray)}
     path = folder / f"{program.kernel.name}.npz"
