@@ -68,13 +68,15 @@ def _run(cfg: DictConfig, tmp: Path) -> dict[str, Any]:
             for t in cfg.targets if (k, str(t)) not in done]
     bar = tqdm(jobs, desc="polybench_loo", unit="transfer")
     embedders: dict[tuple[str, ...], Embedder] = {}
-    for job, (fold, name, target) in enumerate(bar):
+    for fold, name, target in bar:
         bar.set_postfix_str(f"{name} {target}")
         key = tuple(sorted(fold))
         if key not in embedders:
             embedders[key] = _fold_embedder(cfg, [s for s in data if s.program not in fold],
                                             tmp / f"fold-{len(embedders)}")
-        lookup = RecipeLookup(storage, embedders[key], exclude=frozenset(fold), cache=tmp / f"index-{job}")
+        # One cache for the run: an index is tagged by checkpoint and excluded kernels, so a
+        # fold's index is built once and topped up for its next kernel instead of rebuilt.
+        lookup = RecipeLookup(storage, embedders[key], exclude=frozenset(fold), cache=tmp / "index")
         kernel = get_kernel(name)
         workload = polybench_workload(kernel, str(cfg.size), str(cfg.check_size))
         here = local_target(str(target))
