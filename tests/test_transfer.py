@@ -147,6 +147,7 @@ def test_polybench_loo_experiment_and_notebook(store, config, tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["geomean"]) == {"transfer", "polly", "docc", "oracle"}
     assert summary["kernels"] == 2 and "cpu" in summary["machine"]
+    assert summary["by_target"]["cpu-omp"] == {"geomean": summary["geomean"], "kernels": 2}
     assert isinstance(summary["regressions"], list) and summary["max_variants_per_kernel"] >= 1
     assert (out / "speedups.png").stat().st_size > 5_000 and "| gemm | cpu-omp |" in (out / "results.md").read_text()
     before = (out / "results.csv").read_text()
