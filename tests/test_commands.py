@@ -22,7 +22,12 @@ def test_verify_peers_polly_and_docc(config, capsys):
     code = verify.main(config("verify", "size=MINI", "target=cpu-omp", f"kernels={kernels}",
                               "variants=[baseline,polly,docc]"))
     out = capsys.readouterr().out
-    assert code == 0, out
+    failed = [line for line in out.splitlines() if " FAIL " in line]
+    # Known peer bugs, reported as such at every size: Polly 19 crashes (signal 11) on 3mm,
+    # docc's own schedule of trmm computes wrong values (../shared/docs/docc-0.8.1-notes.md).
+    known = {"3mm": "polly=crash", "trmm": "docc=wrong"}
+    assert all(known.get(line.split()[0], "?") in line for line in failed), out
+    assert code == (1 if failed else 0), out
     assert "polly=ok" in out and "docc=ok" in out
 
 
