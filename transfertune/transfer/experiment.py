@@ -147,19 +147,24 @@ def _geomean(values: list[float | None]) -> float | None:
     return math.exp(sum(math.log(v) for v in good) / len(good)) if good else None
 
 
+def _by_target(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Rows per target, targets in name order (a stable layout for the table and the plot)."""
+    return {t: [r for r in rows if r["target"] == t] for t in sorted({r["target"] for r in rows})}
+
+
 def _write(rows: list[dict[str, Any]], out: Path) -> dict[str, Any]:
     with (out / "results.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["kernel"])
         writer.writeheader()
         writer.writerows(rows)
     fp = local_fingerprint()
-    targets = sorted({r["target"] for r in rows})
+    groups = _by_target(rows)
     summary = {
         "geomean": {k: _geomean([r[k] for r in rows]) for k in SPEEDUPS},
         # Targets answer different questions (a parallel and a sequential machine), so each
         # also gets its own geometric means; "geomean" above pools them.
-        "by_target": {t: {"geomean": {k: _geomean([r[k] for r in rows if r["target"] == t]) for k in SPEEDUPS},
-                          "kernels": sum(r["target"] == t for r in rows)} for t in targets},
+        "by_target": {t: {"geomean": {k: _geomean([r[k] for r in mine]) for k in SPEEDUPS}, "kernels": len(mine)}
+                      for t, mine in groups.items()},
         "max_variants_per_kernel": max((r["variants"] for r in rows), default=0),
         "regressions": sorted({f"{r['kernel']}@{r['target']}" for r in rows if r["transfer"] and r["transfer"] < 1.0}),
         "kernels": len({r["kernel"] for r in rows}),
@@ -173,7 +178,7 @@ def _write(rows: list[dict[str, Any]], out: Path) -> dict[str, Any]:
         lines.append(f"| {r['kernel']} | {r['target']} | {r['baseline_s']:.4g} s | {_fmt(r['transfer'])} | "
                      f"{_fmt(r['polly'])} | {_fmt(r['docc'])} | {_fmt(r['oracle'])} | {r['variants']} | "
                      f"{r['seconds']} |")
-    totals = [(t, summary["by_target"][t]["geomean"]) for t in targets] if len(targets) > 1 else []
+    totals = [(t, summary["by_target"][t]["geomean"]) for t in groups] if len(groups) > 1 else []
     for label, g in [*totals, ("", summary["geomean"])]:
         lines.append(f"| **geomean** | {label} | | {_fmt(g['transfer'])} | {_fmt(g['polly'])} | {_fmt(g['docc'])} | "
                      f"{_fmt(g['oracle'])} | | |")
@@ -185,12 +190,11 @@ def _write(rows: list[dict[str, Any]], out: Path) -> dict[str, Any]:
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
     """Grouped bars per kernel, one panel per target: transfer, Polly, docc, oracle (log scale)."""
-    targets = sorted({r["target"] for r in rows})
-    most = max(sum(r["target"] == t for r in rows) for t in targets)
-    fig, axes = plt.subplots(len(targets), 1, figsize=(max(8, 0.45 * most), 4.5 * len(targets)), squeeze=False)
+    groups = _by_target(rows)
+    most = max(len(mine) for mine in groups.values())
+    fig, axes = plt.subplots(len(groups), 1, figsize=(max(8, 0.45 * most), 4.5 * len(groups)), squeeze=False)
     width = 0.2
-    for ax, target in zip(axes[:, 0], targets, strict=True):
-        mine = [r for r in rows if r["target"] == target]
+    for ax, (target, mine) in zip(axes[:, 0], groups.items(), strict=True):
         for i, key in enumerate(SPEEDUPS):
             ax.bar([x + (i - 1.5) * width for x in range(len(mine))], [r[key] or 0 for r in mine], width, label=key)
         ax.axhline(1.0, color="black", linewidth=0.8)
