@@ -1,5 +1,6 @@
 import os
 import time
+from pathlib import Path
 
 from transfertune.isolated import run_isolated
 
@@ -25,3 +26,35 @@ def test_outcomes():
     begin = time.monotonic()
     assert run_isolated(time.sleep, 30, timeout=0.5).status == "timeout"
     assert time.monotonic() - begin < 5
+
+
+def test_children_die_with_their_parent():
+    """A killed parent (a tuning run stopped by hand) leaves no child measuring on."""
+    import signal
+    import subprocess
+    import sys
+
+    script = ("import os, subprocess, sys, time\n"
+              "from functools import partial\n"
+              "from transfertune.isolated import die_with_parent\n"
+              "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],\n"
+              "                         preexec_fn=partial(die_with_parent, os.getpid()))\n"
+              "print(child.pid, flush=True)\n"
+              "time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    assert _running(child)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while _running(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(child)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan may wait a while for its reaper)."""
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False

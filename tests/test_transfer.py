@@ -67,6 +67,28 @@ def test_index_round_trip(tmp_path):
     assert RecipeIndex.for_size(4, 10**6).kind == "hnsw"
 
 
+def test_index_benchmark_sweeps_hnsw_search_effort(tmp_path, monkeypatch):
+    import importlib.util
+
+    import transfertune.index.recipe_index as recipe_index
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "index_benchmark.py"
+    spec = importlib.util.spec_from_file_location("index_benchmark", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(recipe_index, "APPROXIMATE_FROM", 500)  # HNSW at a size a test can build
+    rows = bench.measure(2000, 8, 20, np.random.default_rng(0))
+    assert [r["ef_search"] for r in rows] == list(bench.EF_SEARCH) and {r["kind"] for r in rows} == {"hnsw"}
+    assert sum(r["default"] for r in rows) == 1 and rows[-1]["recall_at_10"] >= 0.95
+    exact = bench.measure(300, 8, 20, np.random.default_rng(0))
+    assert len(exact) == 1 and exact[0]["kind"] == "exact" and exact[0]["recall_at_10"] == 1.0
+    bench.plot(rows + exact, tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").stat().st_size > 5_000
+    index = RecipeIndex(4)
+    with pytest.raises(ValueError, match="HNSW"):
+        index.ef_search = 64
+
+
 def test_query_returns_neighbours_and_ranked_recipes(store, checkpoint, tmp_path):
     lookup = RecipeLookup(Storage(store), Embedder.from_checkpoint(checkpoint), cache=tmp_path)
     args = bind_arguments(matmul_acc, (np.zeros((8, 9)), np.zeros((8, 10)), np.zeros((10, 9))))

@@ -7,11 +7,13 @@ processes (Dask and pool workers), which multiprocessing refuses to let have chi
 
 from __future__ import annotations
 
+import ctypes
 import faulthandler
 import os
 import pickle
 import select
 import signal
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -32,12 +34,30 @@ class Outcome:
         return self.status == "ok"
 
 
+def die_with_parent(parent: int | None = None) -> None:
+    """Have Linux end this process (SIGTERM) when its parent exits.
+
+    Measuring runs two levels down (pool worker -> measuring child); without this, killing
+    a tuning run leaves an orphaned worker that goes on timing candidates and disturbs
+    whatever runs next. `parent`: the pid that must still be the parent (closes the
+    window in which it died before the request was made). No-op off Linux.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if parent is not None and os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def run_isolated(fn: Callable[..., Any], *args: Any, timeout: float = 120.0) -> Outcome:
     """Call ``fn(*args)`` in a forked child; its return value must be picklable."""
     read_fd, write_fd = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # child: never returns
         os.close(read_fd)
+        die_with_parent(parent)
         faulthandler.disable()  # a crash is reported by the parent as a status, not a dump
         try:
             payload = pickle.dumps(("ok", fn(*args)))

@@ -9,10 +9,12 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from transfertune.ir.program import Program
 from transfertune.ir.target import Target
+from transfertune.isolated import die_with_parent
 
 
 @dataclass
@@ -39,7 +41,7 @@ def run_child(job: dict[str, Any], target: Target, timeout: float,
     """Run one child on `job`; never raises for anything the child does."""
     proc = subprocess.Popen([sys.executable, "-m", "transfertune.measure.child"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=child_env(target))
+                            text=True, env=child_env(target), preexec_fn=partial(die_with_parent, os.getpid()))
     try:
         out, err = proc.communicate(json.dumps(job), timeout=timeout)
         timed_out = False

@@ -9,6 +9,7 @@ named after the target (``dask worker --resources "cpu-omp=1"``).
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import asdict
 from multiprocessing import get_context
@@ -17,6 +18,7 @@ from typing import Any
 from transfertune.ir.polybench import get_kernel
 from transfertune.ir.recipe import load_recipe
 from transfertune.ir.target import local_target
+from transfertune.isolated import die_with_parent
 from transfertune.measure.variants import Settings, Variant, measure_variants
 
 
@@ -34,7 +36,9 @@ def make_executor(kind: str = "local", address: str | None = None, target: str =
     """``local``: a one-worker process pool; ``dask``: an executor on the cluster at
     `address` (or the given `cluster` object) whose tasks need resource `target`."""
     if kind == "local":
-        return ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+        # The worker dies with this process: a killed tuning run leaves nothing measuring.
+        return ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), initializer=die_with_parent,
+                                   initargs=(os.getpid(),))
     if kind == "dask":
         from distributed import Client
 
