@@ -50,14 +50,18 @@ class RecipeIndex:
     @property
     def ef_search(self) -> int | None:
         """HNSW only: candidates visited per query (None for exact search)."""
-        return faiss.downcast_index(self.index.index).hnsw.efSearch if self.kind == "hnsw" else None
+        return self._hnsw().efSearch if self.kind == "hnsw" else None
 
     @ef_search.setter
     def ef_search(self, value: int) -> None:
         # Recall against latency, a query-time choice: the benchmark sweeps it per size.
         if self.kind != "hnsw":
             raise ValueError(f"ef_search applies to HNSW indexes, not to {self.kind!r} ones")
-        faiss.downcast_index(self.index.index).hnsw.efSearch = int(value)
+        self._hnsw().efSearch = int(value)
+
+    def _hnsw(self) -> Any:
+        """The HNSW graph under the id map (its search settings live there)."""
+        return faiss.downcast_index(self.index.index).hnsw
 
     def __len__(self) -> int:
         return self.index.ntotal
