@@ -3,8 +3,12 @@
 # with CI set they run in their reduced form.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+before=$(git status --porcelain --untracked-files=no 2>/dev/null || true)
 bash scripts/setup.sh
 if [ -n "${CI:-}" ]; then export TT_REDUCED=1; fi
 # A real PostgreSQL server for the storage contract tests (SQLite needs nothing).
 export TT_PG_URL="${TT_PG_URL:-$(bash scripts/postgres.sh)}"
 .venv/bin/python -m pytest -q "$@"
+# The test command leaves a clone clean: no tracked file modified by setup or tests.
+[ "$(git status --porcelain --untracked-files=no 2>/dev/null || true)" = "$before" ] || {
+  echo "test.sh: the tests modified tracked files:" >&2; git status --short >&2; exit 1; }

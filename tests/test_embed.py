@@ -14,11 +14,11 @@ from transfertune.db import Storage
 from transfertune.embed.encoder import NestEncoder
 from transfertune.embed.featurize import EDGE_DIM, FEATURE_VERSION, NODE_DIM, STRIDES, featurize
 from transfertune.ir.loopnest import loop_nests
-from transfertune.ir.polybench import get_kernel
 from transfertune.ir.program import build_program, untouched_sdfg
 from transfertune.ir.recipe import Recipe, Step
 from transfertune.ir.target import local_target
 from transfertune.measure.measurement import Measurement
+from transfertune.suites.polybench import get_kernel
 from transfertune.train import evaluate as evaluation
 from transfertune.train.app import evaluate_embeddings
 from transfertune.train.dataset import build_samples

@@ -3,13 +3,13 @@
 import pytest
 
 from transfertune.ir import codegen
-from transfertune.ir.polybench import get_kernel
 from transfertune.ir.program import build_program
 from transfertune.ir.recipe import Recipe, Step
 from transfertune.ir.target import local_target
 from transfertune.measure.measurement import Measurement
 from transfertune.measure.runner import base_job, run_resilient
 from transfertune.measure.variants import Settings, Variant, measure_variants
+from transfertune.suites.polybench import get_kernel
 
 SIGNATURE = ('extern "C" void gemm_sdfg(double alpha, double beta, double *C, double *A, double *B, '
              "long s0, long s1, long s2)")

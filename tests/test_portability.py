@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from transfertune.ir.polybench import get_kernel
 from transfertune.ir.recipe import load_recipe
 from transfertune.ir.target import local_target
 from transfertune.measure.variants import Variant, measure_variants
+from transfertune.suites.polybench import get_kernel
 
 GEMM_RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "gemm-omp.json"
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from transfertune.ir.loopnest import canonical_json, loop_nests, parse_sdfg
-from transfertune.ir.polybench import NAMES, all_kernels, get_kernel
 from transfertune.ir.program import build_program, probe_params
+from transfertune.suites.polybench import NAMES, all_kernels, get_kernel
 
 
 def test_thirty_kernels_with_sizes_flops_and_outputs():
@@ -53,7 +53,7 @@ def test_nests_split_and_hash_stably_across_processes():
     nests = loop_nests("2mm", program.sdfg())
     assert len(nests) == 2
     assert nests[0].nest_hash != nests[1].nest_hash
-    code = ("from transfertune.ir.polybench import get_kernel;"
+    code = ("from transfertune.suites.polybench import get_kernel;"
             "from transfertune.ir.program import build_program;"
             "from transfertune.ir.loopnest import loop_nests;"
             "print(' '.join(n.nest_hash for n in loop_nests('2mm', build_program(get_kernel('2mm')).sdfg())))")
@@ -84,7 +84,7 @@ def test_invalid_sdfg_json_is_a_clear_error():
 
 HASH_ALL = (
     "import sys\n"
-    "from transfertune.ir.polybench import NAMES, get_kernel\n"
+    "from transfertune.suites.polybench import NAMES, get_kernel\n"
     "from transfertune.ir.program import build_program\n"
     "from transfertune.ir.loopnest import loop_nests\n"
     "names = list(NAMES)[::int(sys.argv[1])]\n"

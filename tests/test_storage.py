@@ -12,11 +12,11 @@ from sqlalchemy import create_engine, func, select, text
 from transfertune.db import Storage
 from transfertune.db.schema import MeasurementRow, NestRow, RecipeRow, TargetRow
 from transfertune.ir.loopnest import loop_nests
-from transfertune.ir.polybench import get_kernel
 from transfertune.ir.program import build_program
 from transfertune.ir.recipe import Recipe, Step
 from transfertune.ir.target import local_target
 from transfertune.measure.measurement import Measurement
+from transfertune.suites.polybench import get_kernel
 
 
 def _postgres_url() -> str:
@@ -74,7 +74,26 @@ def test_schema_is_versioned_and_reopening_is_idempotent(url):
     Storage(url)
     storage = Storage(url)
     with storage.session() as s:
-        assert s.execute(text("select version_num from alembic_version")).scalar_one() == "0001"
+        assert s.execute(text("select version_num from alembic_version")).scalar_one() == "0002"
+
+
+def test_a_store_of_the_first_schema_is_upgraded_in_place(tmp_path):
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from transfertune.db.storage import MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with create_engine(url).begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    storage = Storage(url)  # opening upgrades it: the transfers table exists afterwards
+    assert storage.latest_transfer(program="p", target="t", shape="s") is None
+    with storage.session() as s:
+        assert s.execute(text("select version_num from alembic_version")).scalar_one() == "0002"
 
 
 def _writer(url, nest, worker, count):

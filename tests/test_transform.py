@@ -1,7 +1,7 @@
-from transfertune.ir.polybench import get_kernel
 from transfertune.ir.program import build_program
 from transfertune.ir.recipe import ProgramRecipe, Recipe, Step
 from transfertune.ir.transform import apply_program_recipe, apply_recipe
+from transfertune.suites.polybench import get_kernel
 
 
 def gemm_sdfg():
@@ -41,3 +41,16 @@ def test_plain_recipe_is_tried_on_every_nest_and_program_recipe_on_its_own():
                                                          5: Recipe((Step("vectorize", ()),))}))
     assert [(r.nest, r.applied) for r in results] == [(1, True), (5, False)]
     assert results[1].reason == "program has 2 nests"
+
+
+def test_local_storage_step_applies_and_the_program_stays_correct():
+    from transfertune.ir.target import local_target
+    from transfertune.measure.variants import Variant, measure_variants
+
+    recipe = Recipe((Step("tile", (1,), {"size": 8}),
+                     Step("local_storage", (1, 0), {"container": "A", "direction": "in"})))
+    results = apply_recipe(gemm_sdfg(), recipe)
+    assert [r.applied for r in results] == [True, True]
+    checked = measure_variants(get_kernel("gemm"), local_target("cpu-seq"), "SMALL", [Variant("staged", recipe)],
+                               benchmark=False)
+    assert checked["staged"].status == "ok" and "local_storage [1, 0]: applied" in checked["staged"].message

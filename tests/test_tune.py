@@ -8,9 +8,9 @@ import pytest
 
 from transfertune.commands import report
 from transfertune.db import Storage
-from transfertune.ir.polybench import get_kernel
 from transfertune.ir.recipe import Recipe, Step
 from transfertune.measure.variants import Settings
+from transfertune.suites.polybench import get_kernel
 from transfertune.tune.executor import make_executor
 from transfertune.tune.strategy import Budget, Candidate, get_strategy
 from transfertune.tune.tuner import TuneOptions, Tuner

@@ -13,3 +13,26 @@ def matmul_acc(C: np.ndarray, A: np.ndarray, B: np.ndarray) -> None:
 def not_parseable(A: np.ndarray) -> None:
     with open("x") as f:  # docc's front end has no file I/O
         A[0] = len(f.read())
+
+
+def matmul_sub(C: np.ndarray, A: np.ndarray, B: np.ndarray) -> None:
+    for i in range(C.shape[0]):
+        for j in range(C.shape[1]):
+            for k in range(A.shape[1]):
+                C[i, j] -= A[i, k] * B[k, j]
+
+
+def floor_third(A: np.ndarray, B: np.ndarray) -> None:
+    for i in range(A.shape[0]):
+        B[i] = A[i] // 3  # Python floors negatives, C truncates
+
+
+def reversed_copy(A: np.ndarray, B: np.ndarray) -> None:
+    for i in range(B.shape[0]):
+        B[i] = A[-1 - i]  # Python wraps negative indices, C reads before the array
+
+
+def axpy_rows(alpha: float, A: np.ndarray, out: np.ndarray) -> None:
+    for i in range(A.shape[0]):
+        for j in range(A.shape[1]):
+            out[i, j] = out[i, j] + alpha * A[i, j]

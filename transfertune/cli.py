@@ -2,44 +2,64 @@
 
 Each command is a plain function taking a composed hydra config (configs/COMMAND.yaml
 plus the overrides); this module only composes the config and dispatches, so tests
-call the same functions with configs they compose themselves.
+call the same functions with configs they compose themselves. Command modules are
+imported only when their command runs: `--help`, `db` or `report` never load torch.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-from hydra.errors import HydraException
 from omegaconf import DictConfig
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+from transfertune.paths import CONFIG_DIR
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "verify": ("transfertune.commands.verify:main", "build, run and check every kernel against NumPy"),
+    "run": ("transfertune.commands.run:main", "time one kernel with a recipe against its peers"),
+    "baseline": ("transfertune.commands.baseline:main", "table of the untouched code, Polly and docc's schedule"),
+    "tune": ("transfertune.commands.tune:main", "search recipes per loop nest and record them"),
+    "report": ("transfertune.commands.report:main", "what tuning achieved, per kernel, from the store"),
+    "db": ("transfertune.commands.db:main", "export / import / count the measurement store"),
+    "index": ("transfertune.commands.index:main", "build or top up the recipe index of a target"),
+    "query": ("transfertune.commands.query:main", "nearest measured nests and their recipes"),
+    "transfer": ("transfertune.commands.transfer:main", "port neighbours' recipes onto a kernel, keep what is faster"),
+    "experiment": ("transfertune.commands.experiment:main", "transfer experiments (polybench_loo, unseen)"),
+    "evaluate-embeddings": ("transfertune.train.app:evaluate_embeddings", "judge the embedding by recipe choice"),
+    "train": ("transfertune.train.app:run_train", "train the loop-nest encoder (hydra; -m for sweeps)"),
+}
+"""Command -> (module:function, one line of what it does)."""
 
 
-def _commands() -> dict[str, Callable[[DictConfig], int]]:
-    from transfertune.commands import (
-        baseline,
-        db,
-        experiment,
-        index,
-        query,
-        report,
-        run,
-        transfer,
-        tune,
-        verify,
-    )
-    from transfertune.train.app import evaluate_embeddings
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = ["usage: transfertune COMMAND [key=value ...]   (python -m transfertune works too)", "",
+             "commands:"]
+    lines += [f"  {name:{width}s}  {what}" for name, (_, what) in COMMANDS.items()]
+    lines += ["", "transfertune COMMAND --help shows a command's keys and defaults "
+              f"(configs/COMMAND.yaml under {CONFIG_DIR})."]
+    return "\n".join(lines)
 
-    return {"verify": verify.main, "run": run.main, "baseline": baseline.main, "tune": tune.main,
-            "report": report.main, "db": db.main, "evaluate-embeddings": evaluate_embeddings,
-            "experiment": experiment.main, "query": query.main, "transfer": transfer.main, "index": index.main}
+
+def command_help(command: str) -> str:
+    """A command's purpose and its config file: every key with its default and comment."""
+    config = CONFIG_DIR / f"{command}.yaml"
+    text = config.read_text() if config.exists() else ""
+    return (f"transfertune {command}: {COMMANDS[command][1]}\n\nkeys (override as key=value), "
+            f"from {config}:\n\n{text}")
+
+
+def _resolve(command: str) -> Callable:
+    module, _, function = COMMANDS[command][0].partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def load_config(command: str, overrides: list[str]) -> DictConfig:
     """Compose configs/<command>.yaml with hydra-style ``key=value`` overrides."""
+    from hydra import compose, initialize_config_dir
+
     if not CONFIG_DIR.is_dir():
         raise SystemExit(f"config directory {CONFIG_DIR} not found; install transfertune from "
                          "its repository (pip install -e .)")
@@ -49,24 +69,30 @@ def load_config(command: str, overrides: list[str]) -> DictConfig:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] == "train":  # hydra's own main: multirun (-m) and run directories
-        from transfertune.train.app import run_train
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command not in COMMANDS:
+        print(f"transfertune: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    if any(a in ("-h", "--help") for a in rest):
+        print(command_help(command))
+        return 0
+    if command == "train":  # hydra's own main: multirun (-m) and run directories
+        return _resolve(command)(rest)
+    from hydra.errors import HydraException
 
-        return run_train(args[1:])
-    commands = _commands()
-    if not args or args[0] in ("-h", "--help") or args[0] not in commands:
-        print(f"usage: transfertune {{{','.join(['train', *commands])}}} [key=value ...]\n"
-              f"configs and their keys: {CONFIG_DIR}/<command>.yaml", file=sys.stderr)
-        return 0 if args and args[0] in ("-h", "--help") else 2
     try:
-        cfg = load_config(args[0], args[1:])
+        cfg = load_config(command, rest)
     except HydraException as err:
-        print(f"transfertune {args[0]}: bad override: {err}", file=sys.stderr)
+        print(f"transfertune {command}: bad override: {str(err).splitlines()[0]}", file=sys.stderr)
         return 2
     try:
-        return commands[args[0]](cfg)
-    except ValueError as err:
-        print(f"transfertune {args[0]}: {err}", file=sys.stderr)
+        return _resolve(command)(cfg)
+    except ValueError as err:  # bad input of any kind: one line, exit 2
+        print(f"transfertune {command}: {str(err).strip().splitlines()[0] if str(err).strip() else err!r}",
+              file=sys.stderr)
         return 2
 
 

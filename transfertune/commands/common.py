@@ -5,9 +5,9 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from transfertune.ir.kernel import Kernel
-from transfertune.ir.polybench import NAMES, get_kernel
 from transfertune.measure.measurement import Measurement
 from transfertune.measure.variants import Settings
+from transfertune.suites.polybench import NAMES, get_kernel
 
 
 def kernels(cfg: DictConfig) -> list[Kernel]:

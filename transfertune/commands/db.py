@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 
 from omegaconf import DictConfig
 
-from transfertune.db import Storage
+from transfertune.db import open_store
 from transfertune.db.portable import export, load
 from transfertune.ir.target import local_fingerprint
 
 
 def main(cfg: DictConfig) -> int:
-    storage = Storage(cfg.db)
+    storage = open_store(cfg.db or None)
     if cfg.action == "export":
         fp = local_fingerprint()
         manifest = {"exported_at": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(),

@@ -13,7 +13,7 @@ def main(cfg: DictConfig) -> int:
     lookup = lookup_for(cfg)
     size = str(cfg.data.sizes.get(str(cfg.target), "LARGE"))
     if cfg.rebuild:
-        for path in lookup.cache.glob(f"{cfg.target}-{size}-{lookup.embedder.checkpoint_hash}*"):
+        for path in lookup.cache.glob(f"{cfg.target}-{size}-{lookup.embedder.checkpoint_hash}-*"):
             path.unlink()
     index, nests = lookup.index(str(cfg.target), size)
     manifest = {k: v for k, v in index.manifest.items() if k != "nests"}

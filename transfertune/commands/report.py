@@ -15,9 +15,9 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from transfertune.db import Storage
-from transfertune.ir.polybench import NAMES
+from transfertune.db import Storage, open_store
 from transfertune.ir.target import local_target
+from transfertune.suites.polybench import NAMES
 
 VARIANTS = ("baseline", "polly", "docc", "tuned")
 
@@ -63,7 +63,7 @@ def geomeans(table: list[dict[str, Any]]) -> dict[str, float | None]:
 
 
 def main(cfg: DictConfig) -> int:
-    storage = Storage(cfg.db)
+    storage = open_store(cfg.db or None)
     table, source = rows(storage, str(cfg.target), str(cfg.size))
     geo = geomeans(table)
     out = Path(str(cfg.output_dir))

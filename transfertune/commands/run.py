@@ -5,10 +5,10 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from transfertune.commands.common import fmt_time, gflops, settings
-from transfertune.ir.polybench import get_kernel
 from transfertune.ir.recipe import load_recipe
 from transfertune.ir.target import local_target
 from transfertune.measure.variants import Variant, measure_variants
+from transfertune.suites import get_kernel
 
 
 def main(cfg: DictConfig) -> int:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 from omegaconf import DictConfig, OmegaConf
 
 from transfertune.commands.lookup_inputs import load_arguments, load_function, lookup_for
-from transfertune.ir.polybench import get_kernel
+from transfertune.commands.render import emit, transfer_text
 from transfertune.ir.target import local_target
 from transfertune.measure.variants import Settings, polybench_workload
-from transfertune.transfer.api import transfer, transfer_program
+from transfertune.porting.api import transfer, transfer_program
+from transfertune.suites import get_kernel
 
 
 def main(cfg: DictConfig) -> int:
@@ -28,9 +27,9 @@ def main(cfg: DictConfig) -> int:
                                   max_variants=cfg.max_variants, settings=settings, suite="transfer")
     else:
         func = load_function(str(cfg.function))
-        args = load_arguments(func, cfg.args, OmegaConf.to_container(cfg.scalars))
+        args = load_arguments(func, cfg.args, OmegaConf.to_container(cfg.scalars) if cfg.scalars else {})
         result = transfer(func, *args, target=str(cfg.target), k=int(cfg.k), size=size,
                           recipes_per_neighbour=int(cfg.recipes_per_neighbour), max_variants=cfg.max_variants,
                           settings=settings, lookup=lookup)
-    print(json.dumps(result.report, indent=2, default=str))
+    emit(result.report, str(cfg.format), transfer_text)
     return 0

@@ -6,7 +6,7 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from transfertune.commands.common import kernels, settings
-from transfertune.db import Storage
+from transfertune.db import open_store
 from transfertune.tune.executor import make_executor
 from transfertune.tune.strategy import Budget, get_strategy
 from transfertune.tune.tuner import TuneOptions, Tuner
@@ -15,7 +15,7 @@ from transfertune.tune.tuner import TuneOptions, Tuner
 def main(cfg: DictConfig) -> int:
     if cfg.suite != "polybench":
         raise ValueError(f"unknown suite {cfg.suite!r}; known: polybench")
-    storage = Storage(cfg.db)
+    storage = open_store(cfg.db or None)
     options = TuneOptions(
         size=str(cfg.size),
         budget=Budget(int(cfg.budget), float(cfg.budget_seconds) if cfg.budget_seconds else None),

@@ -104,3 +104,18 @@ class MeasurementRow(Base):
         Index("ix_measurement_lookup", "target_id", "size", "nest_id", "recipe_id"),
         Index("ix_measurement_program", "program_id", "target_id", "size"),
     )
+
+
+class TransferRow(Base):
+    """What `transfer()` answered for a program (by content), shape class and target:
+    the kept program recipe and the report, so a repeated call returns both unmeasured."""
+
+    __tablename__ = "transfers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id"))
+    shape: Mapped[str] = mapped_column(String(64))
+    recipe_id: Mapped[int] = mapped_column(ForeignKey("recipes.id"))
+    report: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_transfer_lookup", "program_id", "target_id", "shape"),)

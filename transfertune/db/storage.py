@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
 import platform
 import time
 from collections.abc import Iterator
@@ -28,9 +29,9 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from transfertune.db.schema import (
@@ -40,21 +41,59 @@ from transfertune.db.schema import (
     ProgramRow,
     RecipeRow,
     TargetRow,
+    TransferRow,
 )
 from transfertune.ir.kernel import Kernel
 from transfertune.ir.loopnest import LoopNest
 from transfertune.ir.recipe import ProgramRecipe, Recipe
 from transfertune.ir.target import Target
 from transfertune.measure.measurement import Measurement
+from transfertune.paths import ROOT, SEED
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+ENV_URL = "TRANSFERTUNE_DB"
+"""Environment variable naming the store's URL (config ``db=`` wins over it)."""
+
+
 def default_url() -> str:
-    """SQLite file in the user's data directory."""
-    path = Path.home() / ".local" / "share" / "transfertune" / "transfertune.db"
+    """``$TRANSFERTUNE_DB``, else SQLite in the user's data directory ($XDG_DATA_HOME or
+    ~/.local/share), so the CLI, the API and every session share one lasting store."""
+    if os.environ.get(ENV_URL):
+        return os.environ[ENV_URL]
+    root = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    path = root / "transfertune" / "transfertune.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
+
+
+def open_store(url: str | None = None, seed: str | Path | None = SEED) -> Storage:
+    """The store at `url` (default: `default_url`). A store that holds no measurement yet
+    is seeded from `seed` (the shipped measurements), once, so a first query or transfer
+    on a fresh install has something to answer from."""
+    storage = Storage(url)
+    if seed is not None and Path(seed).is_dir() and storage.is_empty():
+        from transfertune.db.portable import load
+
+        load(storage, seed)
+    return storage
+
+
+def seed_store(source: str | Path = SEED) -> Storage:
+    """The shipped measurements alone, imported once into a cached SQLite file keyed by
+    their content: what training, evaluation and experiments read unless told a `db`,
+    so their results do not depend on what a user's own store has gathered."""
+    source = Path(source)
+    if not source.is_absolute():
+        source = ROOT / source
+    files = sorted(source.glob("*.jsonl"))
+    if not files:
+        raise ValueError(f"no seed database (*.jsonl) in {source}")
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()[:16]
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "transfertune"
+    root.mkdir(parents=True, exist_ok=True)
+    return open_store(f"sqlite:///{root / f'seed-{digest}.db'}", seed=source)
 
 
 @dataclass(frozen=True)
@@ -71,16 +110,49 @@ class StoredMeasurement:
     run: str
 
 
+@dataclass(frozen=True)
+class Transfer:
+    """An earlier `transfer()` answer: the kept recipe and the report it came with."""
+
+    recipe: ProgramRecipe
+    report: dict[str, Any]
+    created_at: datetime
+
+
 class Storage:
     """Open (creating or upgrading) the store at `url`."""
 
     def __init__(self, url: str | None = None) -> None:
         self.url = url or default_url()
-        self.engine: Engine = create_engine(self.url, future=True)
+        try:
+            self.engine: Engine = create_engine(self.url, future=True)
+        except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as err:
+            raise ValueError(f"db={self.url!r} is not a database URL (sqlite:///FILE or "
+                             f"postgresql+psycopg://USER:PW@HOST/DB): {str(err).splitlines()[0]}") from None
+        _insert(self.engine, MeasurementRow)  # refuses dialects we have no upsert for
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _on_connect)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._migrate()
+        try:
+            self._migrate()
+        except DBAPIError as err:
+            raise ValueError(f"cannot open the database {self.engine.url.render_as_string(hide_password=True)}: "
+                             f"{str(err.orig).strip().splitlines()[0] if err.orig else err}") from None
+
+    @property
+    def identity(self) -> str:
+        """Which store this is (its URL without password), for caches built from it."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def state(self) -> str:
+        """Changes whenever a measurement is added: count and last id (caches key on it)."""
+        with self.session() as s:
+            count, last = s.execute(select(func.count(MeasurementRow.id), func.max(MeasurementRow.id))).one()
+        return f"{count}-{last}"
+
+    def is_empty(self) -> bool:
+        with self.session() as s:
+            return s.execute(select(MeasurementRow.id).limit(1)).first() is None
 
     def _migrate(self) -> None:
         config = Config()
@@ -213,6 +285,31 @@ class Storage:
             table = out.setdefault((r.program, r.nest_hash), {})
             table[key] = max(table.get(key, 0.0), base.median / r.measurement.median if ok else 0.0)
         return out
+
+    # -- transfers ---------------------------------------------------------------------
+
+    def record_transfer(self, *, kernel: Kernel, target: Target, shape: str, recipe: ProgramRecipe,
+                        report: dict[str, Any], suite: str = "user") -> None:
+        """Store what `transfer()` answered (only ever for a verified, measured program)."""
+        with self.session() as s:
+            s.add(TransferRow(program_id=self.program_id(s, kernel, suite), target_id=self.target_id(s, target),
+                              shape=shape, recipe_id=self.recipe_id(s, recipe), report=report,
+                              created_at=datetime.now(UTC)))
+
+    def latest_transfer(self, *, program: str, target: str, shape: str) -> Transfer | None:
+        """The newest answer for this program (by content name), target key and shape class."""
+        query = (select(TransferRow, RecipeRow.canonical_json)
+                 .join(ProgramRow, TransferRow.program_id == ProgramRow.id)
+                 .join(TargetRow, TransferRow.target_id == TargetRow.id)
+                 .join(RecipeRow, TransferRow.recipe_id == RecipeRow.id)
+                 .where(ProgramRow.name == program, TargetRow.key == target, TransferRow.shape == shape)
+                 .order_by(TransferRow.id.desc()).limit(1))
+        with self.session() as s:
+            found = s.execute(query).first()
+        if found is None:
+            return None
+        row, recipe = found
+        return Transfer(ProgramRecipe.from_json(json.loads(recipe)), dict(row.report), row.created_at)
 
     def targets(self) -> list[tuple[str, str, dict[str, Any]]]:
         """(key, name, spec) of every stored target."""

@@ -23,8 +23,8 @@ class IndexedNest:
     nest_hash: str
 
 
-def index_path(root: str | Path, target: str, size: str) -> Path:
-    return Path(root) / f"{target}-{size}.faiss"
+def index_path(root: str | Path, tag: str) -> Path:
+    return Path(root) / f"{tag}.index.npz"
 
 
 def measured_nests(storage: Storage, target: str, size: str, exclude: frozenset[str] = frozenset()
@@ -50,7 +50,7 @@ def build_index(storage: Storage, embedder: Embedder, target: str, size: str,
     canonical = {h: c for _, h, _, c, _ in storage.nests()}
     vectors = embedder.embed([canonical[n.nest_hash] for n in nests])
     manifest = {"checkpoint": embedder.checkpoint_hash, "target": target, "size": size,
-                "measurements": len(storage.measurements()), "excluded": sorted(exclude),
+                "store": storage.identity, "store_state": storage.state(), "excluded": sorted(exclude),
                 "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "nests": [n.__dict__ for n in nests]}
     index = RecipeIndex.for_size(embedder.dim, len(nests), manifest)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -63,21 +64,27 @@ class RecipeLookup:
     index, so a query touches no database (a lookup is a snapshot of the store)."""
 
     def index(self, target: str, size: str) -> tuple[RecipeIndex, dict[int, IndexedNest]]:
-        """The index for (target, size): loaded from disk if built from this checkpoint,
-        topped up with nests measured since (incremental add), else rebuilt."""
+        """The index for (target, size): loaded from the cache if built from this store (by
+        identity) and checkpoint, topped up with nests measured since, else built. Index ids
+        are the store's own nest ids, so two stores never share a cached index."""
         if (target, size) in self._indexes:
             return self._indexes[(target, size)]
-        tag = f"{target}-{size}-{self.embedder.checkpoint_hash}" + ("-x" + "-".join(sorted(self.exclude))
-                                                                     if self.exclude else "")
-        path = index_path(self.cache, tag, "nests")
-        canonical = {h: c for _, h, _, c, _ in self.storage.nests()}
+        store = hashlib.sha256(self.storage.identity.encode()).hexdigest()[:12]
+        tag = f"{target}-{size}-{self.embedder.checkpoint_hash}-{store}" + (
+            "-x" + "-".join(sorted(self.exclude)) if self.exclude else "")
+        path = index_path(self.cache, tag)
+        state = self.storage.state()
+        index = RecipeIndex.load(path) if path.exists() else None
+        if index is not None and not _same_store(index, self.storage):
+            index = None
         nests = measured_nests(self.storage, target, size, self.exclude)
-        if path.exists():
-            index = RecipeIndex.load(path)
-            add_nests(index, self.embedder, nests, canonical)
-        else:
+        if index is None:
             index, nests = build_index(self.storage, self.embedder, target, size, self.exclude)
-        index.save(path)
+            index.save(path)
+        elif index.manifest.get("store_state") != state:
+            add_nests(index, self.embedder, nests, {h: c for _, h, _, c, _ in self.storage.nests()})
+            index.manifest["store_state"] = state
+            index.save(path)
         by_id = {n.nest_id: n for n in nests}
         self._indexes[(target, size)] = (index, by_id)
         self._recipes[(target, size)] = {
@@ -105,3 +112,12 @@ class RecipeLookup:
                                                for r, s in ranked.get((hit.program, hit.nest_hash), [])[:recipes]]})
             out.append({"nest": nest.index, "hash": nest.nest_hash, "neighbours": neighbours})
         return out
+
+
+def _same_store(index: RecipeIndex, storage: Storage) -> bool:
+    """Whether `index` was built from this store: same identity, and every id it holds is
+    still that nest's id there (a store deleted and made anew at the same URL is not)."""
+    if index.manifest.get("store") != storage.identity:
+        return False
+    ids = storage.nest_ids()
+    return all(ids.get(n["nest_hash"]) == n["nest_id"] for n in index.manifest.get("nests", []))

@@ -8,6 +8,8 @@ HNSW graph, whose recall is measured against exact search in the benchmark.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,17 +79,29 @@ class RecipeIndex:
         return self.index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
 
     def save(self, path: str | Path) -> None:
+        """One file (index bytes + manifest in an .npz), written under a temporary name and
+        renamed: a reader, even in another process, sees the old file or the new one whole."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        faiss.write_index(self.index, str(path))
-        path.with_suffix(".json").write_text(json.dumps(
-            {"dim": self.dim, "kind": self.kind, "count": len(self), **self.manifest}, indent=2, sort_keys=True))
+        meta = json.dumps({"dim": self.dim, "kind": self.kind, "count": len(self), **self.manifest}, sort_keys=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".tmp", delete=False) as tmp:
+            np.savez(tmp, index=faiss.serialize_index(self.index), meta=np.frombuffer(meta.encode(), dtype=np.uint8))
+        os.replace(tmp.name, path)
 
     @classmethod
     def load(cls, path: str | Path) -> RecipeIndex:
         path = Path(path)
         if not path.exists():
             raise ValueError(f"no index at {path}: build one with `transfertune index`")
-        meta = json.loads(path.with_suffix(".json").read_text())
+        try:
+            with np.load(path, allow_pickle=False) as saved:
+                meta = json.loads(saved["meta"].tobytes().decode())
+                index = faiss.deserialize_index(saved["index"])
+        except (OSError, ValueError, KeyError, RuntimeError) as err:
+            raise ValueError(f"{path} is not a recipe index: {err}") from None
         manifest = {k: v for k, v in meta.items() if k not in ("dim", "kind", "count")}
-        return cls(meta["dim"], meta["kind"], manifest, faiss.read_index(str(path)))
+        return cls(meta["dim"], meta["kind"], manifest, index)
+
+    def describe(self) -> dict[str, Any]:
+        """The manifest with size and kind, as the index command prints it."""
+        return {"dim": self.dim, "kind": self.kind, "count": len(self), **self.manifest}

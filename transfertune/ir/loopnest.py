@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from docc.sdfg import AnalysisManager, StructuredSDFG, cutout
@@ -138,11 +139,36 @@ def _apply_ids(node: Any, ids: dict[int, int]) -> Any:
 
 
 def parse_sdfg(text: str) -> StructuredSDFG:
-    """Parse docc JSON, with a clear error instead of a crash for invalid input."""
+    """Parse docc JSON, with a clear error instead of a crash for invalid input: the
+    shape is checked here, and docc parses (and cuts out the nests) in a child process,
+    since a well-formed JSON with bad contents can abort it."""
+    from transfertune.isolated import run_isolated
+
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise ValueError(f"not an SDFG: invalid JSON ({err})") from None
     if not isinstance(data, dict) or not {"root", "containers", "arguments"} <= data.keys():
         raise ValueError("not an SDFG: expected a JSON object with root, containers and arguments")
+    outcome = run_isolated(_parse_and_cut, text, timeout=60)
+    if not outcome.ok:
+        detail = outcome.message.strip().splitlines()
+        raise ValueError(f"not an SDFG docc can read ({outcome.status}): {detail[-1] if detail else 'no detail'}")
     return StructuredSDFG.parse(text)
+
+
+def _parse_and_cut(text: str) -> int:
+    sdfg = StructuredSDFG.parse(text)
+    sdfg.validate()
+    return len(loop_nests("check", sdfg))
+
+
+def parse_sdfg_file(path: str | Path) -> StructuredSDFG:
+    """`parse_sdfg` of a file, with a clear error for a missing or unreadable one."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"sdfg={path}: file not found")
+    try:
+        return parse_sdfg(path.read_text())
+    except UnicodeDecodeError:
+        raise ValueError(f"sdfg={path}: not a text file") from None

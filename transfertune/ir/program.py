@@ -89,8 +89,14 @@ def build_program(kernel: Kernel) -> Program:
 
 def parse_program(kernel: Kernel, args: Args) -> Program:
     """Parse `kernel.func` at example arguments `args` (in signature order)."""
+    return parse_with_sdfg(kernel, args)[0]
+
+
+def parse_with_sdfg(kernel: Kernel, args: Args) -> tuple[Program, StructuredSDFG]:
+    """`parse_program`, plus the parsed SDFG object itself: some of docc's analyses (the
+    argument footprint) work on it but not on a copy re-read from its JSON."""
     sdfg = untouched_sdfg(native(kernel.func, target="none").to_sdfg(*args.values()))
-    return Program(kernel, sdfg.to_json(), tuple(sdfg.arguments), _symbol_sources(args, sdfg.arguments))
+    return Program(kernel, sdfg.to_json(), tuple(sdfg.arguments), _symbol_sources(args, sdfg.arguments)), sdfg
 
 
 def _symbol_sources(args: Args, c_arguments: list[str]) -> dict[str, tuple[str, int]]:

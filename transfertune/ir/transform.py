@@ -148,7 +148,7 @@ def _access_node(loop: Any, container: str) -> Any:
     while stack:
         node = stack.pop(0)
         if isinstance(node, d.Block):
-            for data in node.dataflow.data_nodes():
+            for data in node.dataflow.data_nodes:
                 if isinstance(data, d.AccessNode) and data.data == container:
                     return data
         elif isinstance(node, d.StructuredLoop | d.While):

@@ -12,12 +12,13 @@ import ctypes
 import json
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from transfertune.ir.kernel import Args, copy_args
-from transfertune.ir.polybench import get_kernel
+from transfertune.suites import get_kernel
 
 
 def _emit(event: dict[str, Any]) -> None:
@@ -68,41 +69,65 @@ def max_error(got: np.ndarray, want: np.ndarray) -> float:
     return float(np.max(np.abs(got[mask] - want[mask]), initial=0.0) / scale)
 
 
+def _load(path: str, scalars: dict[str, Any], order: list[str]) -> Args:
+    """A user program's saved arguments: arrays from an .npz (no pickle), scalars by name."""
+    with np.load(path, allow_pickle=False) as saved:
+        arrays = {name: saved[name].copy() for name in saved.files}
+    return {name: arrays[name] if name in arrays else scalars[name] for name in order}
+
+
 def _inputs(job: dict[str, Any], check: bool) -> Args:
-    """Fresh inputs: a PolyBench kernel's own (``kernel`` + ``params``), or a user
-    program's saved arguments (``inputs``: an .npz of arrays, ``scalars``)."""
+    """Fresh timing inputs: a suite kernel's own (``kernel`` + ``params``), or a user
+    program's saved arguments (``inputs``, ``scalars``)."""
     if "kernel" in job:
         kernel = get_kernel(job["kernel"])
         return kernel.check_arguments(job["params"]) if check else kernel.arguments(job["params"])
-    with np.load(job["inputs"]) as saved:
-        arrays = {name: saved[name].copy() for name in saved.files}
-    return {name: arrays[name] if name in arrays else job["scalars"][name] for name in job["order"]}
+    return _load(job["inputs"], job["scalars"], job["order"])
 
 
-def _expected(job: dict[str, Any], args: Args) -> tuple[Args, tuple[str, ...]]:
-    """What correct outputs look like: the NumPy reference of a PolyBench kernel, or,
-    for a user program, what its untouched build (``reference_library``) computes."""
-    want = copy_args(args)
+def _checks(job: dict[str, Any]) -> Iterator[tuple[Args, Args, tuple[str, ...]]]:
+    """(inputs, correct outputs, names to compare) for every verification input set.
+
+    A suite kernel has one set, judged by its NumPy reference. A user program has one
+    set per shape in ``checks`` (the transfer shape and a second one), each judged by
+    saved outputs (``expected``: what the Python function itself computed) or by what
+    the untouched build (``reference_library``) computes on the same inputs.
+    """
     if "kernel" in job:
         kernel = get_kernel(job["kernel"])
+        args = kernel.check_arguments(job["params"])
+        want = copy_args(args)
         kernel.reference(**want)
-        return want, kernel.outputs
-    values = _values(want, job["arguments"], job["symbols"])
-    _call(_entry(job["reference_library"], job["entry"], job["arguments"], values), values)
-    return want, tuple(job["outputs"])
+        yield args, want, kernel.outputs
+        return
+    for check in job["checks"]:
+        args = _load(check["inputs"], check["scalars"], job["order"])
+        if check.get("expected"):
+            want = {**copy_args(args), **_load(check["expected"], {}, job["outputs"])}
+        else:
+            want = copy_args(args)
+            values = _values(want, job["arguments"], job["symbols"])
+            _call(_entry(job["reference_library"], job["entry"], job["arguments"], values), values)
+        yield args, want, tuple(job["outputs"])
 
 
 def verify(job: dict[str, Any]) -> None:
-    args = _inputs(job, check=True)
-    want, outputs = _expected(job, args)
+    """Every variant on every input set; a variant's error is its worst, and the event
+    names the output (and input set) where it was seen."""
+    sets = list(_checks(job))
     for variant, library in job["libraries"].items():
         _emit({"start": variant})
-        got = copy_args(args)
-        values = _values(got, job["arguments"], job["symbols"])
-        _call(_entry(library, job["entry"], job["arguments"], values), values)
-        error = max(max_error(got[name], want[name]) for name in outputs)
-        status = "ok" if error <= job["tolerance"] else "wrong"
-        _emit({"variant": variant, "status": status, "max_error": error})
+        worst, where = 0.0, ""
+        for number, (args, want, outputs) in enumerate(sets):
+            got = copy_args(args)
+            values = _values(got, job["arguments"], job["symbols"])
+            _call(_entry(library, job["entry"], job["arguments"], values), values)
+            for name in outputs:
+                error = max_error(got[name], want[name])
+                if error > worst or not where:
+                    worst, where = error, f"{name} (input set {number})"
+        status = "ok" if worst <= job["tolerance"] else "wrong"
+        _emit({"variant": variant, "status": status, "max_error": worst, "output": where})
 
 
 def benchmark(job: dict[str, Any]) -> None:

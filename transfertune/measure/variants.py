@@ -58,6 +58,9 @@ class Workload:
     bench: dict[str, Any]
     reference_build: bool = False
     """Verify against the untouched build's outputs (user programs have no NumPy reference)."""
+    tolerance: float = 0.0
+    """The least tolerance the program's element type allows (float32 rounds ~1e-7 per
+    operation, so reordered float32 sums differ by far more than float64 ones)."""
 
 
 def polybench_workload(kernel: Kernel, size: str, check_size: str) -> Workload:
@@ -110,8 +113,9 @@ def measure_variants(kernel: Kernel | Workload, target: Target, size: str, varia
             raise RuntimeError(f"the untouched program does not compile: {reference.log[-500:]}")
         check["reference_library"] = reference.library
     begin = time.perf_counter()
+    tolerance = max(settings.tolerance, workload.tolerance)
     checked = run_resilient(base_job(program, "verify", libraries, entry) | check
-                            | {"tolerance": settings.tolerance}, target, settings.timeout, on_event)
+                            | {"tolerance": tolerance}, target, settings.timeout, on_event)
     verify_seconds = time.perf_counter() - begin
     errors = {}
     correct = {}
@@ -122,7 +126,8 @@ def measure_variants(kernel: Kernel | Workload, target: Target, size: str, varia
         if event["status"] == "ok":
             correct[name] = libraries[name]
         else:
-            message = event.get("message") or f"max error {event.get('max_error'):.3g} > {settings.tolerance:g}"
+            message = event.get("message") or (f"max error {event.get('max_error'):.3g} > {tolerance:g} "
+                                               f"in {event.get('output', '?')}")
             failed[name] = Measurement(name, event["status"], message=message, max_error=errors[name],
                                        phases=phases[name])
     timed: dict[str, dict[str, Any]] = {}

@@ -10,7 +10,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from transfertune.cli import CONFIG_DIR
+from transfertune.paths import CONFIG_DIR
 
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="train", version_base="1.3")
@@ -31,9 +31,9 @@ def evaluate_embeddings(cfg: DictConfig) -> int:
     """``transfertune evaluate-embeddings``: the table of methods, and the map."""
     from transfertune.train.evaluate import evaluate
     from transfertune.train.plot import embedding_map
-    from transfertune.train.train import open_storage, samples
+    from transfertune.train.train import research_store, samples
 
-    storage = open_storage(cfg)
+    storage = research_store(cfg)
     data = samples(cfg, storage)
     result = evaluate(cfg, data, storage)
     out = Path(str(cfg.output_dir))

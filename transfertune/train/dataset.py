@@ -11,23 +11,29 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
+import os
 import random
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from docc.sdfg import AnalysisManager, StructuredSDFG
 from torch_geometric.data import Data
 
 from transfertune.db import Storage
 from transfertune.embed.featurize import FEATURE_VERSION, featurize
-from transfertune.ir.polybench import get_kernel
 from transfertune.ir.target import local_target
 from transfertune.isolated import run_isolated
+from transfertune.suites import get_kernel
 from transfertune.tune.probes import PROBES, probes_for
 
 RESPONSES = tuple(PROBES) + ("best",)
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -111,13 +117,113 @@ def _loop_info(sdfg_json: str) -> list[float]:
 def cached_samples(storage: Storage, sizes: dict[str, str], cache_dir: str | Path) -> list[NestSample]:
     """`build_samples`, cached on disk under a key of the database state, the sizes, the
     feature version and the probe set (a changed featuriser or probe list never reads a
-    stale cache)."""
+    stale cache).
+
+    The cache is an ``.npz`` of plain arrays read with ``allow_pickle=False`` (see
+    `save_samples`): loading it runs no code. A cache that cannot be read is rebuilt."""
     rows = storage.measurements()
     state = json.dumps([len(rows), rows[-1].run if rows else "", sizes, FEATURE_VERSION, RESPONSES], sort_keys=True)
-    path = Path(cache_dir) / f"samples-{hashlib.sha256(state.encode()).hexdigest()[:16]}.pt"
+    path = Path(cache_dir) / f"samples-{hashlib.sha256(state.encode()).hexdigest()[:16]}.npz"
     if path.exists():
-        return torch.load(path, weights_only=False)
+        try:
+            return load_samples(path)
+        except Exception as err:  # noqa: BLE001 - any unreadable cache is rebuilt
+            _log.warning("rebuilding unreadable sample cache %s: %s", path, err)
     samples = build_samples(storage, sizes)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(samples, path)
+    save_samples(samples, path)
     return samples
+
+
+CACHE_FORMAT = 1
+_GRAPH_KEYS = ("x", "edge_index", "edge_attr")
+"""The graph tensors `featurize` makes; the cache stores exactly these."""
+
+
+def save_samples(samples: list[NestSample], path: str | Path) -> None:
+    """Write `samples` to `path` as an ``.npz`` that `load_samples` reads without pickle.
+
+    Tensors are concatenated across samples (nodes along dim 0 of ``x``, edges along dim 1
+    of ``edge_index`` and dim 0 of ``edge_attr``) with per-sample counts; ``y`` and ``mask``
+    are stacked. The plain fields are a JSON document stored as a uint8 array. Written to a
+    temporary file in the same directory and moved into place, so a reader never sees a
+    partial file."""
+    path = Path(path)
+    for s in samples:
+        extra = set(s.graph.keys()) - set(_GRAPH_KEYS)
+        if extra:
+            raise ValueError(f"cannot cache graph attributes {sorted(extra)} (only {list(_GRAPH_KEYS)})")
+    meta = {"format": CACHE_FORMAT, "count": len(samples),
+            "nodes": [int(s.graph.x.shape[0]) for s in samples],
+            "edges": [int(s.graph.edge_index.shape[1]) for s in samples],
+            "samples": [{"program": s.program, "group": s.group, "position": int(s.position), "nest_hash": s.nest_hash,
+                         "speedups": {t: {r: float(v) for r, v in table.items()} for t, table in s.speedups.items()},
+                         "best": dict(s.best), "loopinfo": [float(v) for v in s.loopinfo]} for s in samples]}
+    arrays: dict[str, np.ndarray] = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
+    if samples:
+        arrays["x"] = np.concatenate([s.graph.x.numpy() for s in samples], axis=0)
+        arrays["edge_index"] = np.concatenate([s.graph.edge_index.numpy() for s in samples], axis=1)
+        arrays["edge_attr"] = np.concatenate([s.graph.edge_attr.numpy() for s in samples], axis=0)
+        arrays["y"] = np.stack([s.y.numpy() for s in samples])
+        arrays["mask"] = np.stack([s.mask.numpy() for s in samples])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def load_samples(path: str | Path) -> list[NestSample]:
+    """The samples `save_samples` wrote to `path`; ValueError (or an I/O error) for a file
+    that is not such a cache. Never unpickles."""
+    data = np.load(path, allow_pickle=False)
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path} is not an .npz archive")
+    with data:
+        meta = json.loads(bytes(_array(data, "meta", "u", ndim=1)).decode())
+        if not isinstance(meta, dict) or meta.get("format") != CACHE_FORMAT:
+            raise ValueError(f"{path}: unknown sample cache format")
+        count, nodes, edges, fields = meta["count"], meta["nodes"], meta["edges"], meta["samples"]
+        if not (len(nodes) == len(edges) == len(fields) == count):
+            raise ValueError(f"{path}: inconsistent sample counts")
+        if count == 0:
+            return []
+        x, edge_index = _array(data, "x", "f", ndim=2), _array(data, "edge_index", "i", ndim=2)
+        edge_attr = _array(data, "edge_attr", "f", ndim=2)
+        y, mask = _array(data, "y", "f", ndim=2), _array(data, "mask", "f", ndim=2)
+    if (x.shape[0] != sum(nodes) or edge_index.shape != (2, sum(edges)) or edge_attr.shape[0] != sum(edges)
+            or y.shape[0] != count or mask.shape != y.shape or min(nodes + edges) < 0):
+        raise ValueError(f"{path}: array shapes do not match the sample counts")
+    samples = []
+    node_start = edge_start = 0
+    for i, (n, e, f) in enumerate(zip(nodes, edges, fields, strict=True)):
+        graph = Data(x=torch.from_numpy(x[node_start:node_start + n].copy()),
+                     edge_index=torch.from_numpy(edge_index[:, edge_start:edge_start + e].copy()),
+                     edge_attr=torch.from_numpy(edge_attr[edge_start:edge_start + e].copy()))
+        if e and (int(graph.edge_index.min()) < 0 or int(graph.edge_index.max()) >= n):
+            raise ValueError(f"{path}: edge index out of range in sample {i}")
+        samples.append(NestSample(str(f["program"]), str(f["group"]), int(f["position"]), str(f["nest_hash"]), graph,
+                                  torch.from_numpy(y[i].copy()), torch.from_numpy(mask[i].copy()),
+                                  _speedups(f["speedups"]), {str(k): str(v) for k, v in f["best"].items()},
+                                  [float(v) for v in f["loopinfo"]]))
+        node_start, edge_start = node_start + n, edge_start + e
+    return samples
+
+
+def _array(data: Any, key: str, kind: str, ndim: int) -> np.ndarray:
+    """Array `key` of the archive, checked to be numeric of `kind` ('f' float, 'i' signed,
+    'u' unsigned integer) with `ndim` dimensions (an object array fails to load already:
+    allow_pickle=False)."""
+    array = data[key]
+    if array.dtype.kind != kind or array.ndim != ndim:
+        raise ValueError(f"cache array {key!r} has dtype {array.dtype} and {array.ndim} dimensions")
+    return array
+
+
+def _speedups(value: dict[str, Any]) -> dict[str, dict[str, float]]:
+    return {str(t): {str(r): float(v) for r, v in table.items()} for t, table in value.items()}

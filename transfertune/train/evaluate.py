@@ -30,11 +30,11 @@ from tqdm import tqdm
 from transfertune.db import Storage
 from transfertune.embed.featurize import EDGE_DIM, NODE_TYPES
 from transfertune.ir.loopnest import loop_nests
-from transfertune.ir.polybench import NAMES, get_kernel
 from transfertune.ir.program import build_program
 from transfertune.ir.recipe import Recipe
 from transfertune.ir.target import local_target
 from transfertune.measure.variants import Settings
+from transfertune.suites.polybench import NAMES, get_kernel
 from transfertune.train.dataset import NestSample, kernel_folds
 from transfertune.train.train import embed, fit
 from transfertune.tune.executor import make_executor

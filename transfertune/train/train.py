@@ -13,9 +13,7 @@ similarity, which a hand-made feature kNN already has.
 from __future__ import annotations
 
 import csv
-import hashlib
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch_geometric.loader import DataLoader
 
-from transfertune.db import Storage
-from transfertune.db.portable import load
+from transfertune.db import Storage, seed_store
 from transfertune.embed.encoder import NestEncoder
 from transfertune.embed.featurize import FEATURE_VERSION
 from transfertune.train.dataset import NestSample, cached_samples, response_layout
@@ -46,23 +43,14 @@ class ResponseModel(nn.Module):
         return z, self.head(z)
 
 
-def open_storage(cfg: DictConfig) -> Storage:
-    """The database named by cfg.db, or the shipped export imported into a temp SQLite."""
-    if cfg.db:
-        return Storage(cfg.db)
-    source = Path(cfg.data.source)
-    if not source.is_absolute():
-        source = Path(__file__).resolve().parents[2] / source
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(source.glob("*.jsonl")))).hexdigest()[:16]
-    path = Path(tempfile.gettempdir()) / f"transfertune-seed-{digest}.db"
-    storage = Storage(f"sqlite:///{path}")
-    load(storage, source)
-    return storage
+def research_store(cfg: DictConfig) -> Storage:
+    """``db=`` if given, else the shipped seed alone (reproducible research runs)."""
+    return Storage(cfg.db) if cfg.db else seed_store(cfg.data.source)
 
 
 def samples(cfg: DictConfig, storage: Storage | None = None) -> list[NestSample]:
     sizes = dict(cfg.data.sizes)
-    found = cached_samples(storage or open_storage(cfg), sizes, cfg.data.cache_dir)
+    found = cached_samples(storage or research_store(cfg), sizes, cfg.data.cache_dir)
     if not found:
         raise ValueError("no measured nests in the database: run `transfertune tune` or import data/seed")
     return found
@@ -190,9 +178,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
         writer = csv.DictWriter(f, fieldnames=list(history[-1]))
         writer.writeheader()
         writer.writerows(history)
+    # Only tensors and plain containers: the checkpoint is read back with weights_only=True.
+    sizes = OmegaConf.to_container(cfg.data.sizes, resolve=True)
     torch.save({"state_dict": model.state_dict(), "model": OmegaConf.to_container(cfg.model, resolve=True),
-                "feature_version": FEATURE_VERSION, "responses": response_layout(dict(cfg.data.sizes)),
-                "sizes": dict(cfg.data.sizes), "kernels": sorted({s.program for s in data}),
-                "metrics": history[-1]}, out / "checkpoint.pt")
+                "feature_version": int(FEATURE_VERSION), "responses": response_layout(sizes),
+                "sizes": sizes, "kernels": sorted({str(s.program) for s in data}),
+                "metrics": {k: float(v) if isinstance(v, float) else int(v) for k, v in history[-1].items()}},
+               out / "checkpoint.pt")
     print(f"wrote {out}/checkpoint.pt", flush=True)
     return history[-1]

@@ -15,11 +15,11 @@ from dataclasses import asdict
 from multiprocessing import get_context
 from typing import Any
 
-from transfertune.ir.polybench import get_kernel
 from transfertune.ir.recipe import load_recipe
 from transfertune.ir.target import local_target
 from transfertune.isolated import die_with_parent
 from transfertune.measure.variants import Settings, Variant, measure_variants
+from transfertune.suites import get_kernel
 
 
 def measure_batch(kernel: str, target: str, size: str, variants: list[tuple[str, dict[str, Any] | None]],

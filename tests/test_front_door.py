@@ -1,0 +1,172 @@
+"""What a new user meets: the package API, the decorator, the default store, the CLI's
+help and errors, and programs that are right at every shape or refuse the call."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import transfertune
+from tests import user_kernels
+from transfertune.cli import COMMANDS, main
+from transfertune.db import Storage, open_store
+from transfertune.index.embedder import Embedder
+from transfertune.index.lookup import RecipeLookup
+from transfertune.measure.variants import Settings
+from transfertune.paths import SEED
+from transfertune.porting.user import ArgumentError
+
+FAST = Settings(repetitions=2, early_stop=1.5)
+
+
+def test_square_transfer_is_right_at_other_shapes_and_refuses_bad_calls(store, checkpoint, tmp_path):
+    # equal extents at transfer (docc would merge them into one symbol) ...
+    rng = np.random.default_rng(1)
+    C, A, B = rng.random((40, 40)), rng.random((40, 40)), rng.random((40, 40))
+    lookup = RecipeLookup(Storage(store), Embedder.from_checkpoint(checkpoint), cache=tmp_path)
+    result = transfertune.transfer(user_kernels.matmul_sub, C, A, B, target="cpu-omp", settings=FAST, lookup=lookup,
+                                   size="LARGE")
+    assert "float64/2" in result.report["shape_class"] and result.report["nests"][0]["tried"]
+    # ... and the program is right at distinct, odd extents
+    C2, A2, B2 = rng.random((21, 33)), rng.random((21, 17)), rng.random((17, 33))
+    want = C2 - A2 @ B2
+    result.run(C2, A2, B2)
+    np.testing.assert_allclose(C2, want, rtol=1e-12)
+    # a call the function itself would reject (B too short) is refused before native code runs
+    with pytest.raises(ArgumentError, match="argument B: the program reads or writes"):
+        result.run(np.zeros((21, 33)), A2, rng.random((16, 33)))
+    with pytest.raises(ArgumentError, match="built for"):  # int64 arrays are not read as float64 bits
+        result.run(np.zeros((21, 33), dtype=np.int64), A2, B2)
+    with pytest.raises(ArgumentError, match="built for"):
+        result.run(np.zeros(21), A2, B2)
+    with pytest.raises(ArgumentError, match="empty"):
+        result.run(np.zeros((0, 33)), np.zeros((0, 17)), B2)
+
+
+def test_python_and_c_semantics_mismatch_is_a_clear_error(store, checkpoint):
+    values = np.arange(-20, 20, dtype=np.int64)
+    with pytest.raises(ValueError, match="computes B differently from Python"):
+        transfertune.transfer(user_kernels.floor_third, values, np.zeros(40, dtype=np.int64), db=store,
+                              checkpoint=checkpoint)
+    with pytest.raises(ValueError, match="differently from Python|untouched build .* crash"):
+        transfertune.transfer(user_kernels.reversed_copy, np.random.rand(40), np.full(40, np.nan), db=store,
+                              checkpoint=checkpoint)
+
+
+def test_decorator_transfers_once_per_shape_class_and_stays_correct(store, checkpoint, tmp_path):
+    @transfertune.jit(target="cpu-seq", db=store, checkpoint=checkpoint, settings=FAST, size="LARGE")
+    def scaled_rows(A: np.ndarray, s: np.ndarray, out: np.ndarray) -> None:
+        for i in range(A.shape[0]):
+            for j in range(A.shape[1]):
+                out[i, j] = A[i, j] * s[i]
+
+    rng = np.random.default_rng(2)
+    A, s = rng.random((48, 40)).astype(np.float32), rng.random(48).astype(np.float32)
+    out = np.zeros((48, 40), dtype=np.float32)
+    scaled_rows(A, s, out)  # first call: transfer, then the compiled program computes the result
+    np.testing.assert_allclose(out, A * s[:, None], rtol=1e-6)
+    assert len(scaled_rows.reports) == 1
+    A2, s2, out2 = rng.random((9, 31)).astype(np.float32), rng.random(9).astype(np.float32), np.zeros((9, 31), np.float32)
+    scaled_rows(A2, s2, out2)
+    np.testing.assert_allclose(out2, A2 * s2[:, None], rtol=1e-6)
+    assert len(scaled_rows.reports) == 1  # same shape class: no second transfer
+    before = len(Storage(store).measurements())
+    again = transfertune.transfer(scaled_rows.__wrapped__, A, s, out, target="cpu-seq", db=store,
+                                  checkpoint=checkpoint)
+    assert again.report["from_database"] is True and len(Storage(store).measurements()) == before
+
+
+def test_query_api_answers_for_a_function(store, checkpoint):
+    answer = transfertune.query(user_kernels.matmul_acc, np.zeros((20, 30)), np.zeros((20, 25)), np.zeros((25, 30)),
+                                db=store, checkpoint=checkpoint, sizes={"cpu-omp": "LARGE"})
+    assert answer["program"] == "matmul_acc" and answer["nests"][0]["neighbours"]
+
+
+def test_two_stores_never_share_a_cached_index(store, checkpoint, tmp_path):
+    from transfertune.ir.loopnest import loop_nests
+    from transfertune.ir.program import build_program
+    from transfertune.ir.target import local_target
+    from transfertune.measure.measurement import Measurement
+    from transfertune.suites import get_kernel
+
+    other = Storage(f"sqlite:///{tmp_path / 'other.db'}")
+    kernel = get_kernel("atax")
+    for nest in loop_nests("atax", build_program(kernel).sdfg()):
+        other.record(Measurement("baseline", "ok", (1.0,)), kernel=kernel, target=local_target("cpu-omp"),
+                     size="LARGE", run="r", nest=nest)
+        other.record(Measurement("recipe", "ok", (0.5,)), kernel=kernel, target=local_target("cpu-omp"),
+                     size="LARGE", run="r", nest=nest, recipe=transfertune_recipe())
+    embedder = Embedder.from_checkpoint(checkpoint)
+    cache = tmp_path / "shared-cache"
+    args = (np.zeros((20, 30)), np.zeros((20, 25)), np.zeros((25, 30)))
+    first = transfertune.query(user_kernels.matmul_acc, *args, lookup=RecipeLookup(Storage(store), embedder, cache=cache),
+                               sizes={"cpu-omp": "LARGE"})
+    second = transfertune.query(user_kernels.matmul_acc, *args, lookup=RecipeLookup(other, embedder, cache=cache),
+                                sizes={"cpu-omp": "LARGE"})
+    assert {n["kernel"] for n in second["nests"][0]["neighbours"]} == {"atax"}
+    assert {n["kernel"] for n in first["nests"][0]["neighbours"]} - {"atax"}
+    assert len(list(cache.glob("*.index.npz"))) == 2
+
+
+def transfertune_recipe():
+    from transfertune.ir.recipe import Recipe, Step
+
+    return Recipe((Step("tile", (), {"size": 16}),))
+
+
+def test_default_store_is_seeded_on_first_use_and_shared(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home"))
+    expected = sum(1 for _ in (SEED / "measurements.jsonl").open())
+    assert main(["db", "action=info"]) == 0
+    assert f": {expected} measurements" in capsys.readouterr().out
+    assert len(open_store().measurements()) == expected  # the API opens the same store, seeded once
+    monkeypatch.setenv("TRANSFERTUNE_DB", f"sqlite:///{tmp_path / 'env.db'}")
+    assert open_store().url.endswith("env.db")
+
+
+@pytest.mark.parametrize("url", ["notaurl", "mysql://u@localhost/x", "postgresql+psycopg://u:p@127.0.0.1:1/none"])
+def test_bad_database_url_is_one_line_and_exit_2(url, capsys):
+    assert main(["db", "action=info", f"db={url}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("transfertune db:") and len(err.splitlines()) == 1
+
+
+def test_every_command_has_help_and_light_commands_do_not_import_torch(capsys):
+    for command in COMMANDS:
+        assert main([command, "--help"]) == 0
+        assert f"transfertune {command}:" in capsys.readouterr().out
+    code = ("import sys; from transfertune.cli import main; main(['db', '--help']); main(['--help']); "
+            "import transfertune; assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    out = subprocess.run([sys.executable, "-m", "transfertune", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "usage: transfertune" in out.stdout
+
+
+def test_bad_files_are_one_line_errors(tmp_path, store, checkpoint, capsys):
+    broken = tmp_path / "broken.py"
+    broken.write_text("import does_not_exist\n")
+    sdfg = tmp_path / "bad.json"
+    sdfg.write_text(json.dumps({"root": {"type": "nonsense"}, "containers": 7, "arguments": ["x"]}))
+    common = [f"db={store}", f"checkpoint={checkpoint}"]
+    for args, message in ((["query", f"function={broken}:f", *common], "importing"),
+                          (["query", f"sdfg={sdfg}", *common], "not an SDFG"),
+                          (["query", f"checkpoint={tmp_path / 'none.pt'}", "kernel=gemm", f"db={store}"], "not found")):
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1
+
+
+def test_scalars_form_of_the_readme_and_text_report(store, checkpoint, tmp_path, capsys):
+    np.savez(tmp_path / "in.npz", A=np.random.rand(30, 20), out=np.zeros((30, 20)))
+    function = f"function={Path(__file__).parent / 'user_kernels.py'}:axpy_rows"
+    common = [f"db={store}", f"checkpoint={checkpoint}", "data.sizes.cpu-omp=LARGE", "target=cpu-omp"]
+    assert main(["query", function, f"args={tmp_path / 'in.npz'}", "scalars={alpha:1.5}", *common]) == 0
+    text = capsys.readouterr().out
+    assert "nest 0:" in text and "neighbour" in text and "distance" in text
+    assert main(["transfer", function, f"args={tmp_path / 'in.npz'}", "scalars={alpha:1.5}", "repetitions=2",
+                 *common]) == 0
+    text = capsys.readouterr().out
+    assert "program recipe:" in text and "variants tried" in text

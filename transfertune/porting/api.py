@@ -1,0 +1,240 @@
+"""`transfer()`: make a new kernel fast with recipes measured on similar nests.
+
+For each loop nest of the program, the nearest measured nests (by embedding) lend
+their best recipes; each is ported (steps that do not fit are skipped), built, verified
+against the untouched build and timed against it in the same run, the best few are
+re-measured, and a nest keeps a recipe only if it is measurably faster. The combined
+program is measured once more against the untouched program; if it is not faster, the
+untouched program is what you get. Every measurement goes into the database, so the
+next query for these nests knows more, and asking again for the same kernel, target and
+argument shapes answers from the database without measuring.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from transfertune.db import Storage, open_store
+from transfertune.index.lookup import RecipeLookup, resolve_target
+from transfertune.ir import codegen
+from transfertune.ir.loopnest import loop_nests
+from transfertune.ir.program import Program
+from transfertune.ir.recipe import ProgramRecipe, Recipe
+from transfertune.ir.target import Target, local_target
+from transfertune.measure.variants import Settings, Variant, Workload, measure_variants
+from transfertune.paths import CHECKPOINT
+from transfertune.porting.user import (
+    Guard,
+    bind_arguments,
+    call_library,
+    check_inputs,
+    compare_with_python,
+    parse_user_program,
+    tolerance_for,
+    user_workload,
+)
+
+KEEP_MARGIN = 1.02
+
+
+@dataclass
+class CompiledProgram:
+    """The chosen build of a program, callable like the original function; a call it was
+    not built for (other dtypes or ranks, arrays too small for the sizes) raises
+    `transfertune.porting.user.ArgumentError` before any native code runs."""
+
+    program: Program
+    library: str
+    entry: str
+    recipe: ProgramRecipe
+    guard: Guard | None = None
+
+    def __call__(self, *args: Any) -> None:
+        bound = bind_arguments(self.program.kernel.func, args)
+        if self.guard is not None:
+            self.guard.check(bound)
+        call_library(self.library, self.entry, self.program, bound)
+        for original, used in zip(args, bound.values(), strict=True):
+            if isinstance(original, np.ndarray) and used is not original:  # a non-contiguous input was copied
+                original[...] = used
+
+
+@dataclass
+class Transferred:
+    """What `transfer` returns: the program to call and what was done."""
+
+    run: CompiledProgram
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def transfer(func: Callable[..., None], *args: Any, target: str = "cpu-omp", k: int = 3, db: str | None = None,
+             checkpoint: str | Path | None = None, size: str = "LARGE", recipes_per_neighbour: int = 2,
+             max_variants: int | None = 9, settings: Settings | None = None, lookup: RecipeLookup | None = None
+             ) -> Transferred:
+    """Transfer recipes onto `func` (called with `args`) for `target`; see module docstring.
+
+    The program is parsed shape-generic; the untouched build must agree with the Python
+    function at a second, small shape (else ValueError); candidates are verified at the
+    transfer shape and at that second shape. Asking again for the same program content,
+    shape class (dtypes and ranks) and target answers from the store with the earlier
+    report. `size` names the dataset size whose measurements answer the query; `k`
+    neighbours per nest lend `recipes_per_neighbour` recipes each, at most `max_variants`.
+    """
+    here = local_target(target)
+    if checkpoint is not None and not Path(checkpoint).is_file():
+        raise ValueError(f"checkpoint not found: {checkpoint}")
+    bound = bind_arguments(func, args)
+    empty = [n for n, v in bound.items() if isinstance(v, np.ndarray) and v.size == 0]
+    if empty:
+        raise ValueError(f"empty array argument(s) {', '.join(empty)}: nothing to measure")
+    user = parse_user_program(func, bound)
+    program, shape = user.program, user.guard.signature.key
+    storage = lookup.storage if lookup else open_store(db)
+    previous = storage.latest_transfer(program=program.kernel.name, target=here.key, shape=shape)
+    if previous is not None:
+        return Transferred(_compile(program, here, previous.recipe, user.guard),
+                           {**previous.report, "from_database": True})
+    full, small = check_inputs(func, bound)
+    untouched = _compile(program, here, ProgramRecipe({}), user.guard)
+    compare_with_python(func, untouched.library, untouched.entry, program, small, tolerance_for(bound) or 1e-9)
+    if lookup is None:
+        from transfertune.index.embedder import Embedder
+
+        lookup = RecipeLookup(storage, Embedder.from_checkpoint(checkpoint or CHECKPOINT))
+    with tempfile.TemporaryDirectory(prefix="tt-inputs-") as inputs:
+        result = transfer_program(program, user_workload(program, bound, [full, small], inputs), here, shape,
+                                  lookup, size=size, k=k, recipes_per_neighbour=recipes_per_neighbour,
+                                  max_variants=max_variants, settings=settings, suite="user")
+    result.run.guard = user.guard
+    result.report["shape_class"] = user.guard.signature.describe()
+    storage.record_transfer(kernel=program.kernel, target=here, shape=shape, recipe=result.run.recipe,
+                            report=result.report)
+    return result
+
+
+def transfer_program(program: Program, workload: Workload, here: Target, shape: str, lookup: RecipeLookup, *,
+                     size: str, k: int = 3, recipes_per_neighbour: int = 2, max_variants: int | None = 9,
+                     settings: Settings | None = None, suite: str = "user", peers: tuple[str, ...] = ()
+                     ) -> Transferred:
+    """The transfer loop for a parsed program and its workload (user or PolyBench);
+    at most `max_variants` recipes are tried for the whole program; `peers` (polly,
+    docc) are timed in the final run too, for experiments."""
+    begin = time.monotonic()
+    storage, kernel = lookup.storage, program.kernel
+    settings = settings or Settings(repetitions=3, early_stop=1.5)
+    resolved = resolve_target(storage, here)
+    nests = loop_nests(kernel.name, program.sdfg())
+    answers = lookup.query(nests, resolved, size, k=k, recipes=recipes_per_neighbour)
+    report: dict[str, Any] = {"kernel": kernel.name, "target": here.key, "answered_by": resolved.key,
+                              "note": resolved.note, "nests": []}
+    chosen: dict[int, Recipe] = {}
+    tried = 0
+    record = {"storage": storage, "kernel": kernel, "program": program, "workload": workload, "target": here,
+              "shape": shape, "suite": suite}
+    shares = share_variants([_ranked(answer) for answer in answers], max_variants)
+    for nest, answer, candidates in zip(nests, answers, shares, strict=True):
+        nest_report = {"nest": nest.index, "tried": [],
+                       "neighbours": [{"kernel": n["kernel"], "nest": n["position"], "distance": round(n["distance"], 4)}
+                                      for n in answer["neighbours"]]}
+        if candidates:
+            speedups = _measure_nest(nest=nest, recipes=candidates, settings=settings, **record)
+            tried += len(candidates)
+            nest_report["tried"] = [{"recipe": r.to_json(), "speedup": s} for r, s in speedups.items()]
+            top = [r for r, s in sorted(speedups.items(), key=lambda kv: -kv[1]) if s > 1.0][:2]
+            if top:
+                again = _measure_nest(nest=nest, recipes=top, settings=replace(settings, repetitions=5,
+                                                                               early_stop=None), **record)
+                best = max(again, key=again.get)
+                if again[best] >= KEEP_MARGIN:
+                    chosen[nest.index] = best
+                    nest_report["kept"] = {"recipe": best.to_json(), "speedup": again[best]}
+        report["nests"].append(nest_report)
+    recipe = ProgramRecipe(chosen)
+    final = replace(settings, repetitions=5, early_stop=None)
+    variants = [Variant("baseline")] + [Variant(p) for p in peers]
+    variants += [Variant("transferred", recipe)] if chosen else []
+    results = measure_variants(workload, here, shape, variants, final)
+    if not results["baseline"].ok:
+        raise ValueError(f"the untouched build of {kernel.name} does not run: {results['baseline'].status} "
+                         f"({results['baseline'].message.strip()[-300:]})")
+    if chosen and not (results["transferred"].ok and results["baseline"].ok
+                       and results["transferred"].median < results["baseline"].median):
+        recipe = ProgramRecipe({})  # measurably not faster as a whole: keep the untouched program
+    if not recipe.nests:
+        results["transferred"] = replace(results["baseline"], variant="transferred")
+    run = uuid.uuid4().hex
+    seconds = time.monotonic() - begin
+    for name, m in results.items():
+        m = replace(m, phases={**m.phases, "transfer": seconds, "variants_tried": float(tried)})
+        results[name] = m
+        storage.record(m, kernel=kernel, target=here, size=shape, run=run,
+                       recipe=recipe if name == "transferred" else None, suite=suite)
+    base, fast = results["baseline"], results["transferred"]
+    report.update({"variants_tried": tried, "seconds": seconds, "recipe": recipe.to_json(),
+                   "speedup": base.median / fast.median if base.ok and fast.ok else None,
+                   "measurements": {n: m.to_json() for n, m in results.items()}, "from_database": False})
+    return Transferred(_compile(program, here, recipe), report)
+
+
+def _ranked(answer: dict[str, Any]) -> list[Recipe]:
+    """A nest's candidate recipes: nearest neighbour first, each neighbour's best first."""
+    out: list[Recipe] = []
+    for neighbour in answer["neighbours"]:
+        for entry in neighbour["recipes"]:
+            recipe = Recipe.from_json(entry["recipe"])
+            if recipe not in out:
+                out.append(recipe)
+    return out
+
+
+def share_variants(ranked: list[list[Recipe]], limit: int | None) -> list[list[Recipe]]:
+    """Cut the per-nest candidate lists to `limit` variants for the whole program, taking
+    them round-robin (every nest's first choice before any nest's second), so a program
+    with many nests still tries the most promising recipe on each."""
+    if limit is None:
+        return [list(r) for r in ranked]
+    out: list[list[Recipe]] = [[] for _ in ranked]
+    taken, depth = 0, 0
+    while taken < limit and any(depth < len(r) for r in ranked):
+        for i, candidates in enumerate(ranked):
+            if depth < len(candidates) and taken < limit:
+                out[i].append(candidates[depth])
+                taken += 1
+        depth += 1
+    return out
+
+
+def _measure_nest(*, storage: Storage, kernel: Any, program: Program, workload: Workload, target: Target,
+                  shape: str, suite: str, nest: Any, recipes: list[Recipe], settings: Settings
+                  ) -> dict[Recipe, float]:
+    names = [f"c{i}" for i in range(len(recipes))]
+    variants = [Variant("baseline")] + [Variant(n, ProgramRecipe({nest.index: r}))
+                                        for n, r in zip(names, recipes, strict=True)]
+    results = measure_variants(workload, target, shape, variants, settings)
+    run = uuid.uuid4().hex
+    base = results["baseline"]
+    storage.record(base, kernel=kernel, target=target, size=shape, run=run, nest=nest, suite=suite)
+    out = {}
+    for name, recipe in zip(names, recipes, strict=True):
+        m = replace(results[name], variant="recipe")
+        storage.record(m, kernel=kernel, target=target, size=shape, run=run, nest=nest, recipe=recipe, suite=suite)
+        out[recipe] = base.median / m.median if base.ok and m.ok else 0.0
+    return out
+
+
+def _compile(program: Program, target: Target, recipe: ProgramRecipe, guard: Guard | None = None
+             ) -> CompiledProgram:
+    source = codegen.generate(program, target, "recipe", recipe) if recipe.nests else codegen.generate(program, target)
+    build = codegen.build(source.code, codegen.compile_flags(target, source.variant))
+    if build.status != "ok":
+        raise RuntimeError(f"building the chosen program failed: {build.log[-500:]}")
+    return CompiledProgram(program, build.library, source.entry, recipe, guard)
+

@@ -1,0 +1,387 @@
+"""User programs: a Python loop function and example arguments, made into a program that
+is right for every call it accepts and refuses the others with a clear error.
+
+Three guarantees, each closing a way a user got a wrong program:
+- **Shape-generic parse.** docc merges array extents (and int arguments) of equal value
+  into one symbol, so parsing at the caller's 400 x 400 gave code valid only for square
+  inputs. We parse at *probe* arguments instead: every array dimension and every int
+  argument a distinct prime, so each becomes its own symbol.
+- **A guard on every call** (`Guard`): argument kinds, array dtypes and ranks must be the
+  ones the build was made for, no array may be empty, and the bytes the program touches in
+  each array (docc's argument analysis, as expressions of the sizes) must fit inside it;
+  otherwise the call raises before any native code runs.
+- **Checks against the function itself** (`check_inputs`, `python_outputs`): the untouched
+  build is compared with the Python function run by the interpreter at a second, small
+  shape (C and Python disagree on ``//`` of negatives and on negative indices), and every
+  candidate with the untouched build at the transfer shape and at that second shape.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import inspect
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sympy
+
+from transfertune.ir.kernel import Args, Kernel, copy_args
+from transfertune.ir.loopnest import canonical_json
+from transfertune.ir.program import Program, parse_with_sdfg
+from transfertune.isolated import run_isolated
+from transfertune.measure.variants import Workload
+
+DTYPES = ("float64", "float32", "int64", "int32")
+"""Array element types docc 0.8.1 compiles (checked: parse, build, run)."""
+SMALL_EXTENT = 8
+"""Extents below this (channels, filter taps) keep their value at the second shape."""
+_SECOND_SHAPE_PRIMES = (11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97)
+
+
+class ArgumentError(ValueError):
+    """A call the compiled program was not built for (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What a build holds under, its *shape class*: kinds of the arguments in order,
+    dtype and rank of every array. Sizes are not part of it: the program is generic."""
+
+    arguments: tuple[tuple[str, str], ...]
+    """(name, kind) in order; kind is an array's ``dtype/ndim`` (``dtype/shape`` when
+    pinned), or ``int`` / ``float``."""
+    pinned: bool = False
+
+    @classmethod
+    def of(cls, args: Args, pinned: bool = False) -> Signature:
+        """`pinned`: the exact shapes are part of the class (where docc could not bound
+        the program's accesses, only the shapes it was checked at are safe)."""
+        def kind(v: Any) -> str:
+            if not isinstance(v, np.ndarray):
+                return type(v).__name__
+            return f"{v.dtype}/{'x'.join(map(str, v.shape)) if pinned else v.ndim}"
+
+        return cls(tuple((n, kind(v)) for n, v in args.items()), pinned)
+
+    @property
+    def key(self) -> str:
+        """Short stable id of the shape class (the store's `size` column for user programs)."""
+        return "class-" + hashlib.sha256(json.dumps(self.arguments).encode()).hexdigest()[:12]
+
+    def describe(self) -> str:
+        return ", ".join(f"{n}: {k}" for n, k in self.arguments)
+
+
+@dataclass(frozen=True)
+class Guard:
+    """The checks made before a compiled user program runs (see module docstring)."""
+
+    signature: Signature
+    footprint: tuple[tuple[str, tuple[str, ...]], ...]
+    """Per array argument: expressions (of size symbols and int arguments) of the bytes each
+    loop nest touches, from docc's argument analysis; the largest must fit in the array."""
+    symbols: tuple[tuple[str, str, int], ...]
+    """(size symbol, array, dimension) that supplies it."""
+
+    def check(self, args: Args) -> None:
+        """Raise `ArgumentError` unless `args` is a call this build is right for."""
+        mine = Signature.of(args, self.signature.pinned)
+        if mine != self.signature:
+            raise ArgumentError(f"this program was built for ({self.signature.describe()}), "
+                                f"called with ({mine.describe()})")
+        for name, value in args.items():
+            if isinstance(value, np.ndarray) and value.size == 0:
+                raise ArgumentError(f"argument {name} is empty (shape {value.shape})")
+        sizes = {s: int(args[a].shape[d]) for s, a, d in self.symbols}
+        sizes.update({n: v for n, v in args.items() if isinstance(v, int)})
+        for name, expressions in self.footprint:
+            need = max(_evaluate(e, sizes) for e in expressions)
+            if need > args[name].nbytes:
+                raise ArgumentError(f"argument {name}: the program reads or writes {need} bytes of it, but it has "
+                                    f"{args[name].nbytes} (shape {args[name].shape}): the function itself would "
+                                    "index past its end with these sizes")
+
+
+def _evaluate(expression: str, sizes: dict[str, int]) -> int:
+    names, fn = _compiled(expression)
+    return int(fn(*(sizes[n] for n in names)))
+
+
+@cache
+def _compiled(expression: str) -> tuple[tuple[str, ...], Callable[..., Any]]:
+    """An expression of sizes as a Python function of its symbols (parsed once)."""
+    expr = sympy.sympify(expression)
+    names = tuple(sorted(str(s) for s in expr.free_symbols))
+    return names, sympy.lambdify(names, expr, modules="math")
+
+
+def bind_arguments(func: Callable[..., None], args: tuple[Any, ...]) -> Args:
+    """Arguments by parameter name; arrays C-contiguous, NumPy scalars made Python ones;
+    a clear error for anything docc cannot take."""
+    if not callable(func):
+        raise ValueError(f"expected a Python function, got {type(func).__name__}")
+    try:
+        bound = inspect.signature(func).bind(*args)
+    except TypeError as err:
+        raise ValueError(f"arguments do not match {func.__name__}{inspect.signature(func)}: {err}") from None
+    out: Args = {}
+    for name, value in bound.arguments.items():
+        if isinstance(value, np.ndarray):
+            if value.dtype.name not in DTYPES:
+                raise ValueError(f"argument {name}: arrays must be one of {', '.join(DTYPES)}, got {value.dtype}")
+            out[name] = np.ascontiguousarray(value)
+        elif isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer | np.floating):
+            raise ValueError(f"argument {name}: expected an array, int or float, got {type(value).__name__}")
+        else:
+            out[name] = int(value) if isinstance(value, int | np.integer) else float(value)
+    return out
+
+
+def source_hash(func: Callable[..., None]) -> str:
+    try:
+        return hashlib.sha256(inspect.getsource(func).encode()).hexdigest()
+    except (OSError, TypeError):
+        raise ValueError(f"cannot read the source of {func.__name__}: define it in a file") from None
+
+
+def user_kernel(func: Callable[..., None], args: Args) -> Kernel:
+    """A provisional `Kernel` for parsing; `parse_user_program` names it by content."""
+    source_hash(func)
+    arrays = tuple(n for n, v in args.items() if isinstance(v, np.ndarray))
+    return Kernel(name=func.__name__, group="user", func=func, init=lambda **_: dict(args),
+                  reference=lambda **_: None, flops=lambda **_: 0, outputs=arrays, sizes={})
+
+
+@dataclass(frozen=True)
+class UserProgram:
+    """A parsed user function: the generic program, its guard, and its content id."""
+
+    program: Program
+    guard: Guard
+
+    @property
+    def name(self) -> str:
+        return self.program.kernel.name
+
+
+def probe_arguments(args: Args) -> Args:
+    """Arguments for parsing: every array dimension and int argument a distinct prime
+    (see module docstring), zeros of the caller's dtypes; floats as given."""
+    count = sum(v.ndim for v in args.values() if isinstance(v, np.ndarray)) + sum(
+        isinstance(v, int) for v in args.values())
+    primes = iter(_primes(count))
+    out: Args = {}
+    for name, value in args.items():
+        if isinstance(value, np.ndarray):
+            out[name] = np.zeros(tuple(next(primes) for _ in range(value.ndim)), dtype=value.dtype)
+        elif isinstance(value, int):
+            out[name] = next(primes)
+        else:
+            out[name] = value
+    return out
+
+
+def _primes(count: int, start: int = 11) -> list[int]:
+    out, n = [], start
+    while len(out) < count:
+        if all(n % p for p in range(2, int(n ** 0.5) + 1)):
+            out.append(n)
+        n += 1
+    return out
+
+
+def parse_user_program(func: Callable[..., None], args: Args) -> UserProgram:
+    """Parse at probe arguments in a child (docc aborts the process on some code)."""
+    kernel = user_kernel(func, args)
+    outcome = run_isolated(_parse, kernel, probe_arguments(args), timeout=120)
+    if not outcome.ok:
+        detail = outcome.message.strip().splitlines()
+        raise ValueError(f"docc cannot parse {func.__name__}: {detail[-1] if detail else outcome.status}")
+    sdfg_json, arguments, symbols, footprint = outcome.value
+    content = hashlib.sha256(canonical_json(json.loads(sdfg_json)).encode()).hexdigest()
+    named = Kernel(name=f"{func.__name__}@{content[:12]}", group="user", func=func, init=kernel.init,
+                   reference=kernel.reference, flops=kernel.flops, outputs=kernel.outputs, sizes={})
+    guard = Guard(Signature.of(args, pinned=footprint is None), tuple(sorted((footprint or {}).items())),
+                  tuple((s, a, d) for s, (a, d) in sorted(symbols.items())))
+    return UserProgram(Program(named, sdfg_json, arguments, symbols), guard)
+
+
+def _parse(kernel: Kernel, args: Args) -> tuple[str, tuple[str, ...], dict[str, tuple[str, int]],
+                                               dict[str, tuple[str, ...]] | None]:
+    from docc import sdfg as d
+
+    # docc 0.8.1 reads a `-> None` annotation *object* (no `from __future__ import
+    # annotations`) as a return value and adds a return buffer; the string form it
+    # ignores. We are in a forked child, so the change never reaches the caller.
+    annotations = getattr(kernel.func, "__annotations__", {})
+    if "return" in annotations and annotations["return"] is None:
+        annotations["return"] = "None"
+    program, sdfg = parse_with_sdfg(kernel, args)  # the kernel holds lambdas: return plain data only
+    if any(a.startswith("_docc_ret_") for a in program.arguments):
+        raise ValueError("kernels must write results into array arguments, not return them")
+    manager = d.AnalysisManager(d.StructuredSDFGBuilder(sdfg))
+    analysis = manager.arguments_analysis()
+    arrays = [n for n, v in args.items() if isinstance(v, np.ndarray)]
+    footprint: dict[str, list[str]] = {n: [] for n in arrays}
+    for loop in manager.loop_analysis().outermost_loops():
+        try:
+            sizes = analysis.argument_sizes(loop)
+        except RuntimeError:  # docc cannot bound this nest's accesses: the guard pins the shapes
+            return program.sdfg_json, program.arguments, program.symbols, None
+        for name in arrays:
+            if name in sizes:
+                footprint[name].append(str(sizes[name]))
+    return (program.sdfg_json, program.arguments, program.symbols,
+            {n: tuple(e) for n, e in footprint.items() if e})
+
+
+# -- the second shape and the Python reference ----------------------------------------------
+
+
+def check_inputs(func: Callable[..., None], args: Args, seed: int = 0) -> tuple[Args, Args]:
+    """Inputs for verification: (at the transfer shape, at a second small shape).
+
+    Non-finite values (``np.empty`` outputs, NaN-filled inputs) are replaced by random
+    finite ones, so no comparison is vacuous. The second shape gives every extent of at
+    least `SMALL_EXTENT` its own odd prime, in the order of the original extents, if the
+    Python function accepts that; else one prime per distinct original extent; else the
+    original extents shifted down by one amount (keeping their differences). Values are
+    the caller's, cropped or tiled.
+    """
+    rng = np.random.default_rng(seed)
+    full = _finite(args, rng)
+    if not _shifted_shapes(args):  # every extent is already small: the transfer shape is the check
+        return full, full
+    for shape_of in (_distinct_shapes, _grouped_shapes, _shifted_shapes):
+        small = _reshaped(full, shape_of(args))
+        if small is not None and python_outputs(func, small, timeout=60).ok:
+            return full, small
+    raise ValueError(f"{func.__name__} raises at every smaller shape tried; call transfer with arrays "
+                     "whose extents are at least 16")
+
+
+def _finite(args: Args, rng: np.random.Generator) -> Args:
+    out = copy_args(args)
+    for value in out.values():
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+            bad = ~np.isfinite(value)
+            if bad.any():
+                finite = value[~bad]
+                low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+                value[bad] = rng.uniform(low, high if high > low else low + 1.0, int(bad.sum())).astype(value.dtype)
+    return out
+
+
+def _extents(args: Args) -> list[tuple[str, int, int]]:
+    return [(n, d, e) for n, v in args.items() if isinstance(v, np.ndarray) for d, e in enumerate(v.shape)]
+
+
+def _distinct_shapes(args: Args) -> dict[tuple[str, int], int]:
+    big = sorted(((e, i) for i, (_, _, e) in enumerate(_extents(args)) if e >= SMALL_EXTENT))
+    dims = _extents(args)
+    return {(dims[i][0], dims[i][1]): p for (_, i), p in zip(big, _SECOND_SHAPE_PRIMES, strict=False)}
+
+
+def _grouped_shapes(args: Args) -> dict[tuple[str, int], int]:
+    values = sorted({e for _, _, e in _extents(args) if e >= SMALL_EXTENT})
+    prime = dict(zip(values, _SECOND_SHAPE_PRIMES, strict=False))
+    return {(n, d): prime[e] for n, d, e in _extents(args) if e in prime}
+
+
+def _shifted_shapes(args: Args) -> dict[tuple[str, int], int]:
+    big = [e for _, _, e in _extents(args) if e >= SMALL_EXTENT]
+    shift = min(big) - 9 if big else 0
+    return {(n, d): e - shift for n, d, e in _extents(args) if e >= SMALL_EXTENT}
+
+
+def _reshaped(args: Args, new: dict[tuple[str, int], int]) -> Args | None:
+    """`args` with extents replaced as in `new`, values cropped or tiled; int arguments
+    equal to a replaced extent follow it. None when nothing would change."""
+    if not new or all(args[n].shape[d] == e for (n, d), e in new.items()):
+        return None
+    follow = {args[n].shape[d]: e for (n, d), e in new.items()}
+    out: Args = {}
+    for name, value in args.items():
+        if isinstance(value, np.ndarray):
+            shape = tuple(new.get((name, d), e) for d, e in enumerate(value.shape))
+            out[name] = np.ascontiguousarray(np.resize(value, shape) if value.size else np.zeros(shape, value.dtype))
+        elif isinstance(value, int):
+            out[name] = follow.get(value, value)
+        else:
+            out[name] = value
+    return out
+
+
+def python_outputs(func: Callable[..., None], args: Args, timeout: float = 120.0) -> Any:
+    """Run the function itself in the interpreter on a copy of `args` (in a child: it may
+    hang or raise); the outcome's value is the arrays afterwards."""
+    def run(arguments: Args) -> dict[str, np.ndarray]:
+        func(*arguments.values())
+        return {n: v for n, v in arguments.items() if isinstance(v, np.ndarray)}
+
+    return run_isolated(run, copy_args(args), timeout=timeout)
+
+
+def compare_with_python(func: Callable[..., None], library: str, entry: str, program: Program, args: Args,
+                        tolerance: float) -> None:
+    """Raise a clear error when the untouched build and the Python function disagree at
+    `args` (or the build crashes): a front-end mismatch, never a program to hand out."""
+    want = python_outputs(func, args)
+    if not want.ok:
+        raise ValueError(f"{func.__name__} failed when run by Python at the check shape: {want.message.strip()[-300:]}")
+    got = run_isolated(call_library, library, entry, program, copy_args(args), timeout=120)
+    if not got.ok:
+        raise ValueError(f"the untouched build of {func.__name__} {got.status}es at the check shape "
+                         f"{_shapes(args)}: {got.message.strip()[-300:]}")
+    from transfertune.measure.child import max_error
+
+    for name, expected in want.value.items():
+        error = max_error(got.value[name], expected)
+        if error > tolerance:
+            raise ValueError(f"docc's build of {func.__name__} computes {name} differently from Python "
+                             f"(max relative error {error:.3g} at {_shapes(args)}): the function uses something "
+                             "whose C meaning differs (integer // or % of negatives, negative indices, ...)")
+
+
+def _shapes(args: Args) -> str:
+    return ", ".join(f"{n} {v.shape}" for n, v in args.items() if isinstance(v, np.ndarray))
+
+
+def call_library(library: str, entry: str, program: Program, args: Args) -> dict[str, np.ndarray]:
+    """Call a compiled program on `args` (in place) and return its arrays."""
+    values = program.call_values(args)
+    fn = getattr(ctypes.CDLL(library), entry)
+    fn.argtypes = [ctypes.c_void_p if isinstance(v, np.ndarray) else ctypes.c_double if isinstance(v, float)
+                   else ctypes.c_int64 for v in values]
+    fn.restype = None
+    fn(*[v.ctypes.data if isinstance(v, np.ndarray) else v for v in values])
+    return {n: v for n, v in args.items() if isinstance(v, np.ndarray)}
+
+
+def tolerance_for(args: Args) -> float:
+    """float32 outputs differ by reordering far more than float64 ones."""
+    return 1e-4 if any(isinstance(v, np.ndarray) and v.dtype == np.float32 for v in args.values()) else 0.0
+
+
+def user_workload(program: Program, inputs: Args, checks: list[Args], directory: str | Path) -> Workload:
+    """Inputs saved as .npz (no pickle) in `directory` (the caller owns it): timing at
+    `inputs`, verification against the untouched build on every set in `checks`."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def save(args: Args, name: str) -> dict[str, Any]:
+        path = folder / f"{name}.npz"
+        np.savez(path, **{n: v for n, v in args.items() if isinstance(v, np.ndarray)})
+        return {"inputs": str(path), "scalars": {n: v for n, v in args.items() if not isinstance(v, np.ndarray)}}
+
+    order = list(inputs)
+    outputs = [n for n, v in inputs.items() if isinstance(v, np.ndarray)]
+    bench = save(inputs, "bench") | {"order": order, "outputs": outputs}
+    check = {"checks": [save(c, f"check{i}") for i, c in enumerate(checks)], "order": order, "outputs": outputs}
+    return Workload(program, check, bench, reference_build=True, tolerance=tolerance_for(inputs))
