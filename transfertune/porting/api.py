@@ -38,7 +38,6 @@ from transfertune.porting.user import (
     check_inputs,
     compare_with_python,
     parse_user_program,
-    tolerance_for,
     user_workload,
 )
 
@@ -104,7 +103,7 @@ def transfer(func: Callable[..., None], *args: Any, target: str = "cpu-omp", k: 
                            {**previous.report, "from_database": True})
     full, small = check_inputs(func, bound)
     untouched = _compile(program, here, ProgramRecipe({}), user.guard)
-    compare_with_python(func, untouched.library, untouched.entry, program, small, tolerance_for(bound) or 1e-9)
+    compare_with_python(func, untouched.library, untouched.entry, program, small)
     if lookup is None:
         from transfertune.index.embedder import Embedder
 
@@ -112,8 +111,7 @@ def transfer(func: Callable[..., None], *args: Any, target: str = "cpu-omp", k: 
     with tempfile.TemporaryDirectory(prefix="tt-inputs-") as inputs:
         result = transfer_program(program, user_workload(program, bound, [full, small], inputs), here, shape,
                                   lookup, size=size, k=k, recipes_per_neighbour=recipes_per_neighbour,
-                                  max_variants=max_variants, settings=settings, suite="user")
-    result.run.guard = user.guard
+                                  max_variants=max_variants, settings=settings, suite="user", guard=user.guard)
     result.report["shape_class"] = user.guard.signature.describe()
     storage.record_transfer(kernel=program.kernel, target=here, shape=shape, recipe=result.run.recipe,
                             report=result.report)
@@ -122,11 +120,12 @@ def transfer(func: Callable[..., None], *args: Any, target: str = "cpu-omp", k: 
 
 def transfer_program(program: Program, workload: Workload, here: Target, shape: str, lookup: RecipeLookup, *,
                      size: str, k: int = 3, recipes_per_neighbour: int = 2, max_variants: int | None = 9,
-                     settings: Settings | None = None, suite: str = "user", peers: tuple[str, ...] = ()
-                     ) -> Transferred:
+                     settings: Settings | None = None, suite: str = "user", peers: tuple[str, ...] = (),
+                     guard: Guard | None = None) -> Transferred:
     """The transfer loop for a parsed program and its workload (user or PolyBench);
     at most `max_variants` recipes are tried for the whole program; `peers` (polly,
-    docc) are timed in the final run too, for experiments."""
+    docc) are timed in the final run too, for experiments; `guard` goes with the
+    returned program (user programs)."""
     begin = time.monotonic()
     storage, kernel = lookup.storage, program.kernel
     settings = settings or Settings(repetitions=3, early_stop=1.5)
@@ -181,7 +180,7 @@ def transfer_program(program: Program, workload: Workload, here: Target, shape: 
     report.update({"variants_tried": tried, "seconds": seconds, "recipe": recipe.to_json(),
                    "speedup": base.median / fast.median if base.ok and fast.ok else None,
                    "measurements": {n: m.to_json() for n, m in results.items()}, "from_database": False})
-    return Transferred(_compile(program, here, recipe), report)
+    return Transferred(_compile(program, here, recipe, guard), report)
 
 
 def _ranked(answer: dict[str, Any]) -> list[Recipe]:

@@ -328,10 +328,12 @@ def python_outputs(func: Callable[..., None], args: Args, timeout: float = 120.0
     return run_isolated(run, copy_args(args), timeout=timeout)
 
 
-def compare_with_python(func: Callable[..., None], library: str, entry: str, program: Program, args: Args,
-                        tolerance: float) -> None:
+def compare_with_python(func: Callable[..., None], library: str, entry: str, program: Program, args: Args) -> None:
     """Raise a clear error when the untouched build and the Python function disagree at
-    `args` (or the build crashes): a front-end mismatch, never a program to hand out."""
+    `args` (or the build crashes): a front-end mismatch, never a program to hand out.
+    Both run the same operations in the same order, so only contraction (FMA) rounding
+    may differ: 1e-9 for float64, the float32 tolerance for float32."""
+    tolerance = max(tolerance_for(args), 1e-9)
     want = python_outputs(func, args)
     if not want.ok:
         raise ValueError(f"{func.__name__} failed when run by Python at the check shape: {want.message.strip()[-300:]}")
