@@ -143,7 +143,7 @@ def test_picked_recipes_missing_on_the_held_out_nest_are_measured_and_stored(tmp
     assert sample.speedups["cpu-seq"][recipe.canonical()] > 0
     assert evaluation.fraction_reached(sample, recipe.canonical(), "cpu-seq") == 1.0  # the only one measured
     stored = storage.nest_speedups(target_name="cpu-seq", size="MINI")
-    assert recipe.canonical() in stored[("jacobi-1d", nest.nest_hash)]
+    assert recipe in stored[("jacobi-1d", nest.nest_hash)]
 
 
 def test_multirun_sweep(store, tmp_path):

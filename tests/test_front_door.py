@@ -170,3 +170,27 @@ def test_scalars_form_of_the_readme_and_text_report(store, checkpoint, tmp_path,
                  *common]) == 0
     text = capsys.readouterr().out
     assert "program recipe:" in text and "variants tried" in text
+
+
+def test_transfer_measures_through_a_dask_executor(store, checkpoint, tmp_path):
+    """The same measurement loop as tuning, on the Dask path: a user program's workload
+    travels to the worker (its kernel detached, its inputs as files)."""
+    distributed = pytest.importorskip("distributed")
+    from transfertune.tune.executor import make_executor
+
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                       resources={"cpu-omp": 1}, dashboard_address=None)
+    executor = make_executor("dask", target="cpu-omp", cluster=cluster)
+    rng = np.random.default_rng(3)
+    C, A, B = rng.random((24, 28)), rng.random((24, 20)), rng.random((20, 28))
+    try:
+        result = transfertune.transfer(user_kernels.matmul_acc_ijk, C, A, B, target="cpu-omp", settings=FAST,
+                                       lookup=RecipeLookup(Storage(store), Embedder.from_checkpoint(checkpoint),
+                                                           cache=tmp_path), size="LARGE", executor=executor)
+    finally:
+        executor.shutdown()
+        cluster.close()
+    assert result.report["nests"][0]["tried"] and result.report["measurements"]["baseline"]["status"] == "ok"
+    out = C.copy()
+    result.run(out, A, B)
+    np.testing.assert_allclose(out, C + A @ B, rtol=1e-12)

@@ -36,3 +36,10 @@ def axpy_rows(alpha: float, A: np.ndarray, out: np.ndarray) -> None:
     for i in range(A.shape[0]):
         for j in range(A.shape[1]):
             out[i, j] = out[i, j] + alpha * A[i, j]
+
+
+def matmul_acc_ijk(C: np.ndarray, A: np.ndarray, B: np.ndarray) -> None:
+    for i in range(C.shape[0]):
+        for j in range(C.shape[1]):
+            for k in range(A.shape[1]):
+                C[i, j] += A[i, k] * B[k, j]

@@ -26,19 +26,15 @@ def rows(storage: Storage, target: str, size: str) -> tuple[list[dict[str, Any]]
     """Per-kernel rows of the latest tuned run; prefers this machine's target key and
     falls back to any machine's target of the same name (and says which)."""
     key = local_target(target).key
-    found = storage.measurements(target=key, size=size, whole_program=True)
+    runs = storage.latest_runs(target=key, size=size, variant="tuned")
     source = f"target {key} (this machine)"
-    if not found:
-        found = storage.measurements(target_name=target, size=size, whole_program=True)
-        keys = sorted({r.target_key for r in found})
+    if not runs:
+        runs = storage.latest_runs(target_name=target, size=size, variant="tuned")
+        keys = sorted({r.target_key for r in runs.values()})
         source = f"target(s) {', '.join(keys)} (measured on another machine)" if keys else "no data"
-    latest: dict[str, str] = {}
-    for r in found:
-        if r.variant == "tuned":
-            latest[r.program] = r.run
     out = []
-    for kernel in [n for n in NAMES if n in latest]:
-        run = {r.variant: r.measurement for r in found if r.run == latest[kernel]}
+    for kernel in [n for n in NAMES if n in runs]:
+        run = runs[kernel].measurements
         row: dict[str, Any] = {"kernel": kernel}
         for v in VARIANTS:
             m = run.get(v)

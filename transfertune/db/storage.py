@@ -111,6 +111,17 @@ class StoredMeasurement:
 
 
 @dataclass(frozen=True)
+class ProgramRun:
+    """One whole-program run: its variants, timed together in one child, and the recipe
+    of the variant asked for."""
+
+    run: str
+    target_key: str
+    measurements: dict[str, Measurement]
+    recipe: ProgramRecipe
+
+
+@dataclass(frozen=True)
 class Transfer:
     """An earlier `transfer()` answer: the kept recipe and the report it came with."""
 
@@ -268,23 +279,41 @@ class Storage:
 
     def nest_speedups(self, *, size: str, target: Target | str | None = None, target_name: str | None = None,
                       program: str | None = None, nest_hash: str | None = None
-                      ) -> dict[tuple[str, str], dict[str, float]]:
-        """(program, nest hash) -> recipe canonical JSON -> best speedup of that recipe
-        over the untouched program timed in the same run; 0.0 for a recipe that only
-        ever failed (wrong, crash, ...), so callers can tell 'tried' from 'unknown'."""
+                      ) -> dict[tuple[str, str], dict[Recipe, float]]:
+        """(program, nest hash) -> recipe -> best speedup of that recipe over the untouched
+        program timed in the same run; 0.0 for a recipe that only ever failed (wrong,
+        crash, ...), so callers can tell 'tried' from 'unknown'."""
         rows = self.measurements(target=target, target_name=target_name, size=size, program=program,
                                  nest_hash=nest_hash, whole_program=False)
         baselines = {r.run: r.measurement for r in rows if r.variant == "baseline"}
-        out: dict[tuple[str, str], dict[str, float]] = {}
+        out: dict[tuple[str, str], dict[Recipe, float]] = {}
+        parsed: dict[str, Recipe] = {}
         for r in rows:
             base = baselines.get(r.run)
             if r.recipe is None or base is None:
                 continue
-            key = json.dumps(r.recipe, sort_keys=True, separators=(",", ":"))
+            text = json.dumps(r.recipe, sort_keys=True)
+            key = parsed.setdefault(text, Recipe.from_json(r.recipe))
             ok = base.ok and r.measurement.ok and r.measurement.median > 0
             table = out.setdefault((r.program, r.nest_hash), {})
             table[key] = max(table.get(key, 0.0), base.median / r.measurement.median if ok else 0.0)
         return out
+
+    def latest_runs(self, *, size: str, variant: str, target: Target | str | None = None,
+                    target_name: str | None = None, program: str | None = None) -> dict[str, ProgramRun]:
+        """Program -> its newest whole-program run that has `variant` (``tuned``,
+        ``transferred``): every variant of that run, timed together, and its recipe."""
+        rows = self.measurements(target=target, target_name=target_name, size=size, program=program,
+                                 whole_program=True)
+        latest = {r.program: r.run for r in rows if r.variant == variant}
+        runs: dict[str, dict[str, StoredMeasurement]] = {}
+        for r in rows:
+            if latest.get(r.program) == r.run:
+                runs.setdefault(r.program, {})[r.variant] = r
+        return {p: ProgramRun(latest[p], mine[variant].target_key, {v: m.measurement for v, m in mine.items()},
+                              ProgramRecipe.from_json(mine[variant].recipe) if mine[variant].recipe
+                              else ProgramRecipe({}))
+                for p, mine in runs.items()}
 
     # -- transfers ---------------------------------------------------------------------
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,7 +87,7 @@ class RecipeLookup:
         by_id = {n.nest_id: n for n in nests}
         self._indexes[(target, size)] = (index, by_id)
         self._recipes[(target, size)] = {
-            key: sorted(((json.loads(r), v) for r, v in table.items() if v > 0), key=lambda kv: -kv[1])
+            key: sorted(((r.to_json(), v) for r, v in table.items() if v > 0), key=lambda kv: -kv[1])
             for key, table in self.storage.nest_speedups(target_name=target, size=size).items()}
         return index, by_id
 

@@ -48,6 +48,14 @@ class Kernel:
     from a right one (an output that never changes, or rank-deficient data whose result
     is rounding noise); None means `init` is used."""
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Kernels travel to measuring workers (process pools, Dask) by name: a suite
+        kernel is looked up again there; a user kernel travels detached (name and outputs:
+        all measuring needs, its program comes with the workload)."""
+        if self.group == "user":
+            return detached_kernel, (self.name, self.outputs)
+        return _suite_kernel, (self.name,)
+
     def params(self, size: str) -> dict[str, int]:
         """Problem-size parameters of dataset `size`; a clear error for unknown names."""
         try:
@@ -71,3 +79,19 @@ class Kernel:
 def copy_args(args: Mapping[str, Any]) -> Args:
     """Deep copy of the arrays in `args` (scalars are immutable and shared)."""
     return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in args.items()}
+
+
+def detached_kernel(name: str, outputs: tuple[str, ...]) -> Kernel:
+    """A user kernel without its function: what a worker measuring its program needs."""
+
+    def unavailable(**_: Any) -> Any:
+        raise RuntimeError(f"{name}: a detached user kernel has no code or reference here")
+
+    return Kernel(name=name, group="user", func=unavailable, init=unavailable, reference=unavailable,
+                  flops=lambda **_: 0, outputs=outputs, sizes={})
+
+
+def _suite_kernel(name: str) -> Kernel:
+    from transfertune.suites import get_kernel  # suites sit above ir: imported only on unpickling
+
+    return get_kernel(name)

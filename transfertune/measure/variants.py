@@ -63,7 +63,7 @@ class Workload:
     operation, so reordered float32 sums differ by far more than float64 ones)."""
 
 
-def polybench_workload(kernel: Kernel, size: str, check_size: str) -> Workload:
+def suite_workload(kernel: Kernel, size: str, check_size: str) -> Workload:
     return Workload(build_program(kernel), {"kernel": kernel.name, "params": kernel.params(check_size)},
                     {"kernel": kernel.name, "params": kernel.params(size)})
 
@@ -80,7 +80,7 @@ def measure_variants(kernel: Kernel | Workload, target: Target, size: str, varia
     if isinstance(kernel, Workload):
         workload = kernel
     else:
-        workload = polybench_workload(kernel, size, size if not benchmark else settings.check_size)
+        workload = suite_workload(kernel, size, size if not benchmark else settings.check_size)
     program = workload.program
     phases: dict[str, dict[str, float]] = {v.name: {} for v in variants}
     failed: dict[str, Measurement] = {}

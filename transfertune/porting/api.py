@@ -14,22 +14,22 @@ from __future__ import annotations
 
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from transfertune.db import Storage, open_store
+from transfertune.db import open_store
 from transfertune.index.lookup import RecipeLookup, resolve_target
 from transfertune.ir import codegen
 from transfertune.ir.loopnest import loop_nests
 from transfertune.ir.program import Program
 from transfertune.ir.recipe import ProgramRecipe, Recipe
 from transfertune.ir.target import Target, local_target
-from transfertune.measure.variants import Settings, Variant, Workload, measure_variants
+from transfertune.measure.variants import Settings, Workload
 from transfertune.paths import CHECKPOINT
 from transfertune.porting.user import (
     Guard,
@@ -40,8 +40,8 @@ from transfertune.porting.user import (
     parse_user_program,
     user_workload,
 )
-
-KEEP_MARGIN = 1.02
+from transfertune.tune.executor import InlineExecutor
+from transfertune.tune.trials import Trials
 
 
 @dataclass
@@ -76,8 +76,8 @@ class Transferred:
 
 def transfer(func: Callable[..., None], *args: Any, target: str = "cpu-omp", k: int = 3, db: str | None = None,
              checkpoint: str | Path | None = None, size: str = "LARGE", recipes_per_neighbour: int = 2,
-             max_variants: int | None = 9, settings: Settings | None = None, lookup: RecipeLookup | None = None
-             ) -> Transferred:
+             max_variants: int | None = 9, settings: Settings | None = None, lookup: RecipeLookup | None = None,
+             executor: Executor | None = None) -> Transferred:
     """Transfer recipes onto `func` (called with `args`) for `target`; see module docstring.
 
     The program is parsed shape-generic; the untouched build must agree with the Python
@@ -86,6 +86,8 @@ def transfer(func: Callable[..., None], *args: Any, target: str = "cpu-omp", k: 
     shape class (dtypes and ranks) and target answers from the store with the earlier
     report. `size` names the dataset size whose measurements answer the query; `k`
     neighbours per nest lend `recipes_per_neighbour` recipes each, at most `max_variants`.
+    `executor` measures (default: this process; a Dask executor needs workers that see
+    this machine's temporary files).
     """
     here = local_target(target)
     if checkpoint is not None and not Path(checkpoint).is_file():
@@ -109,76 +111,59 @@ def transfer(func: Callable[..., None], *args: Any, target: str = "cpu-omp", k: 
 
         lookup = RecipeLookup(storage, Embedder.from_checkpoint(checkpoint or CHECKPOINT))
     with tempfile.TemporaryDirectory(prefix="tt-inputs-") as inputs:
-        result = transfer_program(program, user_workload(program, bound, [full, small], inputs), here, shape,
-                                  lookup, size=size, k=k, recipes_per_neighbour=recipes_per_neighbour,
-                                  max_variants=max_variants, settings=settings, suite="user", guard=user.guard)
+        result = transfer_program(user_workload(program, bound, [full, small], inputs), here, shape, lookup,
+                                  size=size, k=k, recipes_per_neighbour=recipes_per_neighbour,
+                                  max_variants=max_variants, settings=settings, suite="user", guard=user.guard,
+                                  executor=executor)
     result.report["shape_class"] = user.guard.signature.describe()
     storage.record_transfer(kernel=program.kernel, target=here, shape=shape, recipe=result.run.recipe,
                             report=result.report)
     return result
 
 
-def transfer_program(program: Program, workload: Workload, here: Target, shape: str, lookup: RecipeLookup, *,
-                     size: str, k: int = 3, recipes_per_neighbour: int = 2, max_variants: int | None = 9,
-                     settings: Settings | None = None, suite: str = "user", peers: tuple[str, ...] = (),
-                     guard: Guard | None = None) -> Transferred:
-    """The transfer loop for a parsed program and its workload (user or PolyBench);
-    at most `max_variants` recipes are tried for the whole program; `peers` (polly,
-    docc) are timed in the final run too, for experiments; `guard` goes with the
-    returned program (user programs)."""
+def transfer_program(workload: Workload, here: Target, shape: str, lookup: RecipeLookup, *, size: str, k: int = 3,
+                     recipes_per_neighbour: int = 2, max_variants: int | None = 9, settings: Settings | None = None,
+                     suite: str = "user", peers: tuple[str, ...] = (), guard: Guard | None = None,
+                     executor: Executor | None = None) -> Transferred:
+    """The transfer loop for a workload (user program or suite kernel), measured through
+    `executor` (default: this process) by the same `Trials` tuning uses; at most
+    `max_variants` recipes are tried for the whole program; `peers` (polly, docc) are
+    timed in the final run too, for experiments; `guard` goes with the returned program."""
     begin = time.monotonic()
-    storage, kernel = lookup.storage, program.kernel
+    program, storage = workload.program, lookup.storage
     settings = settings or Settings(repetitions=3, early_stop=1.5)
+    careful = replace(settings, repetitions=5, early_stop=None)
+    trials = Trials(storage, executor or InlineExecutor(), workload, here, shape, suite)
     resolved = resolve_target(storage, here)
-    nests = loop_nests(kernel.name, program.sdfg())
+    nests = loop_nests(program.kernel.name, program.sdfg())
     answers = lookup.query(nests, resolved, size, k=k, recipes=recipes_per_neighbour)
-    report: dict[str, Any] = {"kernel": kernel.name, "target": here.key, "answered_by": resolved.key,
+    report: dict[str, Any] = {"kernel": program.kernel.name, "target": here.key, "answered_by": resolved.key,
                               "note": resolved.note, "nests": []}
     chosen: dict[int, Recipe] = {}
     tried = 0
-    record = {"storage": storage, "kernel": kernel, "program": program, "workload": workload, "target": here,
-              "shape": shape, "suite": suite}
     shares = share_variants([_ranked(answer) for answer in answers], max_variants)
     for nest, answer, candidates in zip(nests, answers, shares, strict=True):
-        nest_report = {"nest": nest.index, "tried": [],
-                       "neighbours": [{"kernel": n["kernel"], "nest": n["position"], "distance": round(n["distance"], 4)}
-                                      for n in answer["neighbours"]]}
+        nest_report: dict[str, Any] = {
+            "nest": nest.index, "tried": [],
+            "neighbours": [{"kernel": n["kernel"], "nest": n["position"], "distance": round(n["distance"], 4)}
+                           for n in answer["neighbours"]]}
         if candidates:
-            speedups = _measure_nest(nest=nest, recipes=candidates, settings=settings, **record)
+            measured = trials.measure_nest(nest, candidates, settings)
             tried += len(candidates)
-            nest_report["tried"] = [{"recipe": r.to_json(), "speedup": s} for r, s in speedups.items()]
-            top = [r for r, s in sorted(speedups.items(), key=lambda kv: -kv[1]) if s > 1.0][:2]
-            if top:
-                again = _measure_nest(nest=nest, recipes=top, settings=replace(settings, repetitions=5,
-                                                                               early_stop=None), **record)
-                best = max(again, key=again.get)
-                if again[best] >= KEEP_MARGIN:
-                    chosen[nest.index] = best
-                    nest_report["kept"] = {"recipe": best.to_json(), "speedup": again[best]}
+            nest_report["tried"] = [{"recipe": c.recipe.to_json(), "speedup": c.speedup} for c in measured]
+            best = trials.confirm(nest, measured, careful, top=2)
+            if best is not None:
+                chosen[nest.index] = best.recipe
+                nest_report["kept"] = {"recipe": best.recipe.to_json(), "speedup": best.speedup}
         report["nests"].append(nest_report)
-    recipe = ProgramRecipe(chosen)
-    final = replace(settings, repetitions=5, early_stop=None)
-    variants = [Variant("baseline")] + [Variant(p) for p in peers]
-    variants += [Variant("transferred", recipe)] if chosen else []
-    results = measure_variants(workload, here, shape, variants, final)
-    if not results["baseline"].ok:
-        raise ValueError(f"the untouched build of {kernel.name} does not run: {results['baseline'].status} "
-                         f"({results['baseline'].message.strip()[-300:]})")
-    if chosen and not (results["transferred"].ok and results["baseline"].ok
-                       and results["transferred"].median < results["baseline"].median):
-        recipe = ProgramRecipe({})  # measurably not faster as a whole: keep the untouched program
-    if not recipe.nests:
-        results["transferred"] = replace(results["baseline"], variant="transferred")
-    run = uuid.uuid4().hex
-    seconds = time.monotonic() - begin
-    for name, m in results.items():
-        m = replace(m, phases={**m.phases, "transfer": seconds, "variants_tried": float(tried)})
-        results[name] = m
-        storage.record(m, kernel=kernel, target=here, size=shape, run=run,
-                       recipe=recipe if name == "transferred" else None, suite=suite)
+    recipe, results = trials.finish(chosen, "transferred", careful, peers=peers, started=begin, label="transfer",
+                                    tried=tried)
     base, fast = results["baseline"], results["transferred"]
-    report.update({"variants_tried": tried, "seconds": seconds, "recipe": recipe.to_json(),
-                   "speedup": base.median / fast.median if base.ok and fast.ok else None,
+    if not base.ok:
+        raise ValueError(f"the untouched build of {program.kernel.name} does not run: {base.status} "
+                         f"({base.message.strip()[-300:]})")
+    report.update({"variants_tried": tried, "seconds": fast.phases["transfer"], "recipe": recipe.to_json(),
+                   "speedup": base.median / fast.median if fast.ok else None,
                    "measurements": {n: m.to_json() for n, m in results.items()}, "from_database": False})
     return Transferred(_compile(program, here, recipe, guard), report)
 
@@ -208,24 +193,6 @@ def share_variants(ranked: list[list[Recipe]], limit: int | None) -> list[list[R
                 out[i].append(candidates[depth])
                 taken += 1
         depth += 1
-    return out
-
-
-def _measure_nest(*, storage: Storage, kernel: Any, program: Program, workload: Workload, target: Target,
-                  shape: str, suite: str, nest: Any, recipes: list[Recipe], settings: Settings
-                  ) -> dict[Recipe, float]:
-    names = [f"c{i}" for i in range(len(recipes))]
-    variants = [Variant("baseline")] + [Variant(n, ProgramRecipe({nest.index: r}))
-                                        for n, r in zip(names, recipes, strict=True)]
-    results = measure_variants(workload, target, shape, variants, settings)
-    run = uuid.uuid4().hex
-    base = results["baseline"]
-    storage.record(base, kernel=kernel, target=target, size=shape, run=run, nest=nest, suite=suite)
-    out = {}
-    for name, recipe in zip(names, recipes, strict=True):
-        m = replace(results[name], variant="recipe")
-        storage.record(m, kernel=kernel, target=target, size=shape, run=run, nest=nest, recipe=recipe, suite=suite)
-        out[recipe] = base.median / m.median if base.ok and m.ok else 0.0
     return out
 
 

@@ -30,7 +30,7 @@ from transfertune.db.portable import export, load  # noqa: E402
 from transfertune.index.embedder import Embedder  # noqa: E402
 from transfertune.index.lookup import RecipeLookup  # noqa: E402
 from transfertune.ir.target import local_fingerprint, local_target  # noqa: E402
-from transfertune.measure.variants import Settings, polybench_workload  # noqa: E402
+from transfertune.measure.variants import Settings, suite_workload  # noqa: E402
 from transfertune.porting.api import transfer_program  # noqa: E402
 from transfertune.porting.tables import geomean, write_csv  # noqa: E402
 from transfertune.suites.polybench import NAMES, get_kernel  # noqa: E402
@@ -78,9 +78,9 @@ def _run(cfg: DictConfig, tmp: Path) -> dict[str, Any]:
         # fold's index is built once and topped up for its next kernel instead of rebuilt.
         lookup = RecipeLookup(storage, embedders[key], exclude=frozenset(fold), cache=tmp / "index")
         kernel = get_kernel(name)
-        workload = polybench_workload(kernel, str(cfg.size), str(cfg.check_size))
+        workload = suite_workload(kernel, str(cfg.size), str(cfg.check_size))
         here = local_target(str(target))
-        result = transfer_program(workload.program, workload, here, str(cfg.size), lookup,
+        result = transfer_program(workload, here, str(cfg.size), lookup,
                                   size=str(cfg.data.sizes[str(target)]), k=int(cfg.k),
                                   recipes_per_neighbour=int(cfg.recipes_per_neighbour),
                                   max_variants=cfg.max_variants,

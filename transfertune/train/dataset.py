@@ -78,7 +78,7 @@ def build_samples(storage: Storage, sizes: dict[str, str]) -> list[NestSample]:
         mask = torch.zeros(len(layout))
         speedups, best = {}, {}
         for target in sizes:
-            table = per_target[target].get((program, nest_hash), {})
+            table = {r.canonical(): v for r, v in per_target[target].get((program, nest_hash), {}).items()}
             speedups[target] = table
             probes = {name: recipe.canonical() for name, recipe in probes_for(local_target(target)).items()}
             if table:

@@ -2,27 +2,19 @@
 recipes are combined and the whole program is measured against its peers.
 
 Every nest is first measured under the fixed probe recipes (`probes`), then searched.
-The combined program counts as tuned only if it beats the untouched program in the final
-run; otherwise the untouched program is the result (and the combined one is recorded as
-``combined``), so a tuned program is never slower than the code it started from.
-Nest candidates are timed as the whole program with only that nest transformed,
-interleaved in one child with the untouched program; the speedup of a nest recipe is
-the ratio of the two medians from the same run. Every measurement is recorded in the
-store as soon as its batch returns, and a candidate already measured for this nest,
-target and size is taken from the store instead of being rebuilt, so an interrupted
-tuning run resumes where it stopped.
+Measuring, confirming and the final keep-or-fall-back run are `Trials`', shared with
+transfer: a tuned program is never slower than the code it started from. A candidate
+already measured for this nest, target and size is taken from the store instead of
+being rebuilt, so an interrupted tuning run resumes where it stopped.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from transfertune.db import Storage
 from transfertune.ir.kernel import Kernel
@@ -31,15 +23,14 @@ from transfertune.ir.program import Program, build_program
 from transfertune.ir.recipe import ProgramRecipe, Recipe
 from transfertune.ir.target import Target, local_target
 from transfertune.measure.measurement import Measurement
-from transfertune.measure.variants import Settings
+from transfertune.measure.variants import Settings, suite_workload
 from transfertune.tune import space
-from transfertune.tune.executor import measure_batch, settings_dict
 from transfertune.tune.probes import probes_for
 from transfertune.tune.strategy import Budget, Candidate, Strategy
+from transfertune.tune.trials import Trials
 
-PEERS = ("baseline", "polly", "docc")
-KEEP_MARGIN = 1.02
-"""A nest recipe is kept only if it beat the untouched program by 2% when re-measured."""
+PEERS = ("polly", "docc")
+"""Timed beside the untouched program in every final run."""
 
 
 @dataclass
@@ -113,54 +104,32 @@ class Tuner:
         self.target: Target = local_target(target)
         self.progress = progress or (lambda _msg: None)
 
-    # -- measuring ---------------------------------------------------------------------
-
-    def _measure(self, kernel: Kernel, variants: list[tuple[str, Any]], settings: Settings
-                 ) -> tuple[Target, dict[str, Measurement]]:
-        future = self.executor.submit(measure_batch, kernel.name, self.target.name, self.options.size,
-                                      variants, settings_dict(settings))
-        target_json, results = future.result()
-        return Target.from_json(target_json), {n: Measurement.from_json(m) for n, m in results.items()}
+    def trials(self, kernel: Kernel) -> Trials:
+        """The measurement loop for `kernel` at the tuning size."""
+        workload = suite_workload(kernel, self.options.size, self.options.settings.check_size)
+        return Trials(self.storage, self.executor, workload, self.target, self.options.size)
 
     def measure_nest(self, kernel: Kernel, nest: LoopNest, recipes: list[Recipe], settings: Settings
                      ) -> list[Candidate]:
-        """Time `recipes` on `nest` (whole program, other nests untouched) against the
-        untouched program in one run; record all; return speedups."""
-        names = [f"c{i}" for i in range(len(recipes))]
-        variants = [("baseline", None)] + [
-            (n, ProgramRecipe({nest.index: r}).to_json()) for n, r in zip(names, recipes, strict=True)]
-        target, results = self._measure(kernel, variants, settings)
-        run = uuid.uuid4().hex
-        base = results["baseline"]
-        self.storage.record(base, kernel=kernel, target=target, size=self.options.size, run=run, nest=nest)
-        out = []
-        for name, recipe in zip(names, recipes, strict=True):
-            m = replace(results[name], variant="recipe")
-            self.storage.record(m, kernel=kernel, target=target, size=self.options.size, run=run, nest=nest,
-                                recipe=recipe)
-            out.append(Candidate(recipe, _speedup(base, m), m.status))
-        return out
+        """Time `recipes` on `nest` against the untouched program in one run; record all."""
+        return self.trials(kernel).measure_nest(nest, recipes, settings)
 
     def known(self, kernel: Kernel, nest: LoopNest) -> dict[Recipe, Candidate]:
         """Candidates already measured for this nest, target and size (failures included,
         with speedup 0, so they are not tried again)."""
         tables = self.storage.nest_speedups(target=self.target, size=self.options.size, program=kernel.name,
                                             nest_hash=nest.nest_hash)
-        out = {}
-        for text, speedup in tables.get((kernel.name, nest.nest_hash), {}).items():
-            recipe = Recipe.from_json(json.loads(text))
-            out[recipe] = Candidate(recipe, speedup, "ok" if speedup > 0 else "failed")
-        return out
+        return {r: Candidate(r, s, "ok" if s > 0 else "failed")
+                for r, s in tables.get((kernel.name, nest.nest_hash), {}).items()}
 
     def seeds(self, exclude: str) -> list[Recipe]:
         """Best nest recipes of other kernels measured on this target and size."""
-        scored: dict[str, float] = {}
+        scored: dict[Recipe, float] = {}
         for (program, _), table in self.storage.nest_speedups(target=self.target, size=self.options.size).items():
             if program != exclude:
-                for text, speedup in table.items():
-                    scored[text] = max(scored.get(text, 0.0), speedup)
-        best = sorted((kv for kv in scored.items() if kv[1] > 1.0), key=lambda kv: -kv[1])[:8]
-        return [Recipe.from_json(json.loads(text)) for text, _ in best]
+                for recipe, speedup in table.items():
+                    scored[recipe] = max(scored.get(recipe, 0.0), speedup)
+        return [r for r, s in sorted(scored.items(), key=lambda kv: -kv[1]) if s > 1.0][:8]
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -173,6 +142,8 @@ class Tuner:
         begin = time.monotonic()
         rng = random.Random(f"{self.options.seed}-{kernel.name}-{self.target.name}")
         seeds = self.seeds(exclude=kernel.name)
+        trials = self.trials(kernel)
+        careful = replace(self.options.settings, repetitions=self.options.final_repetitions, early_stop=None)
         chosen: dict[int, Recipe] = {}
         tried = 0
         for nest in nests:
@@ -181,40 +152,12 @@ class Tuner:
             context.evaluate(list(probes_for(self.target).values()))
             self.strategy.tune(context, self.options.budget)
             tried += len(context.results)
-            best = self._confirm(kernel, nest, context.results)
+            best = trials.confirm(nest, context.results, careful, self.options.top)
             if best is not None:
-                chosen[nest.index] = best
-        recipe = ProgramRecipe(chosen)
-        final = replace(self.options.settings, repetitions=self.options.final_repetitions, early_stop=None)
-        variants = [(p, None) for p in PEERS] + ([("combined", recipe.to_json())] if chosen else [])
-        target, results = self._measure(kernel, variants, final)
-        combined = results.get("combined")
-        if combined is not None and combined.ok and results["baseline"].ok \
-                and combined.median < results["baseline"].median:
-            results["tuned"] = replace(results.pop("combined"), variant="tuned")
-        else:  # nothing beat the untouched code as a whole: the tuned program *is* the baseline binary
-            recipe = ProgramRecipe({})
-            results["tuned"] = replace(results["baseline"], variant="tuned")
-        seconds = time.monotonic() - begin
-        run = uuid.uuid4().hex
-        for name, m in results.items():
-            m = replace(m, phases={**m.phases, "tuning": seconds, "variants_tried": float(tried)})
-            results[name] = m
-            self.storage.record(m, kernel=kernel, target=target, size=self.options.size, run=run,
-                                recipe=recipe if name == "tuned" else (ProgramRecipe(chosen) if name == "combined"
-                                                                       else None))
-        return KernelResult(kernel.name, recipe, results, tried, seconds)
-
-    def _confirm(self, kernel: Kernel, nest: LoopNest, results: list[Candidate]) -> Recipe | None:
-        """Re-measure the best few with more repetitions; keep the winner only if it
-        beats the untouched program by `KEEP_MARGIN`."""
-        top = sorted((c for c in results if c.speedup > 1.0), key=lambda c: -c.speedup)[: self.options.top]
-        if not top:
-            return None
-        again = replace(self.options.settings, repetitions=self.options.final_repetitions, early_stop=None)
-        confirmed = self.measure_nest(kernel, nest, [c.recipe for c in top], again)
-        best = max(confirmed, key=lambda c: c.speedup)
-        return best.recipe if best.speedup >= KEEP_MARGIN else None
+                chosen[nest.index] = best.recipe
+        recipe, results = trials.finish(chosen, "tuned", careful, peers=PEERS, started=begin, label="tuning",
+                                        tried=tried)
+        return KernelResult(kernel.name, recipe, results, tried, results["tuned"].phases["tuning"])
 
     def _missing_probes(self, kernel: Kernel, nests: list[LoopNest]) -> bool:
         """Whether a probe was added since this kernel was tuned: its finished run is then
@@ -224,20 +167,10 @@ class Tuner:
 
     def _final(self, kernel: Kernel) -> KernelResult | None:
         """A finished earlier run for this kernel, target and size, if there is one."""
-        rows = self.storage.measurements(target=self.target, size=self.options.size, program=kernel.name,
-                                         whole_program=True)
-        runs = [r.run for r in rows if r.variant == "tuned"]
-        if not runs:
+        run = self.storage.latest_runs(target=self.target, size=self.options.size, program=kernel.name,
+                                       variant="tuned").get(kernel.name)
+        if run is None:
             return None
-        last = [r for r in rows if r.run == runs[-1]]
-        tuned = next(r for r in last if r.variant == "tuned")
-        return KernelResult(kernel.name, ProgramRecipe.from_json(tuned.recipe),
-                            {r.variant: r.measurement for r in last},
-                            int(tuned.measurement.phases.get("variants_tried", 0)),
-                            tuned.measurement.phases.get("tuning", 0.0), resumed=True)
-
-
-def _speedup(base: Measurement, m: Measurement) -> float:
-    if not (base.ok and m.ok) or m.median <= 0:
-        return 0.0
-    return base.median / m.median
+        tuned = run.measurements["tuned"]
+        return KernelResult(kernel.name, run.recipe, run.measurements, int(tuned.phases.get("variants_tried", 0)),
+                            tuned.phases.get("tuning", 0.0), resumed=True)
