@@ -76,10 +76,16 @@ def test_query_returns_neighbours_and_ranked_recipes(store, checkpoint, tmp_path
 def test_unknown_target_falls_back_and_says_so(tmp_path):
     storage = Storage(f"sqlite:///{tmp_path / 'seq.db'}")
     nest = loop_nests("gemm", build_program(get_kernel("gemm")).sdfg())[0]
-    storage.record(Measurement("baseline", "ok", (1.0,)), kernel=get_kernel("gemm"), target=local_target("cpu-seq"),
+    gemm = get_kernel("gemm")
+    storage.record(Measurement("baseline", "ok", (1.0,)), kernel=gemm, target=local_target("cpu-seq"),
                    size="LARGE", run="r", nest=nest)
+    storage.record(Measurement("recipe", "ok", (0.5,)), kernel=gemm, target=local_target("cpu-seq"),
+                   size="LARGE", run="r", nest=nest, recipe=TILE)
+    # cpu-omp has runs, but no measured recipe: it cannot answer, so it falls back too
+    storage.record(Measurement("baseline", "ok", (1.0,)), kernel=gemm, target=local_target("cpu-omp"),
+                   size="LARGE", run="q")
     resolved = resolve_target(storage, local_target("cpu-omp"))
-    assert resolved.name == "cpu-seq" and "never measured" in resolved.note
+    assert resolved.name == "cpu-seq" and "no measured recipes" in resolved.note
 
 
 def test_transfer_is_correct_recorded_and_answered_from_the_database(store, checkpoint, tmp_path):

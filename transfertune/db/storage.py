@@ -340,10 +340,17 @@ class Storage:
         row, recipe = found
         return Transfer(ProgramRecipe.from_json(json.loads(recipe)), dict(row.report), row.created_at)
 
-    def targets(self) -> list[tuple[str, str, dict[str, Any]]]:
-        """(key, name, spec) of every stored target."""
+    def targets(self, *, with_recipes: bool = False) -> list[tuple[str, str, dict[str, Any]]]:
+        """(key, name, spec) of every stored target; `with_recipes`: only those with a
+        successfully measured nest recipe (the ones that can answer a query)."""
+        query = select(TargetRow).order_by(TargetRow.id)
+        if with_recipes:
+            query = query.where(TargetRow.id.in_(
+                select(MeasurementRow.target_id).where(MeasurementRow.nest_id.is_not(None),
+                                                       MeasurementRow.recipe_id.is_not(None),
+                                                       MeasurementRow.status == "ok")))
         with self.session() as s:
-            return [(t.key, t.name, t.spec) for t in s.scalars(select(TargetRow).order_by(TargetRow.id))]
+            return [(t.key, t.name, t.spec) for t in s.scalars(query)]
 
     def nest_ids(self) -> dict[str, int]:
         """Nest hash -> database id (the ids the recipe index stores)."""

@@ -26,13 +26,14 @@ class ResolvedTarget:
 
 
 def resolve_target(storage: Storage, target: Target) -> ResolvedTarget:
-    """The requested target if it was ever measured, else the most similar known one by
-    fingerprint and options (and a note saying so)."""
-    known = storage.targets()
+    """The requested target if it has measured recipes, else the most similar one that has
+    by fingerprint and options (and a note saying so). A target with only untouched or
+    whole-program runs (a user's transfers that found nothing) cannot answer a query."""
+    known = storage.targets(with_recipes=True)
     if any(key == target.key for key, _, _ in known):
         return ResolvedTarget(target.name, target.key)
     if not known:
-        raise ValueError("the database has no measurements: import data/seed or run `transfertune tune`")
+        raise ValueError("the database has no measured recipes: import data/seed or run `transfertune tune`")
     mine = target.to_json()
 
     def similarity(spec: dict[str, Any]) -> float:
@@ -44,8 +45,8 @@ def resolve_target(storage: Storage, target: Target) -> ResolvedTarget:
         return score
 
     key, name, _ = max(known, key=lambda k: similarity(k[2]))
-    return ResolvedTarget(name, key, f"target {target.key} never measured: answering from {key}, the most similar "
-                                     "known target by fingerprint and options")
+    return ResolvedTarget(name, key, f"target {target.key} has no measured recipes: answering from {key}, the most "
+                                     "similar known target by fingerprint and options")
 
 
 @dataclass
