@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import TILE
 from tests.user_kernels import matmul_acc, not_parseable
 from transfertune.db import Storage
 from transfertune.index.embedder import Embedder
