@@ -132,3 +132,31 @@ def test_corpus_kernel_verifies_on_cpu_seq(name):
     for peer, m in results.items():
         assert m.status == "ok", (peer, m.status, m.message[-500:])
         assert m.max_error is not None and m.max_error < 1e-9
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["conv2d", "softmax", "pairwise-distance"] if REDUCED
+                         else ["conv2d", "softmax", "pairwise-distance", "batched-matmul", "poisson-3d", "dft"])
+def test_transferred_corpus_kernel_is_right_at_another_shape(name, store, checkpoint, tmp_path):
+    """A user's view: transfer at MINI, then call the returned program at SMALL (other
+    extents) and compare with the NumPy reference."""
+    import inspect
+
+    import transfertune
+    from transfertune.db import Storage
+    from transfertune.index.embedder import Embedder
+    from transfertune.index.lookup import RecipeLookup
+    from transfertune.measure.child import max_error
+    from transfertune.measure.variants import Settings
+
+    kernel = get_kernel(name)
+    order = list(inspect.signature(kernel.func).parameters)
+    at = {n: kernel.arguments("MINI")[n] for n in order}
+    result = transfertune.transfer(kernel.func, *at.values(), target="cpu-omp", size="LARGE",
+                                   settings=Settings(repetitions=2, early_stop=1.5),
+                                   lookup=RecipeLookup(Storage(store), Embedder.from_checkpoint(checkpoint), cache=tmp_path))
+    other = {n: kernel.arguments("SMALL")[n] for n in order}
+    want = copy_args(other)
+    kernel.reference(**want)
+    result.run(*other.values())
+    assert max(max_error(other[o], want[o]) for o in kernel.outputs) <= 1e-9

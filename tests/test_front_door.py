@@ -194,3 +194,14 @@ def test_transfer_measures_through_a_dask_executor(store, checkpoint, tmp_path):
     out = C.copy()
     result.run(out, A, B)
     np.testing.assert_allclose(out, C + A @ B, rtol=1e-12)
+
+
+def test_check_inputs_never_compare_nan_and_use_a_second_shape():
+    from transfertune.porting.user import bind_arguments, check_inputs
+
+    args = bind_arguments(user_kernels.matmul_acc, (np.full((40, 40), np.nan), np.random.rand(40, 30),
+                                                    np.empty((30, 40))))
+    full, small = check_inputs(user_kernels.matmul_acc, args)
+    for inputs in (full, small):
+        assert all(np.isfinite(v).all() for v in inputs.values())
+    assert small["C"].shape != full["C"].shape and all(e % 2 for v in small.values() for e in v.shape)

@@ -91,7 +91,7 @@ def test_a_store_of_the_first_schema_is_upgraded_in_place(tmp_path):
         config.attributes["connection"] = connection
         command.upgrade(config, "0001")
     storage = Storage(url)  # opening upgrades it: the transfers table exists afterwards
-    assert storage.latest_transfer(program="p", target="t", shape="s") is None
+    assert storage.latest_transfer(content="p", target="t", shape="s") is None
     with storage.session() as s:
         assert s.execute(text("select version_num from alembic_version")).scalar_one() == "0002"
 

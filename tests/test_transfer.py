@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import TILE
-from tests.user_kernels import matmul_acc, not_parseable
+from tests.user_kernels import matmul_acc, matmul_acc_renamed, matmul_acc_scaled, not_parseable
 from transfertune.db import Storage
 from transfertune.index.embedder import Embedder
 from transfertune.index.lookup import RecipeLookup, resolve_target
@@ -111,6 +111,11 @@ def test_transfer_is_correct_recorded_and_answered_from_the_database(store, chec
     again = transfer(matmul_acc, C.copy(), A, B, target="cpu-omp", size="LARGE", settings=settings, lookup=lookup)
     assert again.report["from_database"] is True and len(Storage(store).measurements()) == recorded
     assert again.run.recipe == result.run.recipe and again.report["speedup"] == report["speedup"]
+    renamed = transfer(matmul_acc_renamed, C.copy(), A, B, target="cpu-omp", size="LARGE", settings=settings,
+                       lookup=lookup)  # the same code under another name: the same program
+    assert renamed.report["from_database"] is True and len(Storage(store).measurements()) == recorded
+    edited = parse_user_program(matmul_acc_scaled, bind_arguments(matmul_acc_scaled, (C, A, B)))
+    assert edited.content != parse_user_program(matmul_acc, bind_arguments(matmul_acc, (C, A, B))).content
     small = (rng.random((21, 33)), rng.random((21, 17)), rng.random((17, 33)))  # another shape, same class
     want = small[0] + small[1] @ small[2]
     again.run(*small)

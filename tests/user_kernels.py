@@ -43,3 +43,17 @@ def matmul_acc_ijk(C: np.ndarray, A: np.ndarray, B: np.ndarray) -> None:
         for j in range(C.shape[1]):
             for k in range(A.shape[1]):
                 C[i, j] += A[i, k] * B[k, j]
+
+
+def matmul_acc_renamed(C: np.ndarray, A: np.ndarray, B: np.ndarray) -> None:
+    for i in range(C.shape[0]):
+        for k in range(A.shape[1]):
+            for j in range(C.shape[1]):
+                C[i, j] += A[i, k] * B[k, j]
+
+
+def matmul_acc_scaled(C: np.ndarray, A: np.ndarray, B: np.ndarray) -> None:
+    for i in range(C.shape[0]):
+        for k in range(A.shape[1]):
+            for j in range(C.shape[1]):
+                C[i, j] += 2.0 * A[i, k] * B[k, j]

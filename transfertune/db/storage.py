@@ -325,13 +325,15 @@ class Storage:
                               shape=shape, recipe_id=self.recipe_id(s, recipe), report=report,
                               created_at=datetime.now(UTC)))
 
-    def latest_transfer(self, *, program: str, target: str, shape: str) -> Transfer | None:
-        """The newest answer for this program (by content name), target key and shape class."""
+    def latest_transfer(self, *, content: str, target: str, shape: str) -> Transfer | None:
+        """The newest answer for a program with this content id (user programs are named
+        ``function@content``: a renamed copy of the same code matches, an edited function
+        with the old name does not), target key and shape class."""
         query = (select(TransferRow, RecipeRow.canonical_json)
                  .join(ProgramRow, TransferRow.program_id == ProgramRow.id)
                  .join(TargetRow, TransferRow.target_id == TargetRow.id)
                  .join(RecipeRow, TransferRow.recipe_id == RecipeRow.id)
-                 .where(ProgramRow.name == program, TargetRow.key == target, TransferRow.shape == shape)
+                 .where(ProgramRow.name.endswith(f"@{content}"), TargetRow.key == target, TransferRow.shape == shape)
                  .order_by(TransferRow.id.desc()).limit(1))
         with self.session() as s:
             found = s.execute(query).first()

@@ -99,7 +99,7 @@ def transfer(func: Callable[..., None], *args: Any, target: str = "cpu-omp", k: 
     user = parse_user_program(func, bound)
     program, shape = user.program, user.guard.signature.key
     storage = lookup.storage if lookup else open_store(db)
-    previous = storage.latest_transfer(program=program.kernel.name, target=here.key, shape=shape)
+    previous = storage.latest_transfer(content=user.content, target=here.key, shape=shape)
     if previous is not None:
         return Transferred(_compile(program, here, previous.recipe, user.guard),
                            {**previous.report, "from_database": True})

@@ -169,6 +169,11 @@ class UserProgram:
     def name(self) -> str:
         return self.program.kernel.name
 
+    @property
+    def content(self) -> str:
+        """Content id: a hash of the canonical SDFG (names, debug info and ids left out)."""
+        return self.name.rpartition("@")[2]
+
 
 def probe_arguments(args: Args) -> Args:
     """Arguments for parsing: every array dimension and int argument a distinct prime
