@@ -36,7 +36,7 @@ def test_square_transfer_is_right_at_other_shapes_and_refuses_bad_calls(store, c
     result.run(C2, A2, B2)
     np.testing.assert_allclose(C2, want, rtol=1e-12)
     # a call the function itself would reject (B too short) is refused before native code runs
-    with pytest.raises(ArgumentError, match="argument B: the program reads or writes"):
+    with pytest.raises(ArgumentError, match="argument B: the program"):
         result.run(np.zeros((21, 33)), A2, rng.random((16, 33)))
     with pytest.raises(ArgumentError, match="built for"):  # int64 arrays are not read as float64 bits
         result.run(np.zeros((21, 33), dtype=np.int64), A2, B2)
@@ -205,3 +205,37 @@ def test_check_inputs_never_compare_nan_and_use_a_second_shape():
     for inputs in (full, small):
         assert all(np.isfinite(v).all() for v in inputs.values())
     assert small["C"].shape != full["C"].shape and all(e % 2 for v in small.values() for e in v.shape)
+
+
+def test_guard_refuses_an_inner_dimension_overrun_that_fits_in_the_bytes():
+    from transfertune.porting.user import bind_arguments, parse_user_program
+
+    square = bind_arguments(user_kernels.copy_block, (np.zeros((40, 40)), np.zeros((40, 40))))
+    guard = parse_user_program(user_kernels.copy_block, square).guard
+    assert guard.accepts(bind_arguments(user_kernels.copy_block, (np.zeros((20, 40)), np.zeros((10, 35)))))
+    # B's rows are longer than A's: Python raises IndexError; in C the writes would wrap
+    # into A's next row while staying inside A's bytes
+    with pytest.raises(ArgumentError, match="dimension 1"):
+        guard.check(bind_arguments(user_kernels.copy_block, (np.zeros((20, 30)), np.zeros((10, 35)))))
+    with pytest.raises(ArgumentError, match="dimension 0"):
+        guard.check(bind_arguments(user_kernels.copy_block, (np.zeros((5, 40)), np.zeros((10, 35)))))
+
+
+def test_a_guard_always_accepts_the_call_it_was_built_for():
+    """docc's byte bound ignores guarding ifs (nussinov reads table[i, j-1] only when
+    j > 0): where it would refuse the very call transferred, the shapes are pinned."""
+    import inspect
+
+    from transfertune.porting.user import bind_arguments, parse_user_program
+    from transfertune.suites import get_kernel
+
+    kernel = get_kernel("nussinov")
+    order = list(inspect.signature(kernel.func).parameters)
+
+    def at(size):
+        return bind_arguments(kernel.func, tuple(kernel.arguments(size)[n] for n in order))
+
+    guard = parse_user_program(kernel.func, at("MINI")).guard
+    assert guard.signature.pinned and guard.accepts(at("MINI"))
+    with pytest.raises(ArgumentError, match="built for"):
+        guard.check(at("SMALL"))

@@ -57,3 +57,9 @@ def matmul_acc_scaled(C: np.ndarray, A: np.ndarray, B: np.ndarray) -> None:
         for k in range(A.shape[1]):
             for j in range(C.shape[1]):
                 C[i, j] += 2.0 * A[i, k] * B[k, j]
+
+
+def copy_block(A: np.ndarray, B: np.ndarray) -> None:
+    for i in range(B.shape[0]):
+        for j in range(B.shape[1]):
+            A[i, j] = B[i, j]

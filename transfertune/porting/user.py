@@ -23,7 +23,7 @@ import hashlib
 import inspect
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,10 @@ class Guard:
     loop nest touches, from docc's argument analysis; the largest must fit in the array."""
     symbols: tuple[tuple[str, str, int], ...]
     """(size symbol, array, dimension) that supplies it."""
+    extents: tuple[tuple[str, int, tuple[str, ...]], ...] = ()
+    """(array, dimension, expressions of the extent each nest needs there): the footprint
+    split per dimension (`split_footprint`), so a call the function would reject with an
+    IndexError in an inner dimension is refused, not wrapped into the next row."""
 
     def check(self, args: Args) -> None:
         """Raise `ArgumentError` unless `args` is a call this build is right for."""
@@ -100,12 +104,24 @@ class Guard:
                 raise ArgumentError(f"argument {name} is empty (shape {value.shape})")
         sizes = {s: int(args[a].shape[d]) for s, a, d in self.symbols}
         sizes.update({n: v for n, v in args.items() if isinstance(v, int)})
+        for name, dim, expressions in self.extents:
+            need = max(_evaluate(e, sizes) for e in expressions)
+            if need > args[name].shape[dim]:
+                raise ArgumentError(f"argument {name}: the program indexes dimension {dim} up to {need - 1}, but its "
+                                    f"shape is {args[name].shape}: the function itself would raise IndexError")
         for name, expressions in self.footprint:
             need = max(_evaluate(e, sizes) for e in expressions)
             if need > args[name].nbytes:
                 raise ArgumentError(f"argument {name}: the program reads or writes {need} bytes of it, but it has "
                                     f"{args[name].nbytes} (shape {args[name].shape}): the function itself would "
                                     "index past its end with these sizes")
+
+    def accepts(self, args: Args) -> bool:
+        try:
+            self.check(args)
+        except ArgumentError:
+            return False
+        return True
 
 
 def _evaluate(expression: str, sizes: dict[str, int]) -> int:
@@ -212,9 +228,61 @@ def parse_user_program(func: Callable[..., None], args: Args) -> UserProgram:
     content = hashlib.sha256(canonical_json(json.loads(sdfg_json)).encode()).hexdigest()
     named = Kernel(name=f"{func.__name__}@{content[:12]}", group="user", func=func, init=kernel.init,
                    reference=kernel.reference, flops=kernel.flops, outputs=kernel.outputs, sizes={})
-    guard = Guard(Signature.of(args, pinned=footprint is None), tuple(sorted((footprint or {}).items())),
-                  tuple((s, a, d) for s, (a, d) in sorted(symbols.items())))
-    return UserProgram(Program(named, sdfg_json, arguments, symbols), guard)
+    sources = tuple((s, a, d) for s, (a, d) in sorted(symbols.items()))
+    guard = Guard(Signature.of(args, pinned=footprint is None), tuple(sorted((footprint or {}).items())), sources)
+    if not guard.accepts(args):  # docc's bound ignores guarding ifs: too loose to judge other shapes by
+        guard = Guard(Signature.of(args, pinned=True), (), sources)
+    extents = split_footprint(dict(guard.footprint), args, symbols)
+    # The split is exact for rectangular accesses and an estimate otherwise: an array whose
+    # split refuses the very call it was parsed for keeps only its byte check.
+    kept = tuple(e for e in extents if Guard(guard.signature, (), guard.symbols, (e,)).accepts(args))
+    return UserProgram(Program(named, sdfg_json, arguments, symbols), replace(guard, extents=kept))
+
+
+def split_footprint(footprint: dict[str, tuple[str, ...]], args: Args, symbols: dict[str, tuple[str, int]]
+                    ) -> tuple[tuple[str, int, tuple[str, ...]], ...]:
+    """Per-dimension extents a program needs, read off its byte footprints.
+
+    docc bounds a row-major access ``x[i0, ..., i(n-1)]`` by the largest linear index:
+    bytes = size * (m0 * d1*...*d(n-1) + m1 * d2*...*d(n-1) + ... + m(n-1) + 1) with mk the
+    largest ik. As a polynomial in the array's own inner extents d1..d(n-1), the
+    coefficient of each stride is mk and the constant term m(n-1) + 1, so dimension k
+    needs an extent of at least mk + 1. Footprints of another form give no split.
+    """
+    dims = {(a, d): sympy.Symbol(s) for s, (a, d) in symbols.items()}
+    out = []
+    for name, expressions in footprint.items():
+        value = args[name]
+        if value.ndim < 2:
+            continue
+        inner = [dims[(name, d)] for d in range(1, value.ndim)]
+        strides = [sympy.Mul(*inner[k:]) for k in range(value.ndim)]  # stride of dim k; the last is 1
+        per_dim: list[list[str]] = [[] for _ in range(value.ndim)]
+        for expression in expressions:
+            split = _split(sympy.expand(sympy.sympify(expression) / value.itemsize), inner, strides)
+            if split is None:
+                per_dim = []
+                break
+            for k, need in enumerate(split):
+                per_dim[k].append(str(need))
+        out += [(name, k, tuple(needs)) for k, needs in enumerate(per_dim)]
+    return tuple(out)
+
+
+def _split(linear: Any, inner: list[Any], strides: list[Any]) -> list[Any] | None:
+    """[m0 + 1, ..., m(n-1) + 1] from the linear extent (see `split_footprint`), or None."""
+    try:
+        poly = sympy.Poly(linear, *inner)
+    except sympy.PolynomialError:
+        return None
+    expected = {sympy.Poly(stride, *inner).monoms()[0]: k for k, stride in enumerate(strides)}
+    needs: list[Any] = [sympy.Integer(1)] * len(strides)
+    for monom, coefficient in zip(poly.monoms(), poly.coeffs(), strict=True):
+        if monom not in expected:
+            return None
+        k = expected[monom]
+        needs[k] = coefficient + 1 if k < len(strides) - 1 else coefficient
+    return needs
 
 
 def _parse(kernel: Kernel, args: Args) -> tuple[str, tuple[str, ...], dict[str, tuple[str, int]],
