@@ -5,6 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 before=$(git status --porcelain --untracked-files=no 2>/dev/null || true)
 bash scripts/setup.sh
+# Chromium (Debian's) for the service page's browser test.
+if ! command -v chromium >/dev/null; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium
+fi
 if [ -n "${CI:-}" ]; then export TT_REDUCED=1; fi
 # A real PostgreSQL server for the storage contract tests (SQLite needs nothing).
 export TT_PG_URL="${TT_PG_URL:-$(bash scripts/postgres.sh)}"

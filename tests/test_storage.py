@@ -74,7 +74,7 @@ def test_schema_is_versioned_and_reopening_is_idempotent(url):
     Storage(url)
     storage = Storage(url)
     with storage.session() as s:
-        assert s.execute(text("select version_num from alembic_version")).scalar_one() == "0002"
+        assert s.execute(text("select version_num from alembic_version")).scalar_one() == "0003"
 
 
 def test_a_store_of_the_first_schema_is_upgraded_in_place(tmp_path):
@@ -93,7 +93,7 @@ def test_a_store_of_the_first_schema_is_upgraded_in_place(tmp_path):
     storage = Storage(url)  # opening upgrades it: the transfers table exists afterwards
     assert storage.latest_transfer(content="p", target="t", shape="s") is None
     with storage.session() as s:
-        assert s.execute(text("select version_num from alembic_version")).scalar_one() == "0002"
+        assert s.execute(text("select version_num from alembic_version")).scalar_one() == "0003"
 
 
 def _writer(url, nest, worker, count):

@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "index": ("transfertune.commands.index:main", "build or top up the recipe index of a target"),
     "query": ("transfertune.commands.query:main", "nearest measured nests and their recipes"),
     "transfer": ("transfertune.commands.transfer:main", "port neighbours' recipes onto a kernel, keep what is faster"),
+    "serve": ("transfertune.commands.serve:main", "the recipe service for docc's client (HTTP)"),
+    "token": ("transfertune.commands.token:main", "create / revoke / list the service's client tokens"),
     "experiment": ("transfertune.commands.experiment:main", "transfer experiments (polybench_loo, unseen)"),
     "evaluate-embeddings": ("transfertune.train.app:evaluate_embeddings", "judge the embedding by recipe choice"),
     "train": ("transfertune.train.app:run_train", "train the loop-nest encoder (hydra; -m for sweeps)"),

@@ -4,10 +4,11 @@ from transfertune.db.storage import (
     ProgramRun,
     Storage,
     StoredMeasurement,
+    Token,
     Transfer,
     default_url,
     open_store,
     seed_store,
 )
 
-__all__ = ["ProgramRun", "Storage", "StoredMeasurement", "Transfer", "default_url", "open_store", "seed_store"]
+__all__ = ["ProgramRun", "Storage", "StoredMeasurement", "Token", "Transfer", "default_url", "open_store", "seed_store"]

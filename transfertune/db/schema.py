@@ -119,3 +119,34 @@ class TransferRow(Base):
     report: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     __table_args__ = (Index("ix_transfer_lookup", "program_id", "target_id", "shape"),)
+
+
+class TokenRow(Base):
+    """A client of the recipe service: its token is stored only as a SHA-256 digest, with
+    the target (key or name) its machine is registered for."""
+
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    target: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ServiceRequestRow(Base):
+    """An SDFG a client sent, its nests (canonical hashes), and what the service lent."""
+
+    __tablename__ = "service_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id"))
+    target: Mapped[str] = mapped_column(String(80))
+    answered_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    sdfg_hash: Mapped[str] = mapped_column(String(64))
+    sdfg_json: Mapped[str] = mapped_column(Text)
+    nests: Mapped[list] = mapped_column(JSON)
+    lent: Mapped[list] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    seconds: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_service_request_time", "created_at"),)

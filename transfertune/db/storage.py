@@ -18,6 +18,7 @@ import inspect
 import json
 import os
 import platform
+import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,7 +41,9 @@ from transfertune.db.schema import (
     ProgramNestRow,
     ProgramRow,
     RecipeRow,
+    ServiceRequestRow,
     TargetRow,
+    TokenRow,
     TransferRow,
 )
 from transfertune.ir.kernel import Kernel
@@ -119,6 +122,15 @@ class ProgramRun:
     target_key: str
     measurements: dict[str, Measurement]
     recipe: ProgramRecipe
+
+
+@dataclass(frozen=True)
+class Token:
+    """An active client of the recipe service."""
+
+    id: int
+    name: str
+    target: str
 
 
 @dataclass(frozen=True)
@@ -342,6 +354,58 @@ class Storage:
         row, recipe = found
         return Transfer(ProgramRecipe.from_json(json.loads(recipe)), dict(row.report), row.created_at)
 
+    # -- the recipe service -------------------------------------------------------------
+
+    def create_token(self, name: str, target: str) -> str:
+        """A new client token for `target` (a target key or name); only its digest is
+        stored, the token itself is returned once."""
+        secret = "tt_" + secrets.token_urlsafe(32)
+        with self.session() as s:
+            if s.execute(select(TokenRow.id).where(TokenRow.name == name)).first() is not None:
+                raise ValueError(f"a token named {name!r} exists; revoke it first (transfertune token action=revoke)")
+            s.add(TokenRow(name=name, digest=_digest(secret), target=target, created_at=datetime.now(UTC)))
+        return secret
+
+    def revoke_token(self, name: str) -> None:
+        with self.session() as s:
+            row = s.execute(select(TokenRow).where(TokenRow.name == name, TokenRow.revoked_at.is_(None))).scalar()
+            if row is None:
+                raise ValueError(f"no active token named {name!r}")
+            row.revoked_at = datetime.now(UTC)
+
+    def token(self, secret: str) -> Token | None:
+        """The active token with this secret (compared by digest), or None."""
+        with self.session() as s:
+            row = s.execute(select(TokenRow).where(TokenRow.digest == _digest(secret),
+                                                   TokenRow.revoked_at.is_(None))).scalar()
+            return Token(row.id, row.name, row.target) if row is not None else None
+
+    def tokens(self) -> list[tuple[str, str, bool]]:
+        """(name, target, active) of every token."""
+        with self.session() as s:
+            return [(t.name, t.target, t.revoked_at is None) for t in s.scalars(select(TokenRow).order_by(TokenRow.id))]
+
+    def record_request(self, *, token: Token, target: str, answered_by: str | None, sdfg_json: str,
+                       nests: list[str], lent: list[dict[str, Any]], status: str, seconds: float) -> None:
+        """Store what a client sent and what it was lent (committed before the reply)."""
+        with self.session() as s:
+            s.add(ServiceRequestRow(token_id=token.id, target=target, answered_by=answered_by,
+                                    sdfg_hash=hashlib.sha256(sdfg_json.encode()).hexdigest(), sdfg_json=sdfg_json,
+                                    nests=nests, lent=lent, status=status, seconds=seconds,
+                                    created_at=datetime.now(UTC)))
+
+    def requests(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Service requests, newest first: when, client, target, nests, what was lent."""
+        query = (select(ServiceRequestRow, TokenRow.name).join(TokenRow, ServiceRequestRow.token_id == TokenRow.id)
+                 .order_by(ServiceRequestRow.id.desc()))
+        if limit is not None:
+            query = query.limit(limit)
+        with self.session() as s:
+            return [{"at": r.created_at.isoformat(timespec="seconds"), "client": name, "target": r.target,
+                     "answered_by": r.answered_by, "nests": list(r.nests), "lent": list(r.lent), "status": r.status,
+                     "seconds": r.seconds, "sdfg_hash": r.sdfg_hash}
+                    for r, name in s.execute(query).all()]
+
     def targets(self, *, with_recipes: bool = False) -> list[tuple[str, str, dict[str, Any]]]:
         """(key, name, spec) of every stored target; `with_recipes`: only those with a
         successfully measured nest recipe (the ones that can answer a query)."""
@@ -401,3 +465,8 @@ def _finite(value: float | None) -> float | None:
     if value is None or value != value or value in (float("inf"), float("-inf")):
         return None
     return value
+
+
+def _digest(secret: str) -> str:
+    """Tokens are random (256 bits), so a plain SHA-256 is a safe digest to store."""
+    return hashlib.sha256(secret.encode()).hexdigest()

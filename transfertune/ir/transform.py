@@ -31,8 +31,11 @@ class StepResult:
                 "reason": self.reason}
 
 
-def apply_program_recipe(sdfg: d.StructuredSDFG, recipe: ProgramRecipe | Recipe) -> list[StepResult]:
-    """Apply in place; a plain `Recipe` is tried on every nest of the program.
+def apply_program_recipe(sdfg: d.StructuredSDFG, recipe: ProgramRecipe | Recipe,
+                         recorder: d.Recorder | None = None) -> list[StepResult]:
+    """Apply in place; a plain `Recipe` is tried on every nest of the program. With a
+    `recorder`, every applied step is also recorded (docc's Recorder steps, addressed by
+    the element ids of this SDFG: what docc's own client replays).
 
     Nests are processed from last to first, so that a distribution, which adds
     outermost loops, never shifts the index of a nest still to be transformed.
@@ -47,12 +50,14 @@ def apply_program_recipe(sdfg: d.StructuredSDFG, recipe: ProgramRecipe | Recipe)
         if index >= nest_count:
             results += [StepResult(index, s, False, f"program has {nest_count} nests") for s in plan[index].steps]
             continue
-        results += apply_recipe(sdfg, plan[index], nest=index)
+        results += apply_recipe(sdfg, plan[index], nest=index, recorder=recorder)
     return sorted(results, key=lambda r: r.nest)
 
 
-def apply_recipe(sdfg: d.StructuredSDFG, recipe: Recipe, nest: int = 0) -> list[StepResult]:
-    """Apply `recipe` to outermost nest `nest` of `sdfg` in place, step by step."""
+def apply_recipe(sdfg: d.StructuredSDFG, recipe: Recipe, nest: int = 0,
+                 recorder: d.Recorder | None = None) -> list[StepResult]:
+    """Apply `recipe` to outermost nest `nest` of `sdfg` in place, step by step (recorded
+    by `recorder` when given)."""
     builder = d.StructuredSDFGBuilder(sdfg)
     results = []
     for step in recipe.steps:
@@ -66,7 +71,10 @@ def apply_recipe(sdfg: d.StructuredSDFG, recipe: Recipe, nest: int = 0) -> list[
         if not transformation.can_be_applied(builder, manager):
             results.append(StepResult(nest, step, False, "docc: not legal here"))
             continue
-        transformation.apply(builder, manager)
+        if recorder is not None:
+            recorder.apply(transformation, builder, manager)
+        else:
+            transformation.apply(builder, manager)
         results.append(StepResult(nest, step, True))
     return results
 

@@ -1,0 +1,161 @@
+"""The recipe service, started for real on 127.0.0.1 and asked by docc's own client."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from transfertune.cli import main
+from transfertune.db import Storage
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def service(store, checkpoint, tmp_path_factory):
+    """`transfertune serve` on a free port of 127.0.0.1, over the test store."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    proc = subprocess.Popen([sys.executable, "-m", "transfertune", "serve", f"port={port}", f"db={store}",
+                             f"checkpoint={checkpoint}", "max_body_mb=1", "per_minute=1000", "map=null"],
+                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            if httpx.get(url + "/", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail(f"service did not start: {log.read_text()[-2000:]}")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def _token(store, name, capsys, target="cpu-omp"):
+    assert main(["token", "action=create", f"name={name}", f"target={target}", f"db={store}"]) == 0
+    return capsys.readouterr().out.strip().splitlines()[-1]
+
+
+def test_docc_client_compiles_with_a_served_recipe(service, store, capsys, tmp_path):
+    """3mm is not in the store: its nests get their neighbours' recipes, applied by docc's
+    client at compile time, and the compiled function computes the right result."""
+    token = _token(store, "docc-client", capsys)
+    script = tmp_path / "client.py"
+    script.write_text(textwrap.dedent("""
+        import json, sys
+        import numpy as np
+        from docc.python import native
+        from transfertune.suites import get_kernel
+
+        kernel = get_kernel("3mm")
+        args = kernel.arguments("MINI")
+        want = {k: (v.copy() if hasattr(v, "copy") else v) for k, v in args.items()}
+        kernel.reference(**want)
+        program = native(kernel.func, target="openmp", remote_tuning=True)
+        program(*args.values())
+        error = max(float(np.abs(args[o] - want[o]).max()) for o in kernel.outputs)
+        print(json.dumps({"error": error}))
+    """))
+    env = {**os.environ, "RPC_SERVER": service, "DOCC_ACCESS_TOKEN": token,
+           "DOCC_BACKEND_COMPILER": os.environ.get("DOCC_BACKEND_COMPILER", "clang++-19")}
+    before = len(Storage(store).requests())
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1])["error"] < 1e-9
+    requests = Storage(store).requests()
+    assert len(requests) == before + 1
+    latest = requests[0]
+    assert latest["client"] == "docc-client" and latest["status"] == "lent" and latest["lent"]
+    assert all(x["speedup"] > 1.0 and x["kernel"] != "3mm" for x in latest["lent"])
+
+
+def test_reply_is_recorder_steps_with_metadata(service, store, capsys):
+    token = _token(store, "direct", capsys)
+    body = {"sdfg": _gemm_sdfg(), "category": "server", "target": "openmp", "enable_fusion": True,
+            "normalize": False, "schedule_loops": True}
+    reply = httpx.post(service + "/transfertune_sdfg", json=body, headers={"Authorization": f"Token {token}"},
+                       timeout=60)
+    assert reply.status_code == 200
+    data = reply.json()
+    sequence = data["local_replay"]["sequence"]
+    assert sequence and all({"transformation_type", "subgraph"} <= s.keys() for s in sequence)
+    assert sequence[0]["transformation_type"] == "LoopTiling" and sequence[0]["parameters"]["tile_size"] == 32
+    meta = data["metadata"]
+    assert meta["speedup"] > 1.0 and meta["vector_distance"] is not None and meta["lent"][0]["kernel"] == "gemm"
+    assert meta["steps_applied"] >= 1
+
+
+def test_bad_requests_get_their_status(service, store, capsys):
+    token = _token(store, "limits", capsys)
+    auth = {"Authorization": f"Token {token}"}
+    url = service + "/transfertune_sdfg"
+    good = {"sdfg": _gemm_sdfg(), "target": "openmp"}
+    assert httpx.post(url, json=good, timeout=60).status_code == 401
+    assert httpx.post(url, json=good, headers={"Authorization": "Token nope"}, timeout=60).status_code == 401
+    big = httpx.post(url, content=b"{" + b" " * (2 * 2**20) + b"}", headers=auth, timeout=60)
+    assert big.status_code == 413
+    for body, reason in ((b"not json", "not JSON"), (json.dumps({"sdfg": {"root": {}}}).encode(), "lacks"),
+                         (json.dumps({"sdfg": {"root": {"type": "x"}, "containers": 3, "arguments": ["a"]},
+                                      "target": "openmp"}).encode(), "malformed"),
+                         (json.dumps({**good, "target": "tpu"}).encode(), "unknown target")):
+        reply = httpx.post(url, content=body, headers=auth, timeout=60)
+        assert reply.status_code == 400 and reason in reply.json()["error"], reply.text
+    assert main(["token", "action=revoke", "name=limits", f"db={store}"]) == 0
+    assert httpx.post(url, json=good, headers=auth, timeout=60).status_code == 401
+
+
+def test_an_sdfg_nobody_can_help_gets_an_empty_sequence(service, store, capsys, tmp_path):
+    token = _token(store, "straight", capsys)
+    sdfg = _sdfg_of("def f(A):\n    A[0] = A[1] + 1.0\n", tmp_path)
+    reply = httpx.post(service + "/transfertune_sdfg", json={"sdfg": sdfg, "target": "sequential"},
+                       headers={"Authorization": f"Token {token}"}, timeout=60)
+    assert reply.status_code == 200 and reply.json()["local_replay"]["sequence"] == []
+
+
+def test_page_lists_what_the_store_knows(service):
+    page = httpx.get(service + "/", timeout=60)
+    assert page.status_code == 200 and "gemm" in page.text and "Recent requests" in page.text
+
+
+def test_rate_limit_per_token():
+    from transfertune.db import Token
+    from transfertune.serve.app import Limits, Service
+
+    service = Service(lookup=None, sizes={}, limits=Limits(per_minute=3))
+    token = Token(1, "t", "cpu-omp")
+    assert [service.allow(token) for _ in range(4)] == [True, True, True, False]
+    assert service.allow(Token(2, "other", "cpu-omp"))
+
+
+def _gemm_sdfg() -> dict:
+    from transfertune.ir.program import build_program
+    from transfertune.suites import get_kernel
+
+    return json.loads(build_program(get_kernel("gemm")).sdfg_json)
+
+
+def _sdfg_of(source: str, folder: Path) -> dict:
+    """docc reads a function's source from its file: write one and parse it there."""
+    script = folder / "straight.py"
+    script.write_text("import json, numpy as np\nfrom docc.python import native\n" + source +
+                      "print(json.dumps(json.loads(native(f, target='none').to_sdfg(np.zeros(4)).to_json())))\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])

@@ -1,0 +1,226 @@
+"""The HTTP service (FastAPI on uvicorn): ``POST /transfertune_sdfg`` for docc's client,
+``GET /`` for people.
+
+A request is authenticated by its token (stored hashed), limited in size, rate (per
+token) and time, parsed by docc in a worker process, embedded and looked up in the
+recipe index of the caller's target (or the nearest known target, said in the reply),
+and answered with docc Recorder steps recorded while applying the chosen recipes to the
+very SDFG the client sent. Only recipes measured correct and faster on their own nest
+are lent; an SDFG nobody can help with gets an empty sequence. Every request is stored
+(its nests, target, what was lent) before the reply leaves, for the tuning farm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+
+from transfertune.db import Storage, Token
+from transfertune.index.lookup import RecipeLookup, ResolvedTarget
+from transfertune.ir.loopnest import LoopNest
+from transfertune.serve.lend import client_nests, record_plan
+from transfertune.serve.page import render_page
+
+DOCC_TARGETS = {"sequential": "cpu-seq", "openmp": "cpu-omp", "cuda": "gpu-cuda"}
+"""docc's target names -> transfertune's."""
+TARGET_HEADER = "X-Transfertune-Target"
+"""A client may name its machine's target key here (else its token's registration)."""
+
+
+@dataclass
+class Limits:
+    """What one client may ask of the service."""
+
+    max_body: int = 8 * 2**20
+    """Bytes of one request body (413 above)."""
+    per_minute: int = 120
+    """Requests per token per minute (429 above)."""
+    seconds: float = 30.0
+    """Time one request may take (504 above)."""
+
+
+@dataclass
+class Service:
+    """State shared by the requests of one service process."""
+
+    lookup: RecipeLookup
+    sizes: dict[str, str]
+    limits: Limits = field(default_factory=Limits)
+    workers: int = 2
+    _pool: ProcessPoolExecutor | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _recent: dict[str, deque] = field(default_factory=lambda: defaultdict(deque))
+
+    @property
+    def storage(self) -> Storage:
+        return self.lookup.storage
+
+    def pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
+        return self._pool
+
+    async def in_worker(self, fn: Any, *args: Any) -> Any:
+        """docc work in a worker process; a crashed worker is replaced, the request fails."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.pool(), fn, *args)
+        except BrokenProcessPool:
+            self._pool = None
+            raise ValueError("docc could not process this SDFG (its worker crashed)") from None
+
+    def allow(self, token: Token) -> bool:
+        """Sliding one-minute window per token."""
+        now = time.monotonic()
+        with self._lock:
+            recent = self._recent[token.name]
+            while recent and now - recent[0] > 60:
+                recent.popleft()
+            if len(recent) >= self.limits.per_minute:
+                return False
+            recent.append(now)
+            return True
+
+    def resolve(self, docc_target: str, machine: str) -> ResolvedTarget:
+        """The caller's target: docc's target name gives the kind; its machine (a target
+        key) picks among the stored machines of that kind, else the first known one."""
+        name = DOCC_TARGETS.get(docc_target)
+        if name is None:
+            raise ValueError(f"unknown target {docc_target!r}; known: {', '.join(DOCC_TARGETS)}")
+        known = self.storage.targets(with_recipes=True)
+        same = [key for key, n, _ in known if n == name]
+        if machine in same:
+            return ResolvedTarget(name, machine)
+        if same:
+            return ResolvedTarget(name, same[0], f"machine {machine or '(unnamed)'} not measured: answering from "
+                                                 f"{same[0]}, a measured {name} machine")
+        if known:
+            key, other, _ = known[0]
+            return ResolvedTarget(other, key, f"no {name} machine measured: answering from {key}")
+        return ResolvedTarget(name, None, "the store has no measured recipes")
+
+    def plan(self, nests: list[tuple[int, str]], target: ResolvedTarget) -> tuple[dict[str, Any], list[dict]]:
+        """Per nest, the best recipe of its nearest measured neighbour that has one."""
+        if target.key is None or not nests:
+            return {}, []
+        loops = [LoopNest("client", i, canonical, "") for i, canonical in nests]
+        with self._lock:  # the lookup caches its index: one builder at a time
+            answers = self.lookup.query(loops, target, self.sizes.get(target.name, "LARGE"), k=3, recipes=1)
+        chosen, lent = {}, []
+        for answer in answers:
+            for neighbour in answer["neighbours"]:
+                if neighbour["recipes"] and neighbour["recipes"][0]["speedup"] > 1.0:
+                    best = neighbour["recipes"][0]
+                    chosen[str(answer["nest"])] = best["recipe"]
+                    lent.append({"nest": answer["nest"], "kernel": neighbour["kernel"],
+                                 "kernel_nest": neighbour["position"], "speedup": best["speedup"],
+                                 "distance": neighbour["distance"], "recipe": best["recipe"]})
+                    break
+        return {"format": "transfertune-program-recipe", "version": 1, "nests": chosen}, lent
+
+
+def create_app(service: Service, embedding_map: Path | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if service._pool is not None:
+            service._pool.shutdown(cancel_futures=True)
+
+    app = FastAPI(title="transfertune recipe service", docs_url=None, redoc_url=None, lifespan=lifespan)
+
+    @app.post("/transfertune_sdfg")
+    async def transfertune_sdfg(request: Request) -> Response:
+        begin = time.monotonic()
+        token = _authenticate(service.storage, request.headers.get("authorization", ""))
+        if token is None:
+            return JSONResponse({"error": "missing or invalid token"}, status_code=401)
+        if not service.allow(token):
+            return JSONResponse({"error": f"rate limit: {service.limits.per_minute} requests a minute"},
+                                status_code=429)
+        body = await _read_limited(request, service.limits.max_body)
+        if body is None:
+            return JSONResponse({"error": f"body over {service.limits.max_body} bytes"}, status_code=413)
+        try:
+            sdfg_text, docc_target = _parse_body(body)
+            target = service.resolve(docc_target, request.headers.get(TARGET_HEADER, token.target))
+            nests = await asyncio.wait_for(service.in_worker(client_nests, sdfg_text), service.limits.seconds)
+            plan, lent = service.plan(nests, target)
+            sequence, steps = (await asyncio.wait_for(service.in_worker(record_plan, sdfg_text, plan),
+                                                      service.limits.seconds)) if lent else ([], [])
+        except TimeoutError:
+            return JSONResponse({"error": f"no answer within {service.limits.seconds:.0f} s"}, status_code=504)
+        except (ValueError, RuntimeError) as err:
+            return JSONResponse({"error": f"malformed request: {str(err).splitlines()[0][:300]}"}, status_code=400)
+        seconds = time.monotonic() - begin
+        service.storage.record_request(token=token, target=target.name, answered_by=target.key,
+                                       sdfg_json=sdfg_text, nests=[hashlib.sha256(c.encode()).hexdigest()
+                                                                   for _, c in nests],
+                                       lent=lent, status="lent" if sequence else "empty", seconds=seconds)
+        applied = [s for s in steps if s["applied"]]
+        best = max(lent, key=lambda x: x["speedup"]) if lent else None
+        metadata = {"region_id": hashlib.sha256(sdfg_text.encode()).hexdigest()[:16],
+                    "speedup": best["speedup"] if best else 1.0,
+                    "vector_distance": best["distance"] if best else None,
+                    "target": target.name, "answered_by": target.key, "note": target.note,
+                    "lent": lent, "steps_applied": len(applied), "steps_skipped": len(steps) - len(applied)}
+        return JSONResponse({"local_replay": {"sequence": sequence}, "metadata": metadata})
+
+    @app.get("/", response_class=HTMLResponse)
+    def page() -> str:
+        return render_page(service.storage, service.sizes, map_url="/map.png" if embedding_map else None)
+
+    @app.get("/map.png")
+    def map_png() -> Response:
+        if embedding_map is None or not embedding_map.is_file():
+            return JSONResponse({"error": "no embedding map"}, status_code=404)
+        return FileResponse(embedding_map, media_type="image/png")
+
+    return app
+
+
+def _authenticate(storage: Storage, header: str) -> Token | None:
+    scheme, _, secret = header.partition(" ")
+    return storage.token(secret.strip()) if scheme.lower() == "token" and secret.strip() else None
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it is known to exceed `limit` (never buffered past it)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_body(body: bytes) -> tuple[str, str]:
+    """(the SDFG as JSON text, docc's target name), or ValueError saying what is wrong."""
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"body is not JSON ({err})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("sdfg"), dict):
+        raise ValueError("expected a JSON object with an 'sdfg' object")
+    sdfg = data["sdfg"]
+    missing = {"root", "containers", "arguments"} - sdfg.keys()
+    if missing:
+        raise ValueError(f"the SDFG lacks {', '.join(sorted(missing))}")
+    return json.dumps(sdfg), str(data.get("target", "sequential"))
