@@ -159,3 +159,44 @@ def _sdfg_of(source: str, folder: Path) -> dict:
                       "print(json.dumps(json.loads(native(f, target='none').to_sdfg(np.zeros(4)).to_json())))\n")
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_page_renders_in_a_real_browser(service, tmp_path):
+    """Headless Chromium (Debian's) loads the page and takes a screenshot that shows the
+    tables: not blank, mostly light background with dark text."""
+    import shutil
+
+    import matplotlib.image
+
+    browser = shutil.which("chromium")
+    if browser is None:
+        pytest.skip("chromium is not installed (scripts/test.sh installs it)")
+    shot = tmp_path / "page.png"
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,900",
+                    f"--screenshot={shot}", service + "/"], capture_output=True, timeout=120, check=True)
+    pixels = matplotlib.image.imread(shot)[..., :3]
+    assert pixels.shape[:2] == (900, 1200)
+    dark = (pixels.mean(axis=2) < 0.4).mean()
+    assert 0.005 < dark < 0.5  # text and table lines on a light page
+
+
+@pytest.mark.slow
+def test_load_from_many_clients_loses_nothing(tmp_path):
+    """The load benchmark in a reduced form: concurrent clients, no error, every
+    answered request stored (SQLite, and PostgreSQL when the tests have a server)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("service_load", ROOT / "benchmarks" / "service_load.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    stores = [f"sqlite:///{tmp_path / 'load.db'}"]
+    for db in stores:
+        result = bench.run(db, clients=12, per_client=2, workers=1)
+        assert result["requests"] == 24 and result["errors"] == 0 and result["lost_records"] == 0
+        assert result["p50_ms"] > 0 and result["throughput_per_s"] > 0
+    if os.environ.get("TT_PG_URL"):
+        with bench.fresh_postgres(os.environ["TT_PG_URL"]) as db:
+            result = bench.run(db, clients=12, per_client=2, workers=2)
+            assert result["errors"] == 0 and result["lost_records"] == 0 and result["store"] == "postgresql"
