@@ -72,14 +72,16 @@ def test_docc_client_compiles_with_a_served_recipe(service, store, capsys, tmp_p
         program = native(kernel.func, target="openmp", remote_tuning=True)
         program(*args.values())
         error = max(float(np.abs(args[o] - want[o]).max()) for o in kernel.outputs)
-        print(json.dumps({"error": error}))
+        print(json.dumps({"error": error, "code": program.last_sdfg.to_cpp()}))
     """))
     env = {**os.environ, "RPC_SERVER": service, "DOCC_ACCESS_TOKEN": token,
            "DOCC_BACKEND_COMPILER": os.environ.get("DOCC_BACKEND_COMPILER", "clang++-19")}
     before = len(Storage(store).requests())
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert json.loads(out.stdout.strip().splitlines()[-1])["error"] < 1e-9
+    compiled = json.loads(out.stdout.strip().splitlines()[-1])
+    assert compiled["error"] < 1e-9
+    assert "_tile0" in compiled["code"]  # the lent recipes tile (GEMM_RECIPE); docc's own build does not
     requests = Storage(store).requests()
     assert len(requests) == before + 1
     latest = requests[0]
@@ -200,3 +202,37 @@ def test_load_from_many_clients_loses_nothing(tmp_path):
         with bench.fresh_postgres(os.environ["TT_PG_URL"]) as db:
             result = bench.run(db, clients=12, per_client=2, workers=2)
             assert result["errors"] == 0 and result["lost_records"] == 0 and result["store"] == "postgresql"
+
+
+def test_farm_tunes_the_least_known_requested_program(service, store, capsys):
+    """After clients asked (the tests above), the farm measures a requested program's
+    nests on this machine, and those nests become known to the store."""
+    from transfertune.serve.farm import least_known
+
+    assert httpx.get(service + "/", timeout=60).status_code == 200  # the service (and its requests) exist
+    storage = Storage(store)
+    before = least_known(storage, "cpu-omp", "LARGE", 10)
+    assert before and before[0].known <= before[-1].known
+    first = before[0]
+    assert main(["farm", "target=cpu-omp", "limit=1", "budget=1", "extent=24", "repetitions=2", f"db={store}"]) == 0
+    assert "farm: tuned 1 requested program" in capsys.readouterr().out
+    after = {r.sdfg_hash: r.known for r in least_known(storage, "cpu-omp", "LARGE", 10)}
+    assert after[first.sdfg_hash] > first.known
+
+
+def test_an_unmeasured_machine_is_answered_from_the_nearest_and_told(service, store, capsys):
+    from dataclasses import replace
+
+    from transfertune.ir.target import local_target
+    from transfertune.measure.measurement import Measurement
+    from transfertune.suites import get_kernel
+
+    here = local_target("cpu-omp")
+    other = replace(here, fingerprint=replace(here.fingerprint, cpu_model="Some other CPU"))
+    Storage(store).record(Measurement("baseline", "ok", (1.0,)), kernel=get_kernel("gemm"), target=other,
+                          size="LARGE", run="other-machine")
+    token = _token(store, "other-machine", capsys, target=other.key)
+    reply = httpx.post(service + "/transfertune_sdfg", json={"sdfg": _gemm_sdfg(), "target": "openmp"},
+                       headers={"Authorization": f"Token {token}"}, timeout=60).json()
+    assert "has no measured recipes" in reply["metadata"]["note"]
+    assert reply["metadata"]["answered_by"] != other.key and reply["local_replay"]["sequence"]

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "query": ("transfertune.commands.query:main", "nearest measured nests and their recipes"),
     "transfer": ("transfertune.commands.transfer:main", "port neighbours' recipes onto a kernel, keep what is faster"),
     "serve": ("transfertune.commands.serve:main", "the recipe service for docc's client (HTTP)"),
+    "farm": ("transfertune.commands.farm:main", "tune the programs service clients asked about, least known first"),
     "token": ("transfertune.commands.token:main", "create / revoke / list the service's client tokens"),
     "experiment": ("transfertune.commands.experiment:main", "transfer experiments (polybench_loo, unseen)"),
     "evaluate-embeddings": ("transfertune.train.app:evaluate_embeddings", "judge the embedding by recipe choice"),

@@ -7,12 +7,12 @@ from omegaconf import DictConfig
 from transfertune.ir.kernel import Kernel
 from transfertune.measure.measurement import Measurement
 from transfertune.measure.variants import Settings
-from transfertune.suites.polybench import NAMES, get_kernel
+from transfertune.suites import get_kernel, suite_names
 
 
 def kernels(cfg: DictConfig) -> list[Kernel]:
-    """``kernels=all`` or a list of names."""
-    names = NAMES if cfg.kernels == "all" else list(cfg.kernels)
+    """``kernels=all`` (every kernel of ``suite=``, default PolyBench) or a list of names."""
+    names = suite_names(str(cfg.get("suite", "polybench"))) if cfg.kernels == "all" else list(cfg.kernels)
     return [get_kernel(str(n)) for n in names]
 
 

@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from transfertune.db import Storage, open_store
 from transfertune.ir.target import local_target
-from transfertune.suites.polybench import NAMES
+from transfertune.suites import suite_names
 
 VARIANTS = ("baseline", "polly", "docc", "tuned")
 
@@ -33,7 +33,8 @@ def rows(storage: Storage, target: str, size: str) -> tuple[list[dict[str, Any]]
         keys = sorted({r.target_key for r in runs.values()})
         source = f"target(s) {', '.join(keys)} (measured on another machine)" if keys else "no data"
     out = []
-    for kernel in [n for n in NAMES if n in runs]:
+    order = [*suite_names("polybench"), *suite_names("corpus")]
+    for kernel in sorted(runs, key=lambda n: (order.index(n) if n in order else len(order), n)):
         run = runs[kernel].measurements
         row: dict[str, Any] = {"kernel": kernel}
         for v in VARIANTS:

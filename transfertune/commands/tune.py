@@ -13,8 +13,6 @@ from transfertune.tune.tuner import TuneOptions, Tuner
 
 
 def main(cfg: DictConfig) -> int:
-    if cfg.suite != "polybench":
-        raise ValueError(f"unknown suite {cfg.suite!r}; known: polybench")
     storage = open_store(cfg.db or None)
     options = TuneOptions(
         size=str(cfg.size),

@@ -406,6 +406,17 @@ class Storage:
                      "seconds": r.seconds, "sdfg_hash": r.sdfg_hash}
                     for r, name in s.execute(query).all()]
 
+    def requested_programs(self, *, target: str) -> list[tuple[str, str, list[str]]]:
+        """(SDFG hash, SDFG JSON, nest hashes) of every distinct program clients sent for
+        `target` (a name), newest first: what the tuning farm works from."""
+        query = (select(ServiceRequestRow.sdfg_hash, ServiceRequestRow.sdfg_json, ServiceRequestRow.nests)
+                 .where(ServiceRequestRow.target == target).order_by(ServiceRequestRow.id.desc()))
+        seen: dict[str, tuple[str, str, list[str]]] = {}
+        with self.session() as s:
+            for sdfg_hash, sdfg_json, nests in s.execute(query).all():
+                seen.setdefault(sdfg_hash, (sdfg_hash, sdfg_json, list(nests)))
+        return list(seen.values())
+
     def targets(self, *, with_recipes: bool = False) -> list[tuple[str, str, dict[str, Any]]]:
         """(key, name, spec) of every stored target; `with_recipes`: only those with a
         successfully measured nest recipe (the ones that can answer a query)."""

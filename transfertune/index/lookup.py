@@ -59,21 +59,24 @@ class RecipeLookup:
                                                      or Path.home() / ".cache" / "transfertune") / "index")
     exclude: frozenset[str] = frozenset()
     _indexes: dict[tuple[str, str], tuple[RecipeIndex, dict[int, IndexedNest]]] = field(default_factory=dict)
+    _states: dict[tuple[str, str], str] = field(default_factory=dict)
     _recipes: dict[tuple[str, str], dict[tuple[str, str], list[tuple[dict, float]]]] = field(default_factory=dict)
-    """(target, size) -> (program, nest hash) -> recipes best first: read once with the
-    index, so a query touches no database (a lookup is a snapshot of the store)."""
+    """(target, size) -> (program, nest hash) -> recipes best first: read with the index,
+    so a query reads only the store's state (a snapshot, renewed when that changes)."""
 
     def index(self, target: str, size: str) -> tuple[RecipeIndex, dict[int, IndexedNest]]:
         """The index for (target, size): loaded from the cache if built from this store (by
         identity) and checkpoint, topped up with nests measured since, else built. Index ids
-        are the store's own nest ids, so two stores never share a cached index."""
-        if (target, size) in self._indexes:
+        are the store's own nest ids, so two stores never share a cached index. Rebuilt from
+        the cache whenever the store gained measurements since (a long-running service sees
+        what the farm measured)."""
+        state = self.storage.state()
+        if (target, size) in self._indexes and self._states.get((target, size)) == state:
             return self._indexes[(target, size)]
         store = hashlib.sha256(self.storage.identity.encode()).hexdigest()[:12]
         tag = f"{target}-{size}-{self.embedder.checkpoint_hash}-{store}" + (
             "-x" + "-".join(sorted(self.exclude)) if self.exclude else "")
         path = index_path(self.cache, tag)
-        state = self.storage.state()
         index = RecipeIndex.load(path) if path.exists() else None
         if index is not None and not _same_store(index, self.storage):
             index = None
@@ -87,6 +90,7 @@ class RecipeLookup:
             index.save(path)
         by_id = {n.nest_id: n for n in nests}
         self._indexes[(target, size)] = (index, by_id)
+        self._states[(target, size)] = state
         self._recipes[(target, size)] = {
             key: sorted(((r.to_json(), v) for r, v in table.items() if v > 0), key=lambda kv: -kv[1])
             for key, table in self.storage.nest_speedups(target_name=target, size=size).items()}
@@ -107,7 +111,8 @@ class RecipeLookup:
                 if i < 0:
                     continue
                 hit = by_id[int(i)]
-                neighbours.append({"kernel": hit.program, "position": hit.position, "distance": float(d),
+                neighbours.append({"kernel": hit.program, "position": hit.position, "hash": hit.nest_hash,
+                                   "distance": float(d),
                                    "recipes": [{"recipe": r, "speedup": s}
                                                for r, s in ranked.get((hit.program, hit.nest_hash), [])[:recipes]]})
             out.append({"nest": nest.index, "hash": nest.nest_hash, "neighbours": neighbours})

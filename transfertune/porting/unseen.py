@@ -39,7 +39,7 @@ from transfertune.porting.api import Transferred, transfer  # noqa: E402
 from transfertune.porting.experiment import scratch_storage  # noqa: E402
 from transfertune.porting.tables import geomean, write_csv  # noqa: E402
 from transfertune.porting.user import ArgumentError  # noqa: E402
-from transfertune.suites import corpus  # noqa: E402
+from transfertune.suites import corpus, polybench  # noqa: E402
 
 TOLERANCE = 1e-6
 
@@ -54,8 +54,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     jobs = [(n, str(t)) for n in names for t in cfg.targets if (n, str(t)) not in done]
     checkpoint = Path(str(cfg.checkpoint))
     with tempfile.TemporaryDirectory(prefix="tt-unseen-") as tmp:
-        lookup = RecipeLookup(scratch_storage(cfg, Path(tmp)), Embedder.from_checkpoint(
-            checkpoint if checkpoint.is_absolute() else ROOT / checkpoint), cache=Path(tmp) / "index")
+        # Recipes from PolyBench only: whatever else the store holds (the corpus itself) lends nothing.
+        storage = scratch_storage(cfg, Path(tmp))
+        others = frozenset(p for p, _, _, _, _ in storage.nests()) - set(polybench.NAMES)
+        lookup = RecipeLookup(storage, Embedder.from_checkpoint(checkpoint if checkpoint.is_absolute()
+                                                                else ROOT / checkpoint),
+                              cache=Path(tmp) / "index", exclude=others)
         bar = tqdm(jobs, desc="unseen", unit="transfer")
         for name, target in bar:
             bar.set_postfix_str(f"{name} {target}")

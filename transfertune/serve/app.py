@@ -31,8 +31,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from transfertune.db import Storage, Token
-from transfertune.index.lookup import RecipeLookup, ResolvedTarget
+from transfertune.index.lookup import RecipeLookup, ResolvedTarget, resolve_target
 from transfertune.ir.loopnest import LoopNest
+from transfertune.ir.target import Target
 from transfertune.serve.lend import client_nests, record_plan
 from transfertune.serve.page import render_page
 
@@ -97,10 +98,14 @@ class Service:
 
     def resolve(self, docc_target: str, machine: str) -> ResolvedTarget:
         """The caller's target: docc's target name gives the kind; its machine (a target
-        key) picks among the stored machines of that kind, else the first known one."""
+        key) is answered for if measured, else the nearest measured target by fingerprint
+        where the store knows the machine's, else the first measured machine of the kind."""
         name = DOCC_TARGETS.get(docc_target)
         if name is None:
             raise ValueError(f"unknown target {docc_target!r}; known: {', '.join(DOCC_TARGETS)}")
+        specs = {key: spec for key, _, spec in self.storage.targets()}
+        if machine in specs and specs[machine].get("name") == name:
+            return resolve_target(self.storage, Target.from_json(specs[machine]))
         known = self.storage.targets(with_recipes=True)
         same = [key for key, n, _ in known if n == name]
         if machine in same:
@@ -114,7 +119,9 @@ class Service:
         return ResolvedTarget(name, None, "the store has no measured recipes")
 
     def plan(self, nests: list[tuple[int, str]], target: ResolvedTarget) -> tuple[dict[str, Any], list[dict]]:
-        """Per nest, the best recipe of its nearest measured neighbour that has one."""
+        """Per nest, the best recipe of its nearest measured neighbour that has one; where
+        the nest itself was measured (the farm tuned it) its own measurements decide,
+        including "nothing is faster"."""
         if target.key is None or not nests:
             return {}, []
         loops = [LoopNest("client", i, canonical, "") for i, canonical in nests]
@@ -123,7 +130,10 @@ class Service:
         chosen, lent = {}, []
         for answer in answers:
             for neighbour in answer["neighbours"]:
-                if neighbour["recipes"] and neighbour["recipes"][0]["speedup"] > 1.0:
+                best_here = neighbour["recipes"][0]["speedup"] if neighbour["recipes"] else 0.0
+                if neighbour["hash"] == answer["hash"] and best_here <= 1.0:
+                    break  # this very nest was measured (by the farm) and nothing beat its untouched code
+                if best_here > 1.0:
                     best = neighbour["recipes"][0]
                     chosen[str(answer["nest"])] = best["recipe"]
                     lent.append({"nest": answer["nest"], "kernel": neighbour["kernel"],

@@ -33,3 +33,12 @@ def suite_of(name: str) -> str:
 def get_kernel(name: str) -> Kernel:
     """The kernel called `name`, from whichever suite holds it."""
     return importlib.import_module(f"{__name__}.{suite_of(name)}").get_kernel(name)
+
+
+def group_of(name: str) -> str:
+    """A kernel's group (family) if a suite holds it; programs from users, service clients
+    or the farm are ``other``."""
+    try:
+        return get_kernel(name).group
+    except ValueError:
+        return "other"

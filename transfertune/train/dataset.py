@@ -29,7 +29,7 @@ from transfertune.db import Storage
 from transfertune.embed.featurize import FEATURE_VERSION, featurize
 from transfertune.ir.target import local_target
 from transfertune.isolated import run_isolated
-from transfertune.suites import get_kernel
+from transfertune.suites import group_of
 from transfertune.tune.probes import PROBES, probes_for
 
 RESPONSES = tuple(PROBES) + ("best",)
@@ -91,7 +91,7 @@ def build_samples(storage: Storage, sizes: dict[str, str]) -> list[NestSample]:
                     y[i], mask[i] = math.log(value), 1.0
         if mask.sum() == 0:
             continue
-        samples.append(NestSample(program, get_kernel(program).group, position, nest_hash, featurize(canonical),
+        samples.append(NestSample(program, group_of(program), position, nest_hash, featurize(canonical),
                                   y, mask, speedups, best, loop_info(sdfg_json)))
     return samples
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from transfertune.db import Storage
 from transfertune.ir.kernel import Kernel
 from transfertune.ir.loopnest import LoopNest, loop_nests
-from transfertune.ir.program import Program, build_program
+from transfertune.ir.program import build_program
 from transfertune.ir.recipe import ProgramRecipe, Recipe
 from transfertune.ir.target import Target, local_target
 from transfertune.measure.measurement import Measurement
@@ -59,12 +59,12 @@ class NestContext:
     """The `SearchContext` for one nest: sampling in docc children, measuring through
     the executor, recording in the store, never measuring a recipe twice."""
 
-    def __init__(self, tuner: Tuner, kernel: Kernel, program: Program, nest: LoopNest, rng: random.Random,
-                 seeds: list[Recipe]) -> None:
-        self.tuner, self.kernel, self.program, self.nest = tuner, kernel, program, nest
+    def __init__(self, tuner: Tuner, trials: Trials, nest: LoopNest, rng: random.Random, seeds: list[Recipe]) -> None:
+        self.tuner, self.trials, self.nest = tuner, trials, nest
+        self.program = trials.workload.program
         self.rng = rng
         self.seeds = seeds
-        self._seen: dict[Recipe, Candidate] = tuner.known(kernel, nest)
+        self._seen: dict[Recipe, Candidate] = tuner.known(self.program.kernel, nest)
 
     @property
     def results(self) -> list[Candidate]:
@@ -90,7 +90,7 @@ class NestContext:
     def evaluate(self, recipes: list[Recipe]) -> list[Candidate]:
         fresh = [r for r in recipes if r not in self._seen]
         if fresh:
-            for candidate in self.tuner.measure_nest(self.kernel, self.nest, fresh, self.tuner.options.settings):
+            for candidate in self.trials.measure_nest(self.nest, fresh, self.tuner.options.settings):
                 self._seen[candidate.recipe] = candidate
         return [self._seen[r] for r in recipes if r in self._seen]
 
@@ -134,28 +134,33 @@ class Tuner:
     # -- the loop ----------------------------------------------------------------------
 
     def tune_kernel(self, kernel: Kernel) -> KernelResult:
-        program = build_program(kernel)
-        nests = loop_nests(kernel.name, program.sdfg())
+        """Tune a suite kernel at the tuning size (or return its finished earlier run)."""
+        nests = loop_nests(kernel.name, build_program(kernel).sdfg())
         previous = self._final(kernel)
         if previous is not None and not self._missing_probes(kernel, nests):
             return previous
+        return self.tune(self.trials(kernel), nests)
+
+    def tune(self, trials: Trials, nests: list[LoopNest], peers: tuple[str, ...] = PEERS) -> KernelResult:
+        """Search every nest of `trials`' program, combine the best, measure against the
+        untouched program (and `peers`); any program: a suite kernel or a client's."""
+        kernel = trials.kernel
         begin = time.monotonic()
         rng = random.Random(f"{self.options.seed}-{kernel.name}-{self.target.name}")
         seeds = self.seeds(exclude=kernel.name)
-        trials = self.trials(kernel)
         careful = replace(self.options.settings, repetitions=self.options.final_repetitions, early_stop=None)
         chosen: dict[int, Recipe] = {}
         tried = 0
         for nest in nests:
             self.progress(f"{kernel.name} nest {nest.index + 1}/{len(nests)}")
-            context = NestContext(self, kernel, program, nest, rng, seeds)
+            context = NestContext(self, trials, nest, rng, seeds)
             context.evaluate(list(probes_for(self.target).values()))
             self.strategy.tune(context, self.options.budget)
             tried += len(context.results)
             best = trials.confirm(nest, context.results, careful, self.options.top)
             if best is not None:
                 chosen[nest.index] = best.recipe
-        recipe, results = trials.finish(chosen, "tuned", careful, peers=PEERS, started=begin, label="tuning",
+        recipe, results = trials.finish(chosen, "tuned", careful, peers=peers, started=begin, label="tuning",
                                         tried=tried)
         return KernelResult(kernel.name, recipe, results, tried, results["tuned"].phases["tuning"])
 
