@@ -155,7 +155,9 @@ def create_app(service: Service, embedding_map: Path | None = None) -> FastAPI:
     @app.post("/transfertune_sdfg")
     async def transfertune_sdfg(request: Request) -> Response:
         begin = time.monotonic()
-        token = _authenticate(service.storage, request.headers.get("authorization", ""))
+        # Store reads and writes, and the embedding, run in threads: the event loop keeps
+        # accepting and reading other requests meanwhile.
+        token = await asyncio.to_thread(_authenticate, service.storage, request.headers.get("authorization", ""))
         if token is None:
             return JSONResponse({"error": "missing or invalid token"}, status_code=401)
         if not service.allow(token):
@@ -166,9 +168,10 @@ def create_app(service: Service, embedding_map: Path | None = None) -> FastAPI:
             return JSONResponse({"error": f"body over {service.limits.max_body} bytes"}, status_code=413)
         try:
             sdfg_text, docc_target = _parse_body(body)
-            target = service.resolve(docc_target, request.headers.get(TARGET_HEADER, token.target))
+            target = await asyncio.to_thread(service.resolve, docc_target,
+                                             request.headers.get(TARGET_HEADER, token.target))
             nests = await asyncio.wait_for(service.in_worker(client_nests, sdfg_text), service.limits.seconds)
-            plan, lent = service.plan(nests, target)
+            plan, lent = await asyncio.to_thread(service.plan, nests, target)
             sequence, steps = (await asyncio.wait_for(service.in_worker(record_plan, sdfg_text, plan),
                                                       service.limits.seconds)) if lent else ([], [])
         except TimeoutError:
@@ -176,10 +179,10 @@ def create_app(service: Service, embedding_map: Path | None = None) -> FastAPI:
         except (ValueError, RuntimeError) as err:
             return JSONResponse({"error": f"malformed request: {str(err).splitlines()[0][:300]}"}, status_code=400)
         seconds = time.monotonic() - begin
-        service.storage.record_request(token=token, target=target.name, answered_by=target.key,
-                                       sdfg_json=sdfg_text, nests=[hashlib.sha256(c.encode()).hexdigest()
-                                                                   for _, c in nests],
-                                       lent=lent, status="lent" if sequence else "empty", seconds=seconds)
+        await asyncio.to_thread(service.storage.record_request, token=token, target=target.name,
+                                answered_by=target.key, sdfg_json=sdfg_text,
+                                nests=[hashlib.sha256(c.encode()).hexdigest() for _, c in nests],
+                                lent=lent, status="lent" if sequence else "empty", seconds=seconds)
         applied = [s for s in steps if s["applied"]]
         best = max(lent, key=lambda x: x["speedup"]) if lent else None
         metadata = {"region_id": hashlib.sha256(sdfg_text.encode()).hexdigest()[:16],
