@@ -18,7 +18,7 @@ from transfertune.ir.program import build_program, untouched_sdfg
 from transfertune.ir.recipe import Recipe, Step
 from transfertune.ir.target import local_target
 from transfertune.measure.measurement import Measurement
-from transfertune.suites.polybench import get_kernel
+from transfertune.suites import get_kernel as find_kernel
 from transfertune.train import evaluate as evaluation
 from transfertune.train.app import evaluate_embeddings
 from transfertune.train.dataset import build_samples
@@ -26,10 +26,11 @@ from transfertune.train.train import train
 from transfertune.tune.probes import probes_for
 
 KERNELS = ("gemm", "syrk", "2mm", "jacobi-1d", "jacobi-2d", "atax", "bicg", "mvt")
+CORPUS = ("gram-matrix", "laplacian-2d", "row-sums", "batched-matmul")
 
 
 def nests(name):
-    return loop_nests(name, build_program(get_kernel(name)).sdfg())
+    return loop_nests(name, build_program(find_kernel(name)).sdfg())
 
 
 def test_featurizer_is_deterministic_and_sized():
@@ -80,14 +81,15 @@ def store(tmp_path_factory):
     storage = Storage(url)
     for target_name, size in (("cpu-omp", "MEDIUM"), ("cpu-seq", "MEDIUM")):
         target = local_target(target_name)
-        for name in KERNELS:
-            kernel = get_kernel(name)
+        for name in KERNELS + CORPUS:
+            kernel = find_kernel(name)
             for nest in nests(name):
                 run = f"{name}-{nest.index}-{target_name}"
                 storage.record(Measurement("baseline", "ok", (1.0, 1.0)), kernel=kernel, target=target, size=size,
                                run=run, nest=nest)
                 for probe, recipe in probes_for(target).items():
-                    gain = 2.0 if (probe == "tile") == name.startswith("jacobi") else 1.1
+                    stencil = name.startswith("jacobi") or name == "laplacian-2d"
+                    gain = 2.0 if (probe == "tile") == stencil else 1.1
                     storage.record(Measurement("recipe", "ok", (1 / gain, 1 / gain)), kernel=kernel, target=target,
                                    size=size, run=run, nest=nest, recipe=recipe)
     return url
@@ -95,7 +97,7 @@ def store(tmp_path_factory):
 
 def test_dataset_responses(store):
     samples = build_samples(Storage(store), {"cpu-omp": "MEDIUM", "cpu-seq": "MEDIUM"})
-    assert {s.program for s in samples} == set(KERNELS)
+    assert {s.program for s in samples} == set(KERNELS + CORPUS)
     jacobi = next(s for s in samples if s.program == "jacobi-1d")
     probes = len(probes_for(local_target("cpu-omp"))) + len(probes_for(local_target("cpu-seq")))
     assert jacobi.mask.sum() == probes + 2  # every probe on both targets, and the best of each
@@ -122,10 +124,15 @@ def test_evaluation_json_and_map(store, config, tmp_path, capsys):
                  f"data.cache_dir={tmp_path / 'cache'}")
     assert evaluate_embeddings(cfg) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"gnn", "random", "handmade_knn", "loopinfo_knn"}
-    for method in result.values():
-        # Only probes were measured in this store, so every neighbour's best is one of them.
-        assert 0.0 < method["mean"] <= 1.0 and method["std"] >= 0.0 and method["coverage"] == 1.0
+    assert set(result) == {"polybench", "corpus", "polybench_to_corpus"}
+    for setting in result.values():
+        assert set(setting) == {"gnn", "random", "handmade_knn", "loopinfo_knn"}
+        for method in setting.values():
+            # Only probes were measured in this store, so every neighbour's best is one of them.
+            assert 0.0 < method["mean"] <= 1.0 and method["std"] >= 0.0
+    saved = json.loads((tmp_path / "evaluation.json").read_text())
+    assert {r["kernel"] for r in saved["sanity"]} == set(CORPUS)
+    assert all(isinstance(r["same_family"], bool) and r["neighbour"] in KERNELS for r in saved["sanity"])
     assert (tmp_path / "map.png").stat().st_size > 10_000
 
 

@@ -35,10 +35,22 @@ def get_kernel(name: str) -> Kernel:
     return importlib.import_module(f"{__name__}.{suite_of(name)}").get_kernel(name)
 
 
-def group_of(name: str) -> str:
-    """A kernel's group (family) if a suite holds it; programs from users, service clients
-    or the farm are ``other``."""
+def suite_or_none(name: str) -> str | None:
+    """The suite that holds `name`, or None (programs from users, service clients, the farm)."""
     try:
-        return get_kernel(name).group
+        return suite_of(name)
     except ValueError:
-        return "other"
+        return None
+
+
+def group_of(name: str) -> str:
+    """A suite kernel's group; ``other`` for programs no suite holds."""
+    return get_kernel(name).group if suite_or_none(name) else "other"
+
+
+def family_of(name: str) -> str:
+    """The computation's family (matrix-product, stencil, ...): the corpus's groups, and
+    PolyBench's `FAMILIES`; ``other`` for programs no suite holds."""
+    from transfertune.suites.polybench import FAMILIES
+
+    return FAMILIES.get(name) or (get_kernel(name).group if suite_or_none(name) == "corpus" else "other")

@@ -28,30 +28,42 @@ def run_train(argv: list[str]) -> int:
 
 
 def evaluate_embeddings(cfg: DictConfig) -> int:
-    """``transfertune evaluate-embeddings``: the table of methods, and the map."""
-    from transfertune.train.evaluate import evaluate
+    """``transfertune evaluate-embeddings``: per setting the table of methods, the sanity
+    table of the corpus's nearest PolyBench kernels, and the map."""
+    from transfertune.train.evaluate import SETTINGS, evaluate, sanity
     from transfertune.train.plot import embedding_map
     from transfertune.train.train import research_store, samples
 
     storage = research_store(cfg)
     data = samples(cfg, storage)
-    result = evaluate(cfg, data, storage)
+    settings = [str(s) for s in cfg.settings] if cfg.get("settings") else list(SETTINGS)
+    result = {setting: evaluate(cfg, data, storage, setting) for setting in settings}
+    table = sanity(cfg, data)
     out = Path(str(cfg.output_dir))
     out.mkdir(parents=True, exist_ok=True)
-    (out / "evaluation.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "evaluation.json").write_text(json.dumps({"settings": result, "sanity": table}, indent=2) + "\n")
     if cfg.plot:
         embedding_map(cfg, data, Path(str(cfg.plot)))
     if cfg.format == "json":
-        print(json.dumps({m: {"mean": v["mean"], "std": v["std"], "coverage": v["coverage"]}
-                          for m, v in result.items()}))
-    else:
-        what = "best probe recipe" if cfg.recipes == "probes" else "best measured recipe"
-        print(f"fraction of each nest's own best measured speedup reached with the {what} of its "
-              f"nearest neighbour ({cfg.folds} folds, whole kernels left out; {len(data)} nests)")
-        for method, v in result.items():
+        print(json.dumps({s: {m: {"mean": v["mean"], "std": v["std"]} for m, v in r.items()}
+                          for s, r in result.items()}))
+        return 0
+    what = "best probe recipe" if cfg.recipes == "probes" else "best measured recipe"
+    print(f"fraction of each nest's own best measured speedup reached with the {what} of its nearest "
+          f"neighbour ({cfg.folds} folds, whole kernels left out; {len(data)} nests)")
+    for setting, methods in result.items():
+        print(f"{setting}:")
+        for method, v in methods.items():
             mean = "-" if v["mean"] is None else f"{v['mean']:.3f}"
             print(f"  {method:14s} {mean} ± {v['std']:.3f} over {v['folds']} folds, "
                   f"{v['coverage']:.0%} of picked recipes measured on the held-out nest")
-        if cfg.plot:
-            print(f"map of the embedding space: {cfg.plot}")
+    if table:
+        same = sum(r["same_family"] for r in table)
+        print(f"nearest PolyBench kernel of each corpus kernel (embedding trained on PolyBench): "
+              f"{same}/{len(table)} share its family")
+        for r in table:
+            print(f"  {r['kernel']:20s} {r['family']:18s} -> {r['neighbour']:14s} {r['neighbour_family']:18s} "
+                  f"{'yes' if r['same_family'] else 'no'}")
+    if cfg.plot:
+        print(f"map of the embedding space: {cfg.plot}")
     return 0

@@ -34,7 +34,7 @@ from transfertune.ir.program import build_program
 from transfertune.ir.recipe import Recipe
 from transfertune.ir.target import local_target
 from transfertune.measure.variants import Settings
-from transfertune.suites.polybench import NAMES, get_kernel
+from transfertune.suites import family_of, get_kernel, suite_or_none
 from transfertune.train.dataset import NestSample, kernel_folds
 from transfertune.train.train import embed, fit
 from transfertune.tune.executor import make_executor
@@ -113,13 +113,34 @@ def neighbours(method: str, train: list[NestSample], test: list[NestSample], cfg
     return NearestNeighbors(n_neighbors=k).fit(a).kneighbors(b, return_distance=False).tolist()
 
 
-def choose(cfg: DictConfig, data: list[NestSample]) -> list[Choice]:
-    """Leave whole kernels out per fold; every method picks recipes for every held-out nest."""
+SETTINGS = ("polybench", "corpus", "polybench_to_corpus")
+"""Where the embedding is judged: leave-kernels-out within PolyBench and within the
+corpus, and trained on PolyBench alone, tested on the corpus (code it never saw)."""
+
+
+def split(setting: str, data: list[NestSample], folds: int, seed: int
+          ) -> list[tuple[list[NestSample], list[NestSample]]]:
+    """(train, test) per fold of `setting`; folds hold whole kernels out. For
+    ``polybench_to_corpus`` every fold trains on all of PolyBench and tests one share of
+    the corpus kernels (the spread across shares is the spread reported)."""
+    suites = {s.program: suite_or_none(s.program) for s in data}
+    polybench = [s for s in data if suites[s.program] == "polybench"]
+    corpus = [s for s in data if suites[s.program] == "corpus"]
+    if setting == "polybench_to_corpus":
+        shares = kernel_folds(sorted({s.program for s in corpus}), folds, seed)
+        return [(polybench, [s for s in corpus if s.program in share]) for share in shares]
+    pool = {"polybench": polybench, "corpus": corpus}.get(setting)
+    if pool is None:
+        raise ValueError(f"unknown setting {setting!r}; known: {', '.join(SETTINGS)}")
+    return [([s for s in pool if s.program not in held], [s for s in pool if s.program in held])
+            for held in kernel_folds(sorted({s.program for s in pool}), folds, seed)]
+
+
+def choose(cfg: DictConfig, data: list[NestSample], setting: str = "polybench") -> list[Choice]:
+    """Every method picks recipes for every held-out nest of every fold of `setting`."""
     rng = random.Random(int(cfg.seed))
     out = []
-    for fold, held in enumerate(kernel_folds(list({s.program for s in data}), int(cfg.folds), int(cfg.seed))):
-        test = [s for s in data if s.program in held]
-        train = [s for s in data if s.program not in held]
+    for fold, (train, test) in enumerate(split(setting, data, int(cfg.folds), int(cfg.seed))):
         if not test or not train:
             continue
         for method in METHODS:
@@ -138,7 +159,7 @@ def measure_missing(storage: Storage, choices: list[Choice], sizes: dict[str, st
     held: dict[tuple[str, int], NestSample] = {}
     for c in choices:
         held[(c.sample.program, c.sample.position)] = c.sample
-        if c.sample.program in NAMES:  # user kernels cannot be rebuilt from their name
+        if suite_or_none(c.sample.program):  # user and client programs cannot be rebuilt from their name
             todo = {r for r in c.recipes if r not in (c.sample.speedups.get(c.target) or {})}
             if todo:
                 missing.setdefault((c.target, c.sample.program, c.sample.position), set()).update(todo)
@@ -165,14 +186,15 @@ def measure_missing(storage: Storage, choices: list[Choice], sizes: dict[str, st
     return measured
 
 
-def evaluate(cfg: DictConfig, data: list[NestSample], storage: Storage | None = None) -> dict[str, Any]:
+def evaluate(cfg: DictConfig, data: list[NestSample], storage: Storage | None = None,
+             setting: str = "polybench") -> dict[str, Any]:
     """Mean fraction of the oracle per method, with its spread across folds, and the
     share of picked recipes whose outcome on the held-out nest is measured (coverage).
 
     With ``recipes=best`` most picked recipes were never run on the held-out nest; with
     ``measure=true`` they are measured now (and stored), otherwise they are left out.
     """
-    choices = choose(cfg, data)
+    choices = choose(cfg, data, setting)
     if cfg.measure:
         if storage is None:
             raise ValueError("measure=true needs the database the samples came from")
@@ -191,3 +213,24 @@ def evaluate(cfg: DictConfig, data: list[NestSample], storage: Storage | None = 
                           "std": statistics.stdev(means) if len(means) > 1 else 0.0,
                           "folds": len(means), "coverage": known / picked if picked else 0.0}
     return result
+
+
+def sanity(cfg: DictConfig, data: list[NestSample]) -> list[dict[str, Any]]:
+    """Per corpus kernel: the PolyBench kernel nearest to its nests in an embedding
+    trained on PolyBench alone (the nest-weighted majority), and whether it shares the
+    computation's family: a check a reader can make at a glance."""
+    train, test = split("polybench_to_corpus", data, 1, int(cfg.seed))[0]
+    if not train or not test:
+        return []
+    model, _ = fit(cfg, train)
+    nearest = NearestNeighbors(n_neighbors=1).fit(embed(model, train)).kneighbors(embed(model, test),
+                                                                                 return_distance=False)
+    votes: dict[str, list[str]] = {}
+    for sample, (i,) in zip(test, nearest, strict=True):
+        votes.setdefault(sample.program, []).append(train[i].program)
+    rows = []
+    for kernel, picks in sorted(votes.items()):
+        neighbour = max(set(picks), key=picks.count)
+        rows.append({"kernel": kernel, "family": family_of(kernel), "neighbour": neighbour,
+                     "neighbour_family": family_of(neighbour), "same_family": family_of(kernel) == family_of(neighbour)})
+    return rows

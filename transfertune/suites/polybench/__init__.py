@@ -16,6 +16,21 @@ NAMES = (
 )
 """Kernel names as PolyBench spells them, in the suite's order."""
 
+FAMILIES = {
+    **dict.fromkeys(("gemm", "2mm", "3mm", "syrk", "syr2k", "symm", "trmm", "covariance", "correlation"),
+                    "matrix-product"),
+    "doitgen": "tensor-contraction",
+    **dict.fromkeys(("atax", "bicg", "mvt", "gemver", "gesummv"), "matrix-vector"),
+    **dict.fromkeys(("cholesky", "durbin", "gramschmidt", "lu", "ludcmp", "trisolv"), "factorization"),
+    **dict.fromkeys(("adi", "fdtd-2d", "heat-3d", "jacobi-1d", "jacobi-2d", "seidel-2d"), "stencil"),
+    "deriche": "signal",
+    "floyd-warshall": "all-pairs",
+    "nussinov": "dynamic-programming",
+}
+"""The computation's family, in the corpus's vocabulary where one fits (covariance and
+correlation are Gram products; deriche is a recursive filter), for checking at a glance
+whether an embedding's neighbours make sense."""
+
 
 def module_name(name: str) -> str:
     """Python module of kernel `name`: '-' -> '_', a leading digit gets a 'k' (2mm -> k2mm)."""
