@@ -6,6 +6,8 @@
 # MEDIUM takes about 30 minutes on a 2-core machine. The LARGE cpu-omp part of the seed:
 #   SIZE=LARGE TARGETS=cpu-omp BUDGET=7 TOP=1 KERNELS="[jacobi-1d,gemm,...]" bash scripts/make_seed.sh
 # (many hours; list KERNELS cheapest first, so an interrupted run has finished the most).
+# The corpus beyond PolyBench (minutes at MEDIUM, under an hour at LARGE per target):
+#   SUITE=corpus BUDGET=4 TOP=1 bash scripts/make_seed.sh     (then SIZE=LARGE the same)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DB=${DB:-sqlite:///$PWD/data/work/seed.db}
@@ -13,9 +15,10 @@ BUDGET=${BUDGET:-8}
 TOP=${TOP:-2}
 KERNELS=${KERNELS:-all}
 SIZE=${SIZE:-MEDIUM}
+SUITE=${SUITE:-polybench}
 mkdir -p data/work
 for target in ${TARGETS:-cpu-omp cpu-seq}; do
-  .venv/bin/transfertune tune suite=polybench size="$SIZE" target="$target" budget="$BUDGET" \
+  .venv/bin/transfertune tune suite="$SUITE" size="$SIZE" target="$target" budget="$BUDGET" \
     kernels="$KERNELS" repetitions=2 early_stop=1.3 final_repetitions=3 top="$TOP" db="$DB"
 done
 .venv/bin/transfertune db action=export path=data/seed db="$DB"

@@ -4,6 +4,7 @@ filled with recorded measurements, so no compiler runs here)."""
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -176,3 +177,32 @@ def test_distance_alignment_asks_embedding_distances_to_match_response_distances
     assert loss.item() == pytest.approx((rms.item() - 0.5) ** 2, rel=1e-4)
     loss.backward()
     assert torch.isfinite(too_close.grad).all() and too_close.grad[2].abs().sum() == 0
+
+
+def test_views_are_legal_rewrites_of_the_same_nest():
+    from transfertune.train.augment import views
+
+    nest = nests("2mm")[0]  # docc can reorder its loops
+    rewrites = views(nest.sdfg_json)
+    assert rewrites and all(r != nest.canonical_json for r in rewrites)
+    for r in rewrites:
+        assert featurize(r).x.shape[1] == NODE_DIM
+
+
+def test_contrastive_training_pulls_views_in(store, config, tmp_path):
+    from transfertune.train.train import embed, fit, samples
+
+    cfg = config("train", f"db={store}", "model=small", "epochs=30", "contrastive=1.0", "alignment=0",
+                 f"data.cache_dir={tmp_path / 'cache'}", f"output_dir={tmp_path}")
+    data = samples(cfg)
+    with_views = [s for s in data if s.views]
+    assert len(with_views) >= 3
+    model, history = fit(cfg, data)
+    assert all(np.isfinite(r["train_loss"]) for r in history)
+    # each nest lies closer to its own view than to the average other nest
+    anchors = embed(model, with_views)
+    rewritten = embed(model, [replace(s, graph=s.views[0]) for s in with_views])
+    own = np.linalg.norm(anchors - rewritten, axis=1)
+    other = np.array([np.linalg.norm(anchors[i] - np.delete(rewritten, i, axis=0), axis=1).mean()
+                      for i in range(len(anchors))])
+    assert (own < other).mean() >= 0.7

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 from collections import Counter
 from datetime import UTC, datetime
@@ -17,8 +18,11 @@ def main(cfg: DictConfig) -> int:
     storage = open_store(cfg.db or None)
     if cfg.action == "export":
         fp = local_fingerprint()
+        # Every machine the measurements came from (a seed grows across machines), and the exporting one.
+        machines = {json.dumps(spec["fingerprint"], sort_keys=True) for _, _, spec in storage.targets()}
         manifest = {"exported_at": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(),
-                    "machine": {"cpu": fp.cpu_model, "cores": fp.cores, "caches": fp.caches, "isa": list(fp.isa)}}
+                    "machine": {"cpu": fp.cpu_model, "cores": fp.cores, "caches": fp.caches, "isa": list(fp.isa)},
+                    "measured_on": [json.loads(m) for m in sorted(machines)]}
         counts = export(storage, str(cfg.path), manifest)
         print(f"exported to {cfg.path}: " + ", ".join(f"{n} {c}" for n, c in counts.items()))
     elif cfg.action == "import":

@@ -53,6 +53,9 @@ class NestSample:
     """target name -> canonical JSON of the best measured recipe."""
     loopinfo: list[float] = field(default_factory=list)
     """docc's LoopInfo of the nest's outermost loop (see `loop_info`)."""
+    views: list[Data] = field(default_factory=list)
+    """Graphs of semantically equal rewrites of the nest (`transfertune.train.augment`):
+    not cached with the sample, filled in when the contrastive term is on."""
 
 
 def kernel_folds(kernels: list[str], count: int, seed: int) -> list[list[str]]:

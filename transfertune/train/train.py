@@ -26,7 +26,8 @@ from torch_geometric.loader import DataLoader
 
 from transfertune.db import Storage, seed_store
 from transfertune.embed.encoder import NestEncoder
-from transfertune.embed.featurize import FEATURE_VERSION
+from transfertune.embed.featurize import FEATURE_VERSION, featurize
+from transfertune.train.augment import cached_views
 from transfertune.train.dataset import NestSample, cached_samples, response_layout
 
 
@@ -50,9 +51,15 @@ def research_store(cfg: DictConfig) -> Storage:
 
 def samples(cfg: DictConfig, storage: Storage | None = None) -> list[NestSample]:
     sizes = dict(cfg.data.sizes)
-    found = cached_samples(storage or research_store(cfg), sizes, cfg.data.cache_dir)
+    storage = storage or research_store(cfg)
+    found = cached_samples(storage, sizes, cfg.data.cache_dir)
     if not found:
         raise ValueError("no measured nests in the database: run `transfertune tune` or import data/seed")
+    if float(cfg.get("contrastive", 0.0)) > 0:
+        nests = {h: sdfg for _, h, _, _, sdfg in storage.nests()}
+        views = cached_views({s.nest_hash: nests[s.nest_hash] for s in found}, cfg.data.cache_dir)
+        for s in found:
+            s.views = [featurize(c) for c in views[s.nest_hash]]
     return found
 
 
@@ -77,7 +84,9 @@ def fit(cfg: DictConfig, train_set: list[NestSample], val_set: list[NestSample] 
     layout = response_layout(dict(cfg.data.sizes))
     model = ResponseModel(instantiate(cfg.model), len(layout))
     optimiser = instantiate(cfg.optim)(model.parameters())
-    graphs = [_graph(s) for s in train_set]
+    graphs = [_graph(s, i) for i, s in enumerate(train_set)]
+    contrastive = float(cfg.get("contrastive", 0.0))
+    rng = random.Random(int(cfg.seed))
     loader = DataLoader(graphs, batch_size=int(cfg.batch_size), shuffle=True,
                         generator=torch.Generator().manual_seed(int(cfg.seed)))
     history = []
@@ -87,6 +96,8 @@ def fit(cfg: DictConfig, train_set: list[NestSample], val_set: list[NestSample] 
         for batch in loader:
             optimiser.zero_grad()
             loss = _loss(model, batch, float(cfg.alignment))
+            if contrastive > 0:
+                loss = loss + contrastive * view_contrast(model, batch, train_set, rng, float(cfg.temperature))
             loss.backward()
             optimiser.step()
             total += float(loss.detach()) * batch.num_graphs
@@ -100,11 +111,29 @@ def fit(cfg: DictConfig, train_set: list[NestSample], val_set: list[NestSample] 
     return model, history
 
 
-def _graph(sample: NestSample) -> Any:
+def _graph(sample: NestSample, index: int = 0) -> Any:
     graph = sample.graph.clone()
     graph.y = sample.y.unsqueeze(0)
     graph.mask = sample.mask.unsqueeze(0)
+    graph.sample = torch.tensor([index])
     return graph
+
+
+def view_contrast(model: ResponseModel, batch: Any, data: list[NestSample], rng: random.Random,
+                  temperature: float) -> torch.Tensor:
+    """InfoNCE over the batch: each nest's embedding must be nearest (by cosine) to the
+    embedding of one of its views (a semantically equal rewrite), among the views of the
+    other nests in the batch. Nests without views take no part."""
+    z, _ = model(batch)
+    chosen = [(row, rng.choice(data[int(i)].views)) for row, i in enumerate(batch.sample) if data[int(i)].views]
+    if len(chosen) < 2:
+        return z.sum() * 0.0
+    views = next(iter(DataLoader([v for _, v in chosen], batch_size=len(chosen))))
+    anchors = nn.functional.normalize(z[[row for row, _ in chosen]], dim=1)
+    positives = nn.functional.normalize(model.encoder(views.x, views.edge_index, views.edge_attr, views.batch), dim=1)
+    logits = anchors @ positives.T / temperature
+    targets = torch.arange(len(chosen))
+    return (nn.functional.cross_entropy(logits, targets) + nn.functional.cross_entropy(logits.T, targets)) / 2
 
 
 def _loss(model: ResponseModel, batch: Any, alignment: float) -> torch.Tensor:
