@@ -17,25 +17,21 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+from omegaconf import DictConfig
+from tqdm import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from transfertune.commands import report as tune_report  # noqa: E402
-from transfertune.db import Storage  # noqa: E402
-from transfertune.db.portable import export, load  # noqa: E402
-from transfertune.index.embedder import Embedder  # noqa: E402
-from transfertune.index.lookup import RecipeLookup  # noqa: E402
-from transfertune.ir.target import local_fingerprint, local_target  # noqa: E402
-from transfertune.measure.variants import Settings, suite_workload  # noqa: E402
-from transfertune.porting.api import transfer_program  # noqa: E402
-from transfertune.porting.tables import geomean, write_csv  # noqa: E402
-from transfertune.suites.polybench import NAMES, get_kernel  # noqa: E402
-from transfertune.train.dataset import kernel_folds  # noqa: E402
-from transfertune.train.train import fit, research_store, samples  # noqa: E402
+from transfertune.commands import report as tune_report
+from transfertune.db import Storage
+from transfertune.db.portable import export, load
+from transfertune.index.embedder import Embedder
+from transfertune.index.lookup import RecipeLookup
+from transfertune.ir.target import local_fingerprint, local_target
+from transfertune.measure.variants import Settings, suite_workload
+from transfertune.porting.api import transfer_program
+from transfertune.porting.tables import geomean, plot_speedups, write_csv
+from transfertune.suites.polybench import NAMES, get_kernel
+from transfertune.train.dataset import kernel_folds
+from transfertune.train.train import fit, research_store, samples
 
 SPEEDUPS = ("transfer", "polly", "docc", "oracle")
 
@@ -177,25 +173,5 @@ def _write(rows: list[dict[str, Any]], out: Path) -> dict[str, Any]:
                      f"{_fmt(g['oracle'])} | | |")
     (out / "results.md").write_text("\n".join(lines) + "\n")
     if rows:
-        plot(rows, out / "speedups.png")
+        plot_speedups(rows, {k: k for k in SPEEDUPS}, "PolyBench leave-one-out transfer", out / "speedups.png")
     return summary
-
-
-def plot(rows: list[dict[str, Any]], path: Path) -> None:
-    """Grouped bars per kernel, one panel per target: transfer, Polly, docc, oracle (log scale)."""
-    groups = _by_target(rows)
-    most = max(len(mine) for mine in groups.values())
-    fig, axes = plt.subplots(len(groups), 1, figsize=(max(8, 0.45 * most), 4.5 * len(groups)), squeeze=False)
-    width = 0.2
-    for ax, (target, mine) in zip(axes[:, 0], groups.items(), strict=True):
-        for i, key in enumerate(SPEEDUPS):
-            ax.bar([x + (i - 1.5) * width for x in range(len(mine))], [r[key] or 0 for r in mine], width, label=key)
-        ax.axhline(1.0, color="black", linewidth=0.8)
-        ax.set_yscale("log")
-        ax.set_xticks(range(len(mine)), [r["kernel"] for r in mine], rotation=60, fontsize=7)
-        ax.set_ylabel("speedup over untouched clang -O3")
-        ax.set_title(f"PolyBench leave-one-out transfer, {target}")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

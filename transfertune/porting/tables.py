@@ -1,4 +1,5 @@
-"""What the experiments share when they write results: the CSV and geometric means."""
+"""What the experiments share when they write results: the CSV, geometric means and the
+bar plot of speedups per kernel, one panel per target."""
 
 from __future__ import annotations
 
@@ -6,6 +7,11 @@ import csv
 import math
 from pathlib import Path
 from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
 
 
 def geomean(values: list[float | None]) -> float | None:
@@ -20,3 +26,26 @@ def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["kernel"])
         writer.writeheader()
         writer.writerows(rows)
+
+
+def plot_speedups(rows: list[dict[str, Any]], keys: dict[str, str], title: str, path: Path) -> None:
+    """Grouped bars per kernel (row key -> legend label in `keys`), one panel per target,
+    log scale, a line at 1 (the untouched build)."""
+    targets = sorted({r["target"] for r in rows})
+    most = max(sum(r["target"] == t for r in rows) for t in targets)
+    fig, axes = plt.subplots(len(targets), 1, figsize=(max(8, 0.45 * most), 4.5 * len(targets)), squeeze=False)
+    width = 0.8 / len(keys)
+    for ax, target in zip(axes[:, 0], targets, strict=True):
+        mine = [r for r in rows if r["target"] == target]
+        for i, (key, label) in enumerate(keys.items()):
+            ax.bar([x + (i - (len(keys) - 1) / 2) * width for x in range(len(mine))], [r[key] or 0 for r in mine],
+                   width, label=label)
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(mine)), [r["kernel"] for r in mine], rotation=60, fontsize=7)
+        ax.set_ylabel("speedup over untouched clang -O3")
+        ax.set_title(f"{title}, {target}")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

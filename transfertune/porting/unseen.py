@@ -20,26 +20,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+from omegaconf import DictConfig
+from tqdm import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from transfertune.index.embedder import Embedder  # noqa: E402
-from transfertune.index.lookup import RecipeLookup  # noqa: E402
-from transfertune.ir.kernel import Kernel, copy_args  # noqa: E402
-from transfertune.ir.target import local_fingerprint  # noqa: E402
-from transfertune.measure.child import max_error  # noqa: E402
-from transfertune.measure.variants import Settings  # noqa: E402
-from transfertune.paths import ROOT  # noqa: E402
-from transfertune.porting.api import Transferred, transfer  # noqa: E402
-from transfertune.porting.experiment import scratch_storage  # noqa: E402
-from transfertune.porting.tables import geomean, write_csv  # noqa: E402
-from transfertune.porting.user import ArgumentError  # noqa: E402
-from transfertune.suites import corpus, polybench  # noqa: E402
+from transfertune.index.embedder import Embedder
+from transfertune.index.lookup import RecipeLookup
+from transfertune.ir.kernel import Kernel, copy_args
+from transfertune.ir.target import local_fingerprint
+from transfertune.measure.child import max_error
+from transfertune.measure.variants import Settings
+from transfertune.paths import ROOT
+from transfertune.porting.api import Transferred, transfer
+from transfertune.porting.experiment import scratch_storage
+from transfertune.porting.tables import geomean, plot_speedups, write_csv
+from transfertune.porting.user import ArgumentError
+from transfertune.suites import corpus, polybench
 
 TOLERANCE = 1e-6
 
@@ -157,25 +152,6 @@ def _write(rows: list[dict[str, Any]], out: Path) -> dict[str, Any]:
         lines.append(f"| **geomean** | | {t} | | {g['transfer']:.2f}x | {g['numpy']:.2f}x | | | |")
     (out / "results.md").write_text("\n".join(lines) + "\n")
     if rows:
-        _plot(rows, out / "speedups.png")
+        plot_speedups(rows, {"transfer": "transfer", "numpy": "NumPy"},
+                      "Transfer onto unseen kernels (PolyBench seed only)", out / "speedups.png")
     return summary
-
-
-def _plot(rows: list[dict[str, Any]], path: Path) -> None:
-    """Per kernel: transfer's and NumPy's speedup over the untouched build (log scale)."""
-    targets = sorted({r["target"] for r in rows})
-    fig, axes = plt.subplots(len(targets), 1, figsize=(max(8, 0.4 * len(rows)), 4.5 * len(targets)), squeeze=False)
-    for ax, target in zip(axes[:, 0], targets, strict=True):
-        mine = [r for r in rows if r["target"] == target]
-        x = np.arange(len(mine))
-        ax.bar(x - 0.2, [r["transfer"] for r in mine], 0.4, label="transfer")
-        ax.bar(x + 0.2, [r["numpy"] for r in mine], 0.4, label="NumPy")
-        ax.axhline(1.0, color="black", linewidth=0.8)
-        ax.set_yscale("log")
-        ax.set_xticks(x, [r["kernel"] for r in mine], rotation=60, fontsize=7)
-        ax.set_ylabel("speedup over untouched clang -O3")
-        ax.set_title(f"Transfer onto unseen kernels (PolyBench seed only), {target}")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
