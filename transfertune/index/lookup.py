@@ -74,8 +74,8 @@ class RecipeLookup:
         if (target, size) in self._indexes and self._states.get((target, size)) == state:
             return self._indexes[(target, size)]
         store = hashlib.sha256(self.storage.identity.encode()).hexdigest()[:12]
-        tag = f"{target}-{size}-{self.embedder.checkpoint_hash}-{store}" + (
-            "-x" + "-".join(sorted(self.exclude)) if self.exclude else "")
+        excluded = hashlib.sha256("\0".join(sorted(self.exclude)).encode()).hexdigest()[:12]
+        tag = f"{target}-{size}-{self.embedder.checkpoint_hash}-{store}" + (f"-x{excluded}" if self.exclude else "")
         path = index_path(self.cache, tag)
         index = RecipeIndex.load(path) if path.exists() else None
         if index is not None and not _same_store(index, self.storage):
