@@ -23,15 +23,16 @@ VARIANTS = ("baseline", "polly", "docc", "tuned")
 
 
 def rows(storage: Storage, target: str, size: str) -> tuple[list[dict[str, Any]], str]:
-    """Per-kernel rows of the latest tuned run; prefers this machine's target key and
-    falls back to any machine's target of the same name (and says which)."""
+    """Per-kernel rows of the latest tuned run; per kernel, this machine's target key if it
+    was tuned here, else any machine's target of the same name (the source says which)."""
     key = local_target(target).key
-    runs = storage.latest_runs(target=key, size=size, variant="tuned")
-    source = f"target {key} (this machine)"
-    if not runs:
-        runs = storage.latest_runs(target_name=target, size=size, variant="tuned")
-        keys = sorted({r.target_key for r in runs.values()})
-        source = f"target(s) {', '.join(keys)} (measured on another machine)" if keys else "no data"
+    runs = {**storage.latest_runs(target_name=target, size=size, variant="tuned"),
+            **storage.latest_runs(target=key, size=size, variant="tuned")}
+    here = sum(r.target_key == key for r in runs.values())
+    others = sorted({r.target_key for r in runs.values()} - {key})
+    parts = ([f"target {key} (this machine, {here} kernels)"] if here else []) + (
+        [f"target(s) {', '.join(others)} (measured on another machine, {len(runs) - here} kernels)"] if others else [])
+    source = "; ".join(parts) or "no data"
     out = []
     order = [*suite_names("polybench"), *suite_names("corpus")]
     for kernel in sorted(runs, key=lambda n: (order.index(n) if n in order else len(order), n)):
