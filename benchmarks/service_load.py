@@ -117,6 +117,7 @@ def run(db: str, clients: int, per_client: int, workers: int) -> dict[str, Any]:
     result["warm_up_requests"] = stored_before - before
     result["store"] = storage.engine.dialect.name
     result["service_processes"] = workers
+    storage.engine.dispose()  # no pooled connection may keep the database open
     return result
 
 
@@ -134,9 +135,27 @@ def fresh_postgres(url: str) -> Iterator[str]:
     try:
         yield make_url(url).set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as c:
-            c.execute(text(f'drop database if exists "{name}" with (force)'))
+        drop_database(admin, name)
         admin.dispose()
+
+
+def drop_database(admin, name: str, attempts: int = 30) -> None:
+    """Drop `name` once its last connection has gone. `WITH (FORCE)` would need the
+    right to signal other roles' backends (autovacuum's among them), which a role that
+    may only create databases lacks; a terminated service's connections close within
+    moments, and PostgreSQL itself cancels autovacuum for a plain DROP."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(attempts):
+        try:
+            with admin.connect() as c:
+                c.execute(text(f'drop database if exists "{name}"'))
+            return
+        except OperationalError:  # "database is being accessed by other users"
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1)
 
 
 def main() -> None:
