@@ -1,9 +1,10 @@
 """``transfertune baseline``: the reference table every later result is judged by.
 
 For each kernel: the untouched code under clang -O3, Polly, and docc's own schedule,
-timed interleaved in one child. Rows are appended to the CSV as each kernel finishes,
-so an interrupted run resumes where it stopped; the Markdown table is rewritten from
-the CSV after every kernel.
+the benchmark's own C source under clang -O3 and Polly (with ``reference.polybench_c``)
+and NumPy (where the kernel has a NumPy formulation), timed interleaved in one child.
+Rows are appended to the CSV as each kernel finishes, so an interrupted run resumes
+where it stopped; the Markdown table is rewritten from the CSV after every kernel.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from pathlib import Path
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from transfertune.commands.common import gflops, kernels, settings
+from transfertune.commands.common import gflops, kernels, polybench_c, settings
 from transfertune.ir.target import Target, local_target
 from transfertune.measure.measurement import Measurement
-from transfertune.measure.variants import Variant, measure_variants
+from transfertune.measure.peers import ALL as PEERS
+from transfertune.measure.peers import peers_for
+from transfertune.measure.variants import Variant, measure_variants, suite_workload
 
-PEERS = ("baseline", "polly", "docc")
+LABELS = {"baseline": "untouched -O3", "polly": "Polly", "docc": "docc schedule", "clang_c": "C, clang -O3",
+          "polly_c": "C, Polly", "numpy": "NumPy"}
 COLUMNS = ["kernel", "size", "target", "target_key"] + [
     f"{peer}_{field}" for peer in PEERS for field in ("status", "median_s", "spread", "gflops")]
 
@@ -32,16 +36,25 @@ def main(cfg: DictConfig) -> int:
     out.mkdir(parents=True, exist_ok=True)
     csv_path = out / f"{target.name}-{size}.csv"
     done = _done(csv_path, target) if cfg.resume else set()
-    if not cfg.resume and csv_path.exists():
-        csv_path.unlink()
+    if csv_path.exists() and (not cfg.resume or _header(csv_path) != COLUMNS):
+        csv_path.unlink()  # a table from an older layout cannot be continued
+        done = set()
     todo = [k for k in kernels(cfg) if k.name not in done]
+    reference = polybench_c(cfg)
     for kernel in tqdm(todo, desc=f"baseline {size} {target.name}", unit="kernel"):
-        results = measure_variants(kernel, target, size, [Variant(p) for p in PEERS], settings(cfg))
+        workload = suite_workload(kernel, size, str(cfg.check_size), reference)
+        results = measure_variants(workload, target, size, [Variant(p) for p in peers_for(kernel, PEERS, reference)],
+                                   settings(cfg))
         _append(csv_path, _row(kernel, size, target, results))
         write_markdown(csv_path, out / f"{target.name}-{size}.md", target)
     write_markdown(csv_path, out / f"{target.name}-{size}.md", target)
     print((out / f"{target.name}-{size}.md").read_text())
     return 0
+
+
+def _header(csv_path: Path) -> list[str]:
+    with csv_path.open() as f:
+        return next(csv.reader(f), [])
 
 
 def _done(csv_path: Path, target: Target) -> set[str]:
@@ -55,11 +68,12 @@ def _row(kernel, size: str, target: Target, results: dict[str, Measurement]) -> 
     row: dict[str, object] = {"kernel": kernel.name, "size": size, "target": target.name,
                               "target_key": target.key}
     for peer in PEERS:
-        m = results[peer]
-        row[f"{peer}_status"] = m.status
-        row[f"{peer}_median_s"] = f"{m.median:.6g}" if m.ok else ""
-        row[f"{peer}_spread"] = f"{m.spread:.3f}" if m.ok else ""
-        row[f"{peer}_gflops"] = f"{gflops(kernel, size, m):.3f}" if m.ok else ""
+        m = results.get(peer)  # None: a peer this kernel does not have
+        ok = m is not None and m.ok
+        row[f"{peer}_status"] = m.status if m is not None else "absent"
+        row[f"{peer}_median_s"] = f"{m.median:.6g}" if ok else ""
+        row[f"{peer}_spread"] = f"{m.spread:.3f}" if ok else ""
+        row[f"{peer}_gflops"] = f"{gflops(kernel, size, m):.3f}" if ok else ""
     return row
 
 
@@ -75,16 +89,17 @@ def _append(csv_path: Path, row: dict[str, object]) -> None:
 
 def write_markdown(csv_path: Path, md_path: Path, target: Target) -> None:
     """Markdown table from the CSV: median time ± half the range, speedups over the
-    untouched code, and geometric means over kernels where all three are ok."""
+    untouched code, and each peer's geometric mean over the kernels where it is ok."""
     with csv_path.open() as f:
         rows = list(csv.DictReader(f))
     fp = target.fingerprint
     lines = [f"Machine: {fp.cpu_model}, {fp.cores} cores, caches {fp.caches}, ISA {' '.join(fp.isa)}; "
              f"target {target.name} ({target.threads} thread(s)), clang-19 -O3 -march={target.march}.",
              "Median runtime of the repetitions, ± half their range as % of the median.", "",
-             "| kernel | untouched -O3 | Polly | docc schedule | Polly speedup | docc speedup |",
-             "|---|---|---|---|---|---|"]
-    logs = {"polly": [], "docc": []}
+             "| kernel | " + " | ".join(LABELS[p] for p in PEERS) + " | "
+             + " | ".join(f"{LABELS[p]} speedup" for p in PEERS[1:]) + " |",
+             "|---" * (2 * len(PEERS)) + "|"]
+    logs: dict[str, list[float]] = {p: [] for p in PEERS[1:]}
     for r in rows:
         cells = [r["kernel"]]
         for peer in PEERS:
@@ -92,7 +107,7 @@ def write_markdown(csv_path: Path, md_path: Path, target: Target) -> None:
                 cells.append(f"{float(r[f'{peer}_median_s']):.4g} s ±{50 * float(r[f'{peer}_spread']):.0f}%")
             else:
                 cells.append(r[f"{peer}_status"])
-        for peer in ("polly", "docc"):
+        for peer in PEERS[1:]:
             if r["baseline_status"] == "ok" and r[f"{peer}_status"] == "ok":
                 ratio = float(r["baseline_median_s"]) / float(r[f"{peer}_median_s"])
                 logs[peer].append(math.log(ratio))
@@ -101,5 +116,5 @@ def write_markdown(csv_path: Path, md_path: Path, target: Target) -> None:
                 cells.append("-")
         lines.append("| " + " | ".join(cells) + " |")
     geo = {p: (f"{math.exp(sum(v) / len(v)):.2f}x" if v else "-") for p, v in logs.items()}
-    lines.append(f"| **geomean** | | | | {geo['polly']} | {geo['docc']} |")
+    lines.append("| **geomean** |" + " |" * len(PEERS) + " " + " | ".join(geo[p] for p in PEERS[1:]) + " |")
     md_path.write_text("\n".join(lines) + "\n")

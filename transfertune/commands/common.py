@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from omegaconf import DictConfig
 
 from transfertune.ir.kernel import Kernel
@@ -21,6 +23,19 @@ def settings(cfg: DictConfig) -> Settings:
     return Settings(repetitions=int(cfg.repetitions), check_size=str(cfg.check_size),
                     tolerance=float(cfg.tolerance), timeout=float(cfg.timeout),
                     early_stop=float(early) if early else None)
+
+
+def polybench_c(cfg: DictConfig) -> str | None:
+    """``reference.polybench_c``: a PolyBench/C checkout for the C peers, checked here so a
+    wrong path is one clear line before any work starts; None when not set."""
+    path = (cfg.get("reference") or {}).get("polybench_c")
+    if not path:
+        return None
+    root = Path(str(path)).expanduser()
+    if not (root / "utilities" / "polybench.c").is_file():
+        raise ValueError(f"reference.polybench_c={path}: not a PolyBench/C 4.2.1 checkout "
+                         "(no utilities/polybench.c)")
+    return str(root.resolve())
 
 
 def gflops(kernel: Kernel, size: str, m: Measurement) -> float:

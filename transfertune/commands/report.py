@@ -1,8 +1,8 @@
 """``transfertune report``: what tuning achieved, per kernel and as geometric means.
 
-Reads the latest whole-program run of every kernel (baseline, Polly, docc's schedule and
-the tuned program, timed interleaved in one child) from the database, so all ratios in a
-row come from the same run.
+Reads the latest whole-program run of every kernel (baseline, Polly, docc's schedule,
+the C peers and NumPy where they were measured, and the tuned program, timed interleaved
+in one child) from the database, so all ratios in a row come from the same run.
 """
 
 from __future__ import annotations
@@ -19,7 +19,11 @@ from transfertune.db import Storage, open_store
 from transfertune.ir.target import local_target
 from transfertune.suites import suite_names
 
-VARIANTS = ("baseline", "polly", "docc", "tuned")
+CORE = ("polly", "docc", "tuned")
+"""Measured in every tuned run; the geomeans are over the kernels that have all three."""
+EXTRA = ("clang_c", "polly_c", "numpy")
+"""Measured where the kernel has them (C peers with ``reference.polybench_c`` at tuning)."""
+VARIANTS = ("baseline", *CORE, *EXTRA)
 
 
 def rows(storage: Storage, target: str, size: str) -> tuple[list[dict[str, Any]], str]:
@@ -44,7 +48,7 @@ def rows(storage: Storage, target: str, size: str) -> tuple[list[dict[str, Any]]
             row[f"{v}_s"] = m.median if m and m.ok else None
             row[f"{v}_spread"] = m.spread if m and m.ok else None
         base = row["baseline_s"]
-        for v in ("polly", "docc", "tuned"):
+        for v in VARIANTS[1:]:
             row[f"{v}_speedup"] = base / row[f"{v}_s"] if base and row[f"{v}_s"] else None
         tuned = run["tuned"]
         row["variants_tried"] = int(tuned.phases.get("variants_tried", 0))
@@ -54,10 +58,14 @@ def rows(storage: Storage, target: str, size: str) -> tuple[list[dict[str, Any]]
 
 
 def geomeans(table: list[dict[str, Any]]) -> dict[str, float | None]:
-    """Geometric mean speedups over the kernels where all three are measured."""
-    complete = [r for r in table if all(r[f"{v}_speedup"] for v in ("polly", "docc", "tuned"))]
-    return {v: (math.exp(sum(math.log(r[f"{v}_speedup"]) for r in complete) / len(complete)) if complete else None)
-            for v in ("tuned", "polly", "docc")}
+    """Geometric mean speedups over the kernels where Polly, docc and tuned are all
+    measured; an extra peer's over those of them where it is measured too."""
+    complete = [r for r in table if all(r[f"{v}_speedup"] for v in CORE)]
+    out = {}
+    for v in CORE + EXTRA:
+        ratios = [r[f"{v}_speedup"] for r in complete if r[f"{v}_speedup"]]
+        out[v] = math.exp(sum(math.log(x) for x in ratios) / len(ratios)) if ratios else None
+    return out
 
 
 def main(cfg: DictConfig) -> int:
@@ -93,12 +101,16 @@ def to_markdown(table: list[dict[str, Any]], geo: dict[str, float | None], sourc
     def ratio(x: float | None) -> str:
         return f"{x:.2f}x" if x else "-"
 
+    shown = ("baseline", *CORE, *(v for v in EXTRA if any(r[f"{v}_s"] for r in table)))
+    names = {"baseline": "baseline", "polly": "Polly", "docc": "docc", "tuned": "tuned", "clang_c": "C clang -O3",
+             "polly_c": "C Polly", "numpy": "NumPy"}
     lines = [f"Data: {source}. Median runtime ± half the range; speedups over the untouched code, same run.",
-             "", "| kernel | baseline | Polly | docc | tuned | Polly | docc | tuned | variants | tuning |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "", "| kernel | " + " | ".join(names[v] for v in shown) + " | "
+             + " | ".join(f"{names[v]} speedup" for v in shown[1:]) + " | variants | tuning |",
+             "|---" * (2 * len(shown) + 1) + "|"]
     for r in table:
-        lines.append(f"| {r['kernel']} | " + " | ".join(cell(r, v) for v in VARIANTS) + " | "
-                     + " | ".join(ratio(r[f"{v}_speedup"]) for v in ("polly", "docc", "tuned"))
+        lines.append(f"| {r['kernel']} | " + " | ".join(cell(r, v) for v in shown) + " | "
+                     + " | ".join(ratio(r[f"{v}_speedup"]) for v in shown[1:])
                      + f" | {r['variants_tried']} | {r['tuning_s']:.0f} s |")
-    lines.append(f"| **geomean** | | | | | {ratio(geo['polly'])} | {ratio(geo['docc'])} | {ratio(geo['tuned'])} | | |")
+    lines.append("| **geomean** |" + " |" * len(shown) + " " + " | ".join(ratio(geo[v]) for v in shown[1:]) + " | | |")
     return "\n".join(lines) + "\n"

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from transfertune.commands.common import fmt_time, gflops, settings
+from transfertune.commands.common import fmt_time, gflops, polybench_c, settings
 from transfertune.ir.recipe import load_recipe
 from transfertune.ir.target import local_target
-from transfertune.measure.variants import Variant, measure_variants
+from transfertune.measure.peers import peers_for
+from transfertune.measure.variants import Variant, measure_variants, suite_workload
 from transfertune.suites import get_kernel
+
+COMPARED_WITH = ("baseline", "polly", "clang_c", "polly_c")
+"""Each row's speedups are over these (those measured)."""
 
 
 def main(cfg: DictConfig) -> int:
@@ -16,20 +20,20 @@ def main(cfg: DictConfig) -> int:
     target = local_target(str(cfg.target))
     size = str(cfg.size)
     kernel.params(size)
-    variants = [Variant(str(p)) for p in cfg.peers]
+    reference = polybench_c(cfg)
+    variants = [Variant(p) for p in peers_for(kernel, [str(p) for p in cfg.peers], reference)]
     if cfg.recipe:
         variants.append(Variant("recipe", load_recipe(str(cfg.recipe))))
-    results = measure_variants(kernel, target, size, variants, settings(cfg),
-                               on_event=_progress)
+    workload = suite_workload(kernel, size, str(cfg.check_size), reference)
+    results = measure_variants(workload, target, size, variants, settings(cfg), on_event=_progress)
     print(f"{kernel.name} {size} on {target.name} ({target.fingerprint.cpu_model}, "
           f"{target.threads} thread(s)); median of {cfg.repetitions} runs, ± half the range")
-    base = results.get("baseline")
-    polly = results.get("polly")
     for name, m in results.items():
         line = f"  {name:9s} {fmt_time(m):>20s}"
         if m.ok:
             line += f"  {gflops(kernel, size, m):7.2f} GFLOP/s"
-            for label, ref in (("baseline", base), ("polly", polly)):
+            for label in COMPARED_WITH:
+                ref = results.get(label)
                 if ref is not None and ref.ok and ref is not m:
                     line += f"  {ref.median / m.median:5.2f}x vs {label}"
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from transfertune.commands.common import kernels, settings
+from transfertune.commands.common import kernels, polybench_c, settings
 from transfertune.db import open_store
 from transfertune.tune.executor import make_executor
 from transfertune.tune.strategy import Budget, get_strategy
@@ -18,7 +18,7 @@ def main(cfg: DictConfig) -> int:
         size=str(cfg.size),
         budget=Budget(int(cfg.budget), float(cfg.budget_seconds) if cfg.budget_seconds else None),
         settings=settings(cfg), final_repetitions=int(cfg.final_repetitions), top=int(cfg.top),
-        seed=int(cfg.seed))
+        seed=int(cfg.seed), polybench_c=polybench_c(cfg))
     executor = make_executor(str(cfg.executor), cfg.dask_address, str(cfg.target))
     selected = kernels(cfg)
     bar = tqdm(selected, desc=f"tune {cfg.size} {cfg.target}", unit="kernel")

@@ -5,20 +5,27 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from transfertune.commands.common import kernels, settings
+from transfertune.commands.common import kernels, polybench_c, settings
 from transfertune.ir.target import local_target
-from transfertune.measure.variants import Variant, measure_variants
+from transfertune.measure.peers import ALL, peers_for
+from transfertune.measure.variants import Variant, measure_variants, suite_workload
 
 
 def main(cfg: DictConfig) -> int:
     target = local_target(str(cfg.target))
     selected = kernels(cfg)
-    variants = [Variant(str(v)) for v in cfg.variants]
+    reference = polybench_c(cfg)
+    asked = [str(v) for v in cfg.variants]
+    unknown = sorted(set(asked) - set(ALL))
+    if unknown:
+        raise ValueError(f"unknown variant(s) {unknown}; known: {', '.join(ALL)}")
     passed = 0
     for kernel in selected:
         try:
-            results = measure_variants(kernel, target, str(cfg.size), variants, settings(cfg),
-                                       benchmark=False)
+            # Peers a kernel lacks (C peers without a checkout, NumPy without a formulation) are left out.
+            variants = [Variant(v) for v in peers_for(kernel, asked, reference)]
+            workload = suite_workload(kernel, str(cfg.size), str(cfg.size), reference)
+            results = measure_variants(workload, target, str(cfg.size), variants, settings(cfg), benchmark=False)
         except (RuntimeError, ValueError) as err:
             print(f"{kernel.name:16s} FAIL  {err}", flush=True)
             continue

@@ -150,7 +150,9 @@ def build(code: str, flags: tuple[str, ...], timeout: float = 300.0) -> Build:
         src.write_text(code)
         out = Path(tmp) / "variant.so"
         try:
-            proc = subprocess.run([COMPILER, *flags[:-3], str(src), "-o", str(out), *flags[-3:]],
+            link = [f for f in flags if f.startswith(("-l", "-L", "-Wl,"))]  # after the source, for the linker
+            compile_only = [f for f in flags if f not in link]
+            proc = subprocess.run([COMPILER, *compile_only, str(src), "-o", str(out), *link],
                                   capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             return Build("time-out", log=f"compiler ran over {timeout:.0f} s", flags=flags,

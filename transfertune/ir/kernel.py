@@ -47,6 +47,9 @@ class Kernel:
     """Inputs for verification where the benchmark's own data cannot tell a wrong variant
     from a right one (an output that never changes, or rank-deficient data whose result
     is rounding noise); None means `init` is used."""
+    numpy_peer: bool = False
+    """`reference` is a few whole-array NumPy calls (no Python loops), so timing it is
+    fair: it is then the ``numpy`` peer, what a NumPy user would write instead."""
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Kernels travel to measuring workers (process pools, Dask) by name: a suite

@@ -12,13 +12,17 @@ import ctypes
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from transfertune.ir.kernel import Args, copy_args
 from transfertune.suites import get_kernel
+
+NUMPY_REFERENCE = "numpy:reference"
+"""The 'library' of the NumPy peer: the suite kernel's own NumPy formulation."""
 
 
 def _emit(event: dict[str, Any]) -> None:
@@ -56,6 +60,16 @@ def _values(args: Args, arguments: list[str], symbols: dict[str, list]) -> list[
 
 def _call(fn: Any, values: list[Any]) -> None:
     fn(*[v.ctypes.data if isinstance(v, np.ndarray) else v for v in values])
+
+
+def _loader(job: dict[str, Any], library: str, sample: Args) -> Callable[[Args], Callable[[], None]]:
+    """For one variant: given fresh arguments, the call to run (and time) on them; the
+    library is loaded once, here."""
+    if library == NUMPY_REFERENCE:
+        reference = get_kernel(job["kernel"]).reference
+        return lambda args: partial(reference, **args)
+    fn = _entry(library, job["entry"], job["arguments"], _values(sample, job["arguments"], job["symbols"]))
+    return lambda args: partial(_call, fn, _values(args, job["arguments"], job["symbols"]))
 
 
 def max_error(got: np.ndarray, want: np.ndarray) -> float:
@@ -120,8 +134,7 @@ def verify(job: dict[str, Any]) -> None:
         worst, where = 0.0, ""
         for number, (args, want, outputs) in enumerate(sets):
             got = copy_args(args)
-            values = _values(got, job["arguments"], job["symbols"])
-            _call(_entry(library, job["entry"], job["arguments"], values), values)
+            _loader(job, library, got)(got)()
             for name in outputs:
                 error = max_error(got[name], want[name])
                 if error > worst or not where:
@@ -144,11 +157,10 @@ def benchmark(job: dict[str, Any]) -> None:
     fns, warmup = {}, {}
     for variant in variants:
         _emit({"start": variant, "phase": "warmup"})
-        args = copy_args(pristine)
-        values = _values(args, job["arguments"], job["symbols"])
-        fns[variant] = _entry(job["libraries"][variant], job["entry"], job["arguments"], values)
+        fns[variant] = _loader(job, job["libraries"][variant], pristine)
+        call = fns[variant](copy_args(pristine))
         begin = time.perf_counter()
-        _call(fns[variant], values)
+        call()
         warmup[variant] = time.perf_counter() - begin
     factor = job.get("early_stop")
     fastest = min(warmup.values())
@@ -158,11 +170,10 @@ def benchmark(job: dict[str, Any]) -> None:
     for rep in range(job["repetitions"]):
         order = timed[rep % len(timed):] + timed[:rep % len(timed)]
         for variant in order:
-            args = copy_args(pristine)
-            values = _values(args, job["arguments"], job["symbols"])
+            call = fns[variant](copy_args(pristine))
             _emit({"start": variant, "phase": f"rep{rep}"})
             begin = time.perf_counter()
-            _call(fns[variant], values)
+            call()
             samples[variant].append(time.perf_counter() - begin)
             _emit({"variant": variant, "sample": samples[variant][-1]})
     for variant in timed:

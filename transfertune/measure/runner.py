@@ -28,11 +28,12 @@ class ChildReport:
 
 
 def child_env(target: Target) -> dict[str, str]:
-    """Environment of a measuring child: the target's thread count for OpenMP, and
-    single-threaded BLAS so NumPy references never compete with the kernel."""
+    """Environment of a measuring child: the target's thread count for OpenMP and for
+    BLAS (the NumPy peer and BLAS library calls run on as many cores as the kernel)."""
     env = dict(os.environ)
-    env.update({"OMP_NUM_THREADS": str(target.threads), "OPENBLAS_NUM_THREADS": "1",
-                "MKL_NUM_THREADS": "1", "OMP_PROC_BIND": "true" if target.threads > 1 else "false"})
+    threads = str(target.threads)
+    env.update({"OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+                "OMP_PROC_BIND": "true" if target.threads > 1 else "false"})
     return env
 
 

@@ -18,13 +18,16 @@ from transfertune.ir.kernel import Kernel
 from transfertune.ir.program import Program, build_program
 from transfertune.ir.recipe import ProgramRecipe, Recipe
 from transfertune.ir.target import Target
+from transfertune.measure import peers
+from transfertune.measure.child import NUMPY_REFERENCE
 from transfertune.measure.measurement import Measurement
 from transfertune.measure.runner import base_job, run_resilient
+from transfertune.suites.polybench.c_source import CSourceError, c_reference
 
 
 @dataclass(frozen=True)
 class Variant:
-    """A named way to build a kernel: a peer (baseline, polly, docc) or a recipe."""
+    """A named way to build a kernel: a peer (`transfertune.measure.peers`) or a recipe."""
 
     name: str
     recipe: Recipe | ProgramRecipe | None = None
@@ -61,11 +64,52 @@ class Workload:
     tolerance: float = 0.0
     """The least tolerance the program's element type allows (float32 rounds ~1e-7 per
     operation, so reordered float32 sums differ by far more than float64 ones)."""
+    c_source: str | None = None
+    """The program's PolyBench/C benchmark file, where the user pointed at a checkout
+    (the C peers are built from it)."""
 
 
-def suite_workload(kernel: Kernel, size: str, check_size: str) -> Workload:
+def suite_workload(kernel: Kernel, size: str, check_size: str, polybench_c: str | None = None) -> Workload:
+    """A suite kernel's workload; with `polybench_c` (a PolyBench/C checkout) its C peers can be built."""
     return Workload(build_program(kernel), {"kernel": kernel.name, "params": kernel.params(check_size)},
-                    {"kernel": kernel.name, "params": kernel.params(size)})
+                    {"kernel": kernel.name, "params": kernel.params(size)},
+                    c_source=peers.c_source(kernel, polybench_c))
+
+
+Build = tuple[str, tuple[str, ...]]
+"""Code and compile flags of one library."""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How one variant is built: for verification and for timing (the same library,
+    except for C peers, whose array extents are compile-time constants); no builds for
+    the NumPy peer."""
+
+    check: Build | None
+    bench: Build | None
+    entry: str = ""
+    steps: str = ""
+
+
+def _plan(workload: Workload, target: Target, variant: Variant, benchmark: bool) -> _Plan:
+    program = workload.program
+    if variant.kind == peers.NUMPY:
+        if "kernel" not in workload.check or not program.kernel.numpy_peer:
+            raise RuntimeError(f"{program.kernel.name} has no NumPy peer")
+        return _Plan(None, None)
+    if variant.kind in peers.C_PEERS:
+        if workload.c_source is None or "kernel" not in workload.check:
+            raise RuntimeError(f"{variant.kind}: no PolyBench/C source for {program.kernel.name} "
+                               "(set reference.polybench_c)")
+        flags = peers.c_flags(target, variant.kind)
+        check = c_reference(program, workload.c_source, workload.check["params"])
+        bench = c_reference(program, workload.c_source, workload.bench["params"]) if benchmark else check
+        entry = check.entry
+        return _Plan((check.code, flags + check.flags), (bench.code, flags + bench.flags), entry)
+    source = codegen.generate(program, target, variant.kind, variant.recipe)
+    build = (source.code, codegen.compile_flags(target, source.variant))
+    return _Plan(build, build, source.entry, _describe_steps(source))
 
 
 def measure_variants(kernel: Kernel | Workload, target: Target, size: str, variants: list[Variant],
@@ -84,28 +128,31 @@ def measure_variants(kernel: Kernel | Workload, target: Target, size: str, varia
     program = workload.program
     phases: dict[str, dict[str, float]] = {v.name: {} for v in variants}
     failed: dict[str, Measurement] = {}
-    sources: dict[str, codegen.Source] = {}
-    steps: dict[str, str] = {}
+    plans: dict[str, _Plan] = {}
     for variant in variants:
         begin = time.perf_counter()
         try:
-            sources[variant.name] = codegen.generate(program, target, variant.kind, variant.recipe)
-        except RuntimeError as err:
+            plans[variant.name] = _plan(workload, target, variant, benchmark)
+        except (RuntimeError, CSourceError) as err:
             failed[variant.name] = Measurement(variant.name, "error", message=str(err))
         phases[variant.name]["generate"] = time.perf_counter() - begin
-        if variant.name in sources:
-            steps[variant.name] = _describe_steps(sources[variant.name])
-    names = list(sources)
-    builds = codegen.build_many([(sources[n].code, codegen.compile_flags(target, sources[n].variant))
-                                 for n in names])
-    libraries = {}
-    for name, result in zip(names, builds, strict=True):
-        phases[name]["compile"] = result.seconds
-        if result.status == "ok":
-            libraries[name] = result.library
+    jobs = list(dict.fromkeys(job for p in plans.values() for job in (p.check, p.bench) if job is not None))
+    built = dict(zip(jobs, codegen.build_many(jobs), strict=True))
+    libraries: dict[str, str] = {}
+    bench_libraries: dict[str, str] = {}
+    for name, plan in plans.items():
+        if plan.check is None or plan.bench is None:
+            libraries[name] = bench_libraries[name] = NUMPY_REFERENCE
+            continue
+        results = [built[plan.check]] + ([built[plan.bench]] if plan.bench != plan.check else [])
+        phases[name]["compile"] = sum(r.seconds for r in results)
+        broken = next((r for r in results if r.status != "ok"), None)
+        if broken is not None:
+            failed[name] = Measurement(name, broken.status, message=broken.log)
         else:
-            failed[name] = Measurement(name, result.status, message=result.log)
-    entry = next((sources[n].entry for n in libraries), "")
+            libraries[name], bench_libraries[name] = results[0].library, results[-1].library
+    steps = {name: plan.steps for name, plan in plans.items()}
+    entry = next((plans[n].entry for n in libraries if plans[n].entry), "")
     check = dict(workload.check)
     if workload.reference_build:
         reference = codegen.build(codegen.generate(program, target).code, codegen.compile_flags(target, "baseline"))
@@ -134,7 +181,7 @@ def measure_variants(kernel: Kernel | Workload, target: Target, size: str, varia
     if benchmark and correct:
         begin = time.perf_counter()
         budget = settings.timeout * (settings.repetitions + 1) * len(correct)
-        job = base_job(program, "benchmark", correct, entry) | workload.bench
+        job = base_job(program, "benchmark", {n: bench_libraries[n] for n in correct}, entry) | workload.bench
         timed = run_resilient(job | {"repetitions": settings.repetitions, "early_stop": settings.early_stop},
                               target, budget, on_event)
         for name in correct:

@@ -26,6 +26,7 @@ from transfertune.db.portable import export, load
 from transfertune.index.embedder import Embedder
 from transfertune.index.lookup import RecipeLookup
 from transfertune.ir.target import local_fingerprint, local_target
+from transfertune.measure.peers import peers_for
 from transfertune.measure.variants import Settings, suite_workload
 from transfertune.porting.api import transfer_program
 from transfertune.porting.tables import geomean, plot_speedups, write_csv
@@ -33,7 +34,10 @@ from transfertune.suites.polybench import NAMES, get_kernel
 from transfertune.train.dataset import kernel_folds
 from transfertune.train.train import fit, research_store, samples
 
-SPEEDUPS = ("transfer", "polly", "docc", "oracle")
+PEERS = ("polly", "docc", "clang_c", "polly_c", "numpy")
+"""Timed with every transferred program, where the kernel has them (C peers: with
+``reference.polybench_c``)."""
+SPEEDUPS = ("transfer", *PEERS, "oracle")
 
 
 def scratch_storage(cfg: DictConfig, folder: Path) -> Storage:
@@ -52,6 +56,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _run(cfg: DictConfig, tmp: Path) -> dict[str, Any]:
+    from transfertune.commands.common import polybench_c
+
+    reference = polybench_c(cfg)
     kernels = list(NAMES) if cfg.kernels == "all" else [str(k) for k in cfg.kernels]
     storage = scratch_storage(cfg, tmp)
     data = samples(cfg, storage)
@@ -75,14 +82,15 @@ def _run(cfg: DictConfig, tmp: Path) -> dict[str, Any]:
         # fold's index is built once and topped up for its next kernel instead of rebuilt.
         lookup = RecipeLookup(storage, embedders[key], exclude=frozenset(fold) | others, cache=tmp / "index")
         kernel = get_kernel(name)
-        workload = suite_workload(kernel, str(cfg.size), str(cfg.check_size))
+        workload = suite_workload(kernel, str(cfg.size), str(cfg.check_size), reference)
         here = local_target(str(target))
         result = transfer_program(workload, here, str(cfg.size), lookup,
                                   size=str(cfg.data.sizes[str(target)]), k=int(cfg.k),
                                   recipes_per_neighbour=int(cfg.recipes_per_neighbour),
                                   max_variants=cfg.max_variants,
                                   settings=Settings(repetitions=int(cfg.repetitions), check_size=str(cfg.check_size),
-                                                    early_stop=1.5), suite="experiment", peers=("polly", "docc"))
+                                                    early_stop=1.5), suite="experiment",
+                                  peers=peers_for(kernel, PEERS, reference))
         rows.append(_row(name, str(target), result.report, storage, str(cfg.size)))
         _write(rows, out)
         bar.write(f"{name:16s} {target}: transfer {_fmt(rows[-1]['transfer'])}, polly {_fmt(rows[-1]['polly'])}, "
@@ -100,7 +108,7 @@ def finished_rows(path: Path) -> list[dict[str, Any]]:
     for r in rows:
         r["baseline_s"] = float(r["baseline_s"])
         for key in SPEEDUPS:
-            r[key] = float(r[key]) if r[key] else None
+            r[key] = float(r[key]) if r.get(key) else None  # older tables lack the newer peers
         r["variants"], r["seconds"] = int(r["variants"]), float(r["seconds"])
     return rows
 
@@ -130,9 +138,15 @@ def _row(name: str, target: str, report: dict[str, Any], storage: Storage, size:
     oracle = next((r["tuned_speedup"] for r in tune_report.rows(storage, target, size)[0] if r["kernel"] == name),
                   None)
     return {"kernel": name, "target": target, "baseline_s": base, "transfer": speedup("transferred"),
-            "polly": speedup("polly"), "docc": speedup("docc"), "oracle": oracle,
+            **{peer: speedup(peer) for peer in PEERS}, "oracle": oracle,
             "variants": report["variants_tried"], "seconds": round(report["seconds"], 1),
             "recipe": json.dumps(report["recipe"])}
+
+
+def _transfer_over(rows: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Transfer's speedup over each peer (geomean over the kernels where both were
+    measured, both ratios from the same run): the comparison the peers are there for."""
+    return {p: geomean([r["transfer"] / r[p] for r in rows if r["transfer"] and r[p]]) for p in PEERS}
 
 
 def _fmt(x: float | None) -> str:
@@ -152,7 +166,8 @@ def _write(rows: list[dict[str, Any]], out: Path) -> dict[str, Any]:
         "geomean": {k: geomean([r[k] for r in rows]) for k in SPEEDUPS},
         # Targets answer different questions (a parallel and a sequential machine), so each
         # also gets its own geometric means; "geomean" above pools them.
-        "by_target": {t: {"geomean": {k: geomean([r[k] for r in mine]) for k in SPEEDUPS}, "kernels": len(mine)}
+        "by_target": {t: {"geomean": {k: geomean([r[k] for r in mine]) for k in SPEEDUPS},
+                          "transfer_over": _transfer_over(mine), "kernels": len(mine)}
                       for t, mine in groups.items()},
         "max_variants_per_kernel": max((r["variants"] for r in rows), default=0),
         "regressions": sorted({f"{r['kernel']}@{r['target']}" for r in rows if r["transfer"] and r["transfer"] < 1.0}),
@@ -161,16 +176,19 @@ def _write(rows: list[dict[str, Any]], out: Path) -> dict[str, Any]:
                     "host": platform.node()},
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    lines = ["| kernel | target | baseline | transfer | Polly | docc | oracle | variants | seconds |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    names = {"transfer": "transfer", "polly": "Polly", "docc": "docc", "clang_c": "C clang -O3",
+             "polly_c": "C Polly", "numpy": "NumPy", "oracle": "oracle"}
+    lines = ["| kernel | target | baseline | " + " | ".join(names[k] for k in SPEEDUPS) + " | variants | seconds |",
+             "|---" * (len(SPEEDUPS) + 5) + "|"]
     for r in rows:
-        lines.append(f"| {r['kernel']} | {r['target']} | {r['baseline_s']:.4g} s | {_fmt(r['transfer'])} | "
-                     f"{_fmt(r['polly'])} | {_fmt(r['docc'])} | {_fmt(r['oracle'])} | {r['variants']} | "
-                     f"{r['seconds']} |")
+        lines.append(f"| {r['kernel']} | {r['target']} | {r['baseline_s']:.4g} s | "
+                     + " | ".join(_fmt(r[k]) for k in SPEEDUPS) + f" | {r['variants']} | {r['seconds']} |")
     totals = [(t, summary["by_target"][t]["geomean"]) for t in groups] if len(groups) > 1 else []
     for label, g in [*totals, ("", summary["geomean"])]:
-        lines.append(f"| **geomean** | {label} | | {_fmt(g['transfer'])} | {_fmt(g['polly'])} | {_fmt(g['docc'])} | "
-                     f"{_fmt(g['oracle'])} | | |")
+        lines.append(f"| **geomean** | {label} | | " + " | ".join(_fmt(g[k]) for k in SPEEDUPS) + " | | |")
+    lines += ["", "Speedups over the untouched build, measured in the same run as the transferred program. "
+              "C clang -O3 / C Polly: the benchmark's own PolyBench/C source (reference.polybench_c); "
+              "NumPy: the kernel's NumPy formulation (matrix products through NumPy's OpenBLAS)."]
     (out / "results.md").write_text("\n".join(lines) + "\n")
     if rows:
         plot_speedups(rows, {k: k for k in SPEEDUPS}, "PolyBench leave-one-out transfer", out / "speedups.png")

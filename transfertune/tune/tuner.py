@@ -23,14 +23,16 @@ from transfertune.ir.program import build_program
 from transfertune.ir.recipe import ProgramRecipe, Recipe
 from transfertune.ir.target import Target, local_target
 from transfertune.measure.measurement import Measurement
+from transfertune.measure.peers import ALL as ALL_PEERS
+from transfertune.measure.peers import peers_for
 from transfertune.measure.variants import Settings, suite_workload
 from transfertune.tune import space
 from transfertune.tune.probes import probes_for
 from transfertune.tune.strategy import Budget, Candidate, Strategy
 from transfertune.tune.trials import Trials
 
-PEERS = ("polly", "docc")
-"""Timed beside the untouched program in every final run."""
+PEERS = tuple(p for p in ALL_PEERS if p != "baseline")
+"""Timed beside the untouched program in every final run (those a kernel has)."""
 
 
 @dataclass
@@ -41,6 +43,8 @@ class TuneOptions:
     final_repetitions: int = 5
     top: int = 3
     seed: int = 0
+    polybench_c: str | None = None
+    """A PolyBench/C checkout: its kernels are the C peers of the final runs."""
 
 
 @dataclass
@@ -106,7 +110,8 @@ class Tuner:
 
     def trials(self, kernel: Kernel) -> Trials:
         """The measurement loop for `kernel` at the tuning size."""
-        workload = suite_workload(kernel, self.options.size, self.options.settings.check_size)
+        workload = suite_workload(kernel, self.options.size, self.options.settings.check_size,
+                                  self.options.polybench_c)
         return Trials(self.storage, self.executor, workload, self.target, self.options.size)
 
     def measure_nest(self, kernel: Kernel, nest: LoopNest, recipes: list[Recipe], settings: Settings
@@ -141,10 +146,13 @@ class Tuner:
             return previous
         return self.tune(self.trials(kernel), nests)
 
-    def tune(self, trials: Trials, nests: list[LoopNest], peers: tuple[str, ...] = PEERS) -> KernelResult:
+    def tune(self, trials: Trials, nests: list[LoopNest], peers: tuple[str, ...] | None = None) -> KernelResult:
         """Search every nest of `trials`' program, combine the best, measure against the
-        untouched program (and `peers`); any program: a suite kernel or a client's."""
+        untouched program (and `peers`, by default all `PEERS` the kernel has); any
+        program: a suite kernel or a client's."""
         kernel = trials.kernel
+        if peers is None:
+            peers = peers_for(kernel, PEERS, self.options.polybench_c)
         begin = time.monotonic()
         rng = random.Random(f"{self.options.seed}-{kernel.name}-{self.target.name}")
         seeds = self.seeds(exclude=kernel.name)

@@ -41,4 +41,5 @@ KERNEL = polybench_kernel(
     reference=reference,
     flops=lambda M, N: 4 * M * N,
     outputs=("y",),
+    numpy_peer=True,
 )

@@ -38,4 +38,5 @@ KERNEL = polybench_kernel(
     # row i: sum_{j<i} (2j + 1) + 2i + 1 (sqrt) = (i + 1)^2
     flops=lambda N: N * (N + 1) * (2 * N + 1) // 6,
     outputs=("A",),
+    numpy_peer=True,
 )

@@ -73,4 +73,5 @@ KERNEL = polybench_kernel(
     # centring: sub, sqrt, mul, div per element; corr: 2 per (pair, k) over M*(M-1)/2 pairs.
     flops=lambda M, N: (N * M + M) + (4 * N * M + 2 * M) + 4 * N * M + N * M * (M - 1),
     outputs=("corr",),
+    numpy_peer=True,
 )

@@ -51,4 +51,5 @@ KERNEL = polybench_kernel(
     # cov: M*(M+1)/2 pairs of (2 per k, plus one sub and one div).
     flops=lambda M, N: (N * M + M) + N * M + (M * (M + 1) // 2) * (2 * N + 2),
     outputs=("cov",),
+    numpy_peer=True,
 )

@@ -43,4 +43,5 @@ KERNEL = polybench_kernel(
     reference=reference,
     flops=lambda NQ, NR, NP: 2 * NR * NQ * NP * NP,
     outputs=("A",),
+    numpy_peer=True,
 )

@@ -41,4 +41,5 @@ KERNEL = polybench_kernel(
     reference=reference,
     flops=lambda NI, NJ, NK: NI * NJ + 3 * NI * NJ * NK,
     outputs=("C",),
+    numpy_peer=True,
 )

@@ -80,4 +80,5 @@ KERNEL = polybench_kernel(
     # A update: 2 mul + 2 add; x and w updates: 2 mul + 1 add each; x += z: N adds.
     flops=lambda N: 4 * N * N + 3 * N * N + N + 3 * N * N,
     outputs=("w",),
+    numpy_peer=True,
 )

@@ -60,4 +60,5 @@ KERNEL = polybench_kernel(
     # inner: 2 mul + 2 add per (i, j); final: 2 mul + 1 add per i.
     flops=lambda N: 4 * N * N + 3 * N,
     outputs=("y",),
+    numpy_peer=True,
 )

@@ -67,4 +67,5 @@ KERNEL = polybench_kernel(
     # tmp: 2 mul + 1 add per (i, j, k); D: 1 mul per (i, j) + 1 mul + 1 add per (i, j, k).
     flops=lambda NI, NJ, NK, NL: 3 * NI * NJ * NK + NI * NL + 2 * NI * NL * NJ,
     outputs=("D",),
+    numpy_peer=True,
 )

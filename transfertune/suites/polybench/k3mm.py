@@ -75,4 +75,5 @@ KERNEL = polybench_kernel(
     # three matrix products, 1 mul + 1 add per innermost iteration.
     flops=lambda NI, NJ, NK, NL, NM: 2 * NI * NJ * NK + 2 * NJ * NL * NM + 2 * NI * NL * NJ,
     outputs=("G",),
+    numpy_peer=True,
 )

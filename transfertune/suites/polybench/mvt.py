@@ -41,4 +41,5 @@ KERNEL = polybench_kernel(
     reference=reference,
     flops=lambda N: 4 * N * N,
     outputs=("x1", "x2"),
+    numpy_peer=True,
 )

@@ -49,4 +49,5 @@ KERNEL = polybench_kernel(
     # inner (k < i): 3 ops for the C update + 2 for temp2; per (i, j): 4 mul + 2 add.
     flops=lambda M, N: 5 * N * (M * (M - 1) // 2) + 6 * M * N,
     outputs=("C",),
+    numpy_peer=True,
 )

@@ -43,4 +43,5 @@ KERNEL = polybench_kernel(
     # N*(N+1)/2 lower entries: 1 mul for beta, then per k 4 mul + 2 add.
     flops=lambda N, M: (N * (N + 1) // 2) * (1 + 6 * M),
     outputs=("C",),
+    numpy_peer=True,
 )

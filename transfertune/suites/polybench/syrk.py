@@ -42,4 +42,5 @@ KERNEL = polybench_kernel(
     # N*(N+1)/2 lower entries: 1 mul for beta, then per k 2 mul + 1 add.
     flops=lambda N, M: (N * (N + 1) // 2) * (1 + 3 * M),
     outputs=("C",),
+    numpy_peer=True,
 )

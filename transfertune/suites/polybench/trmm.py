@@ -41,4 +41,5 @@ KERNEL = polybench_kernel(
     # per (i, j): 2 ops for each k > i (M*(M-1)/2 in total per column), then 1 mul.
     flops=lambda M, N: N * M * (M - 1) + M * N,
     outputs=("B",),
+    numpy_peer=True,
 )

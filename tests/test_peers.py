@@ -1,0 +1,103 @@
+"""Peers beside the project's own variants: PolyBench/C sources (from a checkout the
+user names; here a stand-in written in PolyBench's conventions) and NumPy."""
+
+import csv
+
+import pytest
+
+from transfertune.commands import baseline, run
+from transfertune.ir.target import local_target
+from transfertune.measure.peers import peers_for
+from transfertune.measure.variants import Settings, Variant, measure_variants, suite_workload
+from transfertune.suites import get_kernel
+from transfertune.suites.polybench.c_source import CSourceError, benchmark_file
+
+HEADER = """#ifndef POLYBENCH_H
+#define POLYBENCH_H
+#define POLYBENCH_2D(var, dim1, dim2, ddim1, ddim2) var[dim1][dim2]
+#endif
+"""
+GEMM = """#include <polybench.h>
+#ifdef DATA_TYPE_IS_DOUBLE
+#define DATA_TYPE double
+#endif
+static void kernel_gemm(int ni, int nj, int nk, DATA_TYPE alpha, DATA_TYPE beta,
+                        DATA_TYPE POLYBENCH_2D(C,NI,NJ,ni,nj), DATA_TYPE POLYBENCH_2D(A,NI,NK,ni,nk),
+                        DATA_TYPE POLYBENCH_2D(B,NK,NJ,nk,nj))
+{
+  for (int i = 0; i < ni; i++) {
+    for (int j = 0; j < nj; j++) C[i][j] *= beta;
+    for (int k = 0; k < nk; k++)
+      for (int j = 0; j < nj; j++) C[i][j] += SCALE * A[i][k] * B[k][j];
+  }
+}
+int main(void) { return 0; }
+"""
+
+
+def checkout(root, scale="alpha"):
+    """A stand-in PolyBench/C checkout holding gemm (`scale` lets a test break it)."""
+    (root / "utilities").mkdir(parents=True)
+    (root / "utilities" / "polybench.h").write_text(HEADER)
+    (root / "utilities" / "polybench.c").write_text('#include "polybench.h"\nint polybench_stand_in;\n')
+    folder = root / "linear-algebra" / "blas" / "gemm"
+    folder.mkdir(parents=True)
+    (folder / "gemm.c").write_text(GEMM.replace("SCALE", scale))
+    return root
+
+
+def test_c_peers_are_verified_and_timed_with_the_others(tmp_path):
+    root = checkout(tmp_path / "pb")
+    kernel = get_kernel("gemm")
+    workload = suite_workload(kernel, "MINI", "SMALL", str(root))
+    names = peers_for(kernel, ["baseline", "clang_c", "polly_c", "numpy"], str(root))
+    assert names == ("baseline", "clang_c", "polly_c", "numpy")
+    results = measure_variants(workload, local_target("cpu-omp"), "MINI", [Variant(n) for n in names],
+                               Settings(repetitions=2, check_size="SMALL"))
+    for name in names:
+        assert results[name].status == "ok", (name, results[name].message)
+        assert len(results[name].samples) == 2 and results[name].max_error < 1e-12
+
+
+def test_a_wrong_c_peer_is_a_status_not_a_number(tmp_path):
+    root = checkout(tmp_path / "pb", scale="1.0")  # drops alpha: wrong
+    workload = suite_workload(get_kernel("gemm"), "MINI", "MINI", str(root))
+    results = measure_variants(workload, local_target("cpu-seq"), "MINI", [Variant("clang_c")],
+                               Settings(repetitions=1, check_size="MINI"))
+    assert results["clang_c"].status == "wrong" and not results["clang_c"].samples
+
+
+def test_peers_are_absent_without_a_checkout_and_errors_are_clear(tmp_path):
+    gemm, jacobi = get_kernel("gemm"), get_kernel("jacobi-1d")
+    assert peers_for(gemm, ["baseline", "clang_c", "polly_c", "numpy"], None) == ("baseline", "numpy")
+    assert peers_for(jacobi, ["numpy", "polly"], None) == ("polly",)  # no one-call NumPy formulation
+    with pytest.raises(ValueError, match="unknown peer"):
+        peers_for(gemm, ["icc"], None)
+    with pytest.raises(CSourceError, match="no utilities/polybench.c"):
+        benchmark_file(tmp_path, gemm)
+    root = checkout(tmp_path / "pb")
+    with pytest.raises(CSourceError, match="has no stencils/jacobi-1d/jacobi-1d.c"):
+        benchmark_file(root, jacobi)
+
+
+def test_run_and_baseline_show_the_c_peers(config, tmp_path, capsys):
+    root = checkout(tmp_path / "pb")
+    code = run.main(config("run", "kernel=gemm", "size=MINI", "target=cpu-seq", "repetitions=2", "check_size=MINI",
+                           f"reference.polybench_c={root}"))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "x vs clang_c" in out and "x vs polly_c" in out
+    assert any(line.strip().startswith("numpy ") for line in out.splitlines())
+    cfg = config("baseline", "size=MINI", "target=cpu-seq", "kernels=[gemm]", "repetitions=2",
+                 f"output_dir={tmp_path / 'out'}", "check_size=MINI", f"reference.polybench_c={root}")
+    assert baseline.main(cfg) == 0
+    row = next(csv.DictReader((tmp_path / "out" / "cpu-seq-MINI.csv").open()))
+    assert all(row[f"{p}_status"] == "ok" for p in ("baseline", "clang_c", "polly_c", "numpy"))
+    assert "C, Polly speedup" in (tmp_path / "out" / "cpu-seq-MINI.md").read_text()
+
+
+def test_a_wrong_checkout_path_is_one_clear_line(tmp_path, capsys):
+    from transfertune.cli import main as cli_main
+
+    assert cli_main(["run", "kernel=gemm", "size=MINI", f"reference.polybench_c={tmp_path}"]) == 2
+    assert "not a PolyBench/C 4.2.1 checkout" in capsys.readouterr().err

@@ -1,0 +1,70 @@
+"""The peers every result is compared with, and how each is built.
+
+- ``baseline``: the untouched program, clang -O3 (every speedup is over it);
+- ``polly``, ``docc``: the same generated code under Polly, and docc's own schedule;
+- ``clang_c``, ``polly_c``: the benchmark's own C source from the user's PolyBench/C
+  checkout (`transfertune.suites.polybench.c_source`), under clang -O3 and under Polly:
+  what a user of PolyBench compares with. Present only where ``reference.polybench_c``
+  names a checkout;
+- ``numpy``: the kernel's NumPy formulation, for kernels where it is a few whole-array
+  calls (`Kernel.numpy_peer`), run with the target's thread count.
+
+Peers are variants like any other: verified before they are timed, in the same rounds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from transfertune.ir import codegen
+from transfertune.ir.kernel import Kernel
+from transfertune.ir.target import Target
+from transfertune.suites import get_kernel, suite_or_none
+
+PROGRAM_PEERS = ("polly", "docc")
+C_PEERS = ("clang_c", "polly_c")
+NUMPY = "numpy"
+ALL = ("baseline", *PROGRAM_PEERS, *C_PEERS, NUMPY)
+POLLY_C_FLAGS = ("-mllvm", "-polly", "-mllvm", "-polly-tiling", "-mllvm", "-polly-vectorizer=stripmine")
+"""Polly as the issue that asked for this peer built PolyBench/C; with -polly-parallel
+and -fopenmp on parallel targets."""
+
+
+def peers_for(kernel: Kernel, names: tuple[str, ...] | list[str], polybench_c: str | None) -> tuple[str, ...]:
+    """The peers of `names` that `kernel` has: C peers only for PolyBench kernels with a
+    checkout configured, ``numpy`` only where the kernel has a NumPy formulation."""
+    out = []
+    for name in names:
+        if name not in ALL:
+            raise ValueError(f"unknown peer {name!r}; known: {', '.join(ALL)}")
+        if name in C_PEERS and (not polybench_c or not _polybench(kernel)):
+            continue
+        if name == NUMPY and not kernel.numpy_peer:
+            continue
+        out.append(name)
+    return tuple(out)
+
+
+def c_source(kernel: Kernel, polybench_c: str | None) -> str | None:
+    """The benchmark file of `kernel` in the checkout (None without one, or for a kernel
+    that is not PolyBench's); a clear error when the checkout lacks it."""
+    if not polybench_c or not _polybench(kernel):
+        return None
+    from transfertune.suites.polybench.c_source import benchmark_file
+
+    return str(benchmark_file(Path(polybench_c), kernel))
+
+
+def _polybench(kernel: Kernel) -> bool:
+    """A PolyBench kernel of the suite (not a user's program that shares a name)."""
+    return suite_or_none(kernel.name) == "polybench" and get_kernel(kernel.name) is kernel
+
+
+def c_flags(target: Target, peer: str) -> tuple[str, ...]:
+    """Optimisation flags of a C peer on `target` (source-specific flags come with the source)."""
+    flags = ["-O3", f"-march={target.march}", "-fPIC", "-shared", "-Wno-pass-failed"]
+    if peer == "polly_c":
+        flags += POLLY_C_FLAGS
+        if target.openmp:
+            flags += [*codegen.POLLY_PARALLEL, "-fopenmp"]
+    return tuple(flags)
