@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Set up transfertune on a fresh Debian 12 machine with Python 3.11:
-# system packages (clang-19 with Polly and OpenMP, BLAS for docc's runtime), a .venv at
+# system packages (clang-19 with Polly and OpenMP, BLAS for docc's runtime, OpenBLAS for the
+# library-call recipe step), a .venv at
 # the repository root, and the package installed (editable) with its console script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(clang-19 llvm-19 libomp-19-dev libpolly-19-dev libblas-dev)
+APT_PACKAGES=(clang-19 llvm-19 libomp-19-dev libpolly-19-dev libblas-dev libopenblas-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -153,9 +153,13 @@ def test_polybench_loo_experiment_and_notebook(store, config, tmp_path, capsys):
                  f"data.cache_dir={tmp_path / 'cache'}", "~data.sizes.cpu-seq", "data.sizes.cpu-omp=LARGE")
     assert experiment.main(cfg) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert set(summary["geomean"]) == {"transfer", "polly", "docc", "oracle"}
+    assert set(summary["geomean"]) == {"transfer", "polly", "docc", "clang_c", "polly_c", "numpy", "oracle"}
+    assert summary["geomean"]["numpy"] > 0  # both kernels have a NumPy formulation
+    assert summary["geomean"]["clang_c"] is None  # no PolyBench/C checkout configured: no C peers
     assert summary["kernels"] == 2 and "cpu" in summary["machine"]
-    assert summary["by_target"]["cpu-omp"] == {"geomean": summary["geomean"], "kernels": 2}
+    by_target = summary["by_target"]["cpu-omp"]
+    assert by_target["geomean"] == summary["geomean"] and by_target["kernels"] == 2
+    assert by_target["transfer_over"]["numpy"] > 0 and by_target["transfer_over"]["polly_c"] is None
     assert isinstance(summary["regressions"], list) and summary["max_variants_per_kernel"] >= 1
     assert (out / "speedups.png").stat().st_size > 5_000 and "| gemm | cpu-omp |" in (out / "results.md").read_text()
     before = (out / "results.csv").read_text()

@@ -11,7 +11,7 @@ def gemm_sdfg():
 def test_steps_apply_in_order_on_the_tree_as_it_is_then():
     sdfg = gemm_sdfg()
     steps = (Step("tile", (), {"size": 32}), Step("parallelize", ()), Step("tile", (0, 1), {"size": 64}))
-    results = apply_recipe(sdfg, Recipe(steps))
+    sdfg, results = apply_recipe(sdfg, Recipe(steps))
     assert [r.applied for r in results] == [True, True, True]
     code = sdfg.to_cpp()
     assert "#pragma omp parallel for" in code and "32 + i_tile0" in code and "64 + k_tile0" in code
@@ -25,7 +25,7 @@ def test_steps_that_do_not_fit_are_skipped_with_a_reason():
         Step("interchange", (0,), {"inner": (1,)}),  # siblings, not nested
         Step("tile", (), {"size": 16}),            # still applies after the skips
     )
-    results = apply_recipe(sdfg, Recipe(steps))
+    sdfg, results = apply_recipe(sdfg, Recipe(steps))
     assert [r.applied for r in results] == [False, False, False, True]
     assert "has 2 child loop(s), no [3]" in results[0].reason
     assert results[1].reason == "loop is not a parallel map"
@@ -34,10 +34,10 @@ def test_steps_that_do_not_fit_are_skipped_with_a_reason():
 
 def test_plain_recipe_is_tried_on_every_nest_and_program_recipe_on_its_own():
     sdfg = build_program(get_kernel("2mm")).sdfg()
-    results = apply_program_recipe(sdfg, Recipe((Step("parallelize", ()),)))
+    _, results = apply_program_recipe(sdfg, Recipe((Step("parallelize", ()),)))
     assert [(r.nest, r.applied) for r in results] == [(0, True), (1, True)]
     sdfg = build_program(get_kernel("2mm")).sdfg()
-    results = apply_program_recipe(sdfg, ProgramRecipe({1: Recipe((Step("parallelize", ()),)),
+    _, results = apply_program_recipe(sdfg, ProgramRecipe({1: Recipe((Step("parallelize", ()),)),
                                                          5: Recipe((Step("vectorize", ()),))}))
     assert [(r.nest, r.applied) for r in results] == [(1, True), (5, False)]
     assert results[1].reason == "program has 2 nests"
@@ -49,8 +49,44 @@ def test_local_storage_step_applies_and_the_program_stays_correct():
 
     recipe = Recipe((Step("tile", (1,), {"size": 8}),
                      Step("local_storage", (1, 0), {"container": "A", "direction": "in"})))
-    results = apply_recipe(gemm_sdfg(), recipe)
+    _, results = apply_recipe(gemm_sdfg(), recipe)
     assert [r.applied for r in results] == [True, True]
     checked = measure_variants(get_kernel("gemm"), local_target("cpu-seq"), "SMALL", [Variant("staged", recipe)],
                                benchmark=False)
     assert checked["staged"].status == "ok" and "local_storage [1, 0]: applied" in checked["staged"].message
+
+
+def test_blas_step_turns_matrix_products_into_openblas_calls_that_verify():
+    import subprocess
+
+    from transfertune.ir import codegen
+    from transfertune.ir.target import local_target
+    from transfertune.measure.variants import Variant, measure_variants
+
+    blas = Recipe((Step("blas", ()),))
+    sdfg, results = apply_program_recipe(build_program(get_kernel("2mm")).sdfg(), blas)
+    assert [(r.nest, r.applied) for r in results] == [(0, True), (1, True)]
+    assert "tmp += A*B" in results[0].reason and "D += tmp*C" in results[1].reason
+    assert sdfg.to_cpp().count("cblas_dgemm(") == 2
+    # Not a matrix product (triangular): skipped with the reason, the program unchanged.
+    syrk = build_program(get_kernel("syrk")).sdfg()
+    same, (skipped,) = apply_recipe(syrk, blas)
+    assert same is syrk and not skipped.applied and skipped.reason == "no matrix product under this loop"
+    # A library call ends its nest's recipe.
+    _, after = apply_recipe(gemm_sdfg(), Recipe((Step("blas", ()), Step("parallelize", ()))))
+    assert [r.applied for r in after] == [True, False] and after[1].reason.startswith("after blas")
+    target = local_target("cpu-omp")
+    checked = measure_variants(get_kernel("gemm"), target, "SMALL", [Variant("blas", blas)], benchmark=False)
+    assert checked["blas"].status == "ok", checked["blas"].message
+    source = codegen.generate(build_program(get_kernel("gemm")), target, "recipe", blas)
+    build = codegen.build(source.code, codegen.compile_flags(target, "recipe", source.code))
+    linked = subprocess.run(["ldd", build.library], capture_output=True, text=True).stdout
+    assert "libopenblas" in linked, linked  # the optimised BLAS, not whatever -lblas resolves to
+
+
+def test_docc_client_recordings_skip_library_calls():
+    from docc import sdfg as d
+
+    recorder = d.Recorder()
+    sdfg, results = apply_program_recipe(gemm_sdfg(), Recipe((Step("blas", ()),)), recorder)
+    assert not results[0].applied and "cannot be replayed" in results[0].reason

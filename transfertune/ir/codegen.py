@@ -39,6 +39,9 @@ _DISABLE_VECTORIZE = re.compile(r"^\s*#pragma clang loop vectorize\(disable\) in
 """docc marks every sequential map 'do not vectorise'. Left in, the untouched build would
 be deliberately scalar and every recipe would look good against a strawman."""
 _DOCC_ROOT = Path(docc.sdfg.__file__).parents[1]
+_RUNTIME_INCLUDE = "#include <daisy_rtl/daisy_rtl.h>"
+BLAS_LIBRARY = "-lopenblas"
+"""The BLAS that library-call steps link: OpenBLAS (Debian's libopenblas-dev)."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def _generate(program: Program, target: Target, variant: str,
     sdfg = program.sdfg()
     steps: list[StepResult] = []
     if recipe is not None:
-        steps = apply_program_recipe(sdfg, recipe)
+        sdfg, steps = apply_program_recipe(sdfg, recipe)
     elif variant == "docc":
         options = TargetOptions()
         options.target = "openmp" if target.openmp else "sequential"
@@ -93,7 +96,7 @@ def _generate(program: Program, target: Target, variant: str,
         sdfg.schedule(options, True)
     elif variant not in ("baseline", "polly"):
         raise ValueError(f"unknown variant {variant!r}")
-    return strip_vectorize_disable(sdfg.to_cpp()), steps, f"{sdfg.name}"
+    return with_blas_header(strip_vectorize_disable(sdfg.to_cpp())), steps, f"{sdfg.name}"
 
 
 def strip_vectorize_disable(code: str) -> str:
@@ -101,8 +104,22 @@ def strip_vectorize_disable(code: str) -> str:
     return _DISABLE_VECTORIZE.sub("", code)
 
 
-def compile_flags(target: Target, variant: str) -> tuple[str, ...]:
-    """clang flags: -O3 for the target's ISA, OpenMP on parallel targets, Polly's own."""
+def calls_blas(code: str) -> bool:
+    return "cblas_" in code
+
+
+def with_blas_header(code: str) -> str:
+    """docc's to_cpp() emits cblas calls for library nodes but not the header declaring
+    them (its own compile step adds it)."""
+    if not calls_blas(code):
+        return code
+    return code.replace(_RUNTIME_INCLUDE, f"{_RUNTIME_INCLUDE}\n#include <cblas.h>", 1)
+
+
+def compile_flags(target: Target, variant: str, code: str = "") -> tuple[str, ...]:
+    """clang flags: -O3 for the target's ISA, OpenMP on parallel targets, Polly's own;
+    OpenBLAS, named explicitly, for `code` that calls BLAS (``-lblas`` would be whatever
+    the system's alternatives point at, the slow reference BLAS included)."""
     flags = ["-O3", f"-march={target.march}", "-std=c++17", "-fPIC", "-shared",
              "-Wno-pass-failed", f"-I{_DOCC_ROOT / 'include'}"]
     if target.openmp:
@@ -112,6 +129,8 @@ def compile_flags(target: Target, variant: str) -> tuple[str, ...]:
         if target.openmp:
             flags += POLLY_PARALLEL
     flags += [f"-L{_DOCC_ROOT / 'lib'}", f"-Wl,-rpath,{_DOCC_ROOT / 'lib'}", "-ldaisy_rtl"]
+    if calls_blas(code):
+        flags.append(BLAS_LIBRARY)
     return tuple(flags)
 
 

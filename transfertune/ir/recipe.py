@@ -24,6 +24,9 @@ vectorize      mark the loop for SIMD code (docc VectorizeTransform).
 unroll         fully unroll a constant-trip loop (e.g. the inner loop of a tile).
 local_storage  ``container`` (name), ``direction`` ("in" | "out"): buffer the data the
                loop touches in a local (stack) buffer.
+blas           replace the matrix products computed under the loop by calls into an
+               optimised BLAS (distributing the loop first where needed; see
+               `transfertune.ir.blas`). It ends its nest's recipe: later steps are skipped.
 =============  ====================================================================
 
 A program recipe maps nest indices to recipes: ``{"format":
@@ -51,6 +54,7 @@ _PARAMS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "vectorize": {},
     "unroll": {},
     "local_storage": {"container": str, "direction": str},
+    "blas": {},
 }
 """Each operation's parameters besides ``loop``, with their types; the table both
 validates recipes and documents the format."""

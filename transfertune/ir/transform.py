@@ -14,6 +14,7 @@ from typing import Any
 
 from docc import sdfg as d
 
+from transfertune.ir.blas import NotMatrixProduct, replace_products
 from transfertune.ir.recipe import ProgramRecipe, Recipe, Step
 
 
@@ -32,10 +33,12 @@ class StepResult:
 
 
 def apply_program_recipe(sdfg: d.StructuredSDFG, recipe: ProgramRecipe | Recipe,
-                         recorder: d.Recorder | None = None) -> list[StepResult]:
-    """Apply in place; a plain `Recipe` is tried on every nest of the program. With a
-    `recorder`, every applied step is also recorded (docc's Recorder steps, addressed by
-    the element ids of this SDFG: what docc's own client replays).
+                         recorder: d.Recorder | None = None) -> tuple[d.StructuredSDFG, list[StepResult]]:
+    """Apply `recipe`; a plain `Recipe` is tried on every nest of the program. Returns the
+    transformed SDFG (`sdfg` itself, changed in place, unless a ``blas`` step rewrote it
+    into a new one) and what became of every step. With a `recorder`, every applied step
+    is also recorded (docc's Recorder steps, addressed by the element ids of this SDFG:
+    what docc's own client replays).
 
     Nests are processed from last to first, so that a distribution, which adds
     outermost loops, never shifts the index of a nest still to be transformed.
@@ -50,19 +53,29 @@ def apply_program_recipe(sdfg: d.StructuredSDFG, recipe: ProgramRecipe | Recipe,
         if index >= nest_count:
             results += [StepResult(index, s, False, f"program has {nest_count} nests") for s in plan[index].steps]
             continue
-        results += apply_recipe(sdfg, plan[index], nest=index, recorder=recorder)
-    return sorted(results, key=lambda r: r.nest)
+        sdfg, applied = apply_recipe(sdfg, plan[index], nest=index, recorder=recorder)
+        results += applied
+    return sdfg, sorted(results, key=lambda r: r.nest)
 
 
 def apply_recipe(sdfg: d.StructuredSDFG, recipe: Recipe, nest: int = 0,
-                 recorder: d.Recorder | None = None) -> list[StepResult]:
-    """Apply `recipe` to outermost nest `nest` of `sdfg` in place, step by step (recorded
-    by `recorder` when given)."""
+                 recorder: d.Recorder | None = None) -> tuple[d.StructuredSDFG, list[StepResult]]:
+    """Apply `recipe` to outermost nest `nest` of `sdfg` step by step (recorded by
+    `recorder` when given); the transformed SDFG (see `apply_program_recipe`) and what
+    became of each step."""
     builder = d.StructuredSDFGBuilder(sdfg)
-    results = []
+    results: list[StepResult] = []
     for step in recipe.steps:
+        if any(r.applied and r.step.op == "blas" for r in results):
+            results.append(StepResult(nest, step, False, "after blas: the nest is a library call"))
+            continue
         # Analyses are invalidated by every applied step: rebuild them each time.
         manager = d.AnalysisManager(builder)
+        if step.op == "blas":
+            sdfg, result = _library_call(sdfg, manager, step, nest, recorder)
+            builder = d.StructuredSDFGBuilder(sdfg)
+            results.append(result)
+            continue
         try:
             transformation = transformation_for(step, _root(manager, nest))
         except NotApplicable as why:
@@ -76,7 +89,20 @@ def apply_recipe(sdfg: d.StructuredSDFG, recipe: Recipe, nest: int = 0,
         else:
             transformation.apply(builder, manager)
         results.append(StepResult(nest, step, True))
-    return results
+    return sdfg, results
+
+
+def _library_call(sdfg: d.StructuredSDFG, manager: d.AnalysisManager, step: Step, nest: int,
+                  recorder: d.Recorder | None) -> tuple[d.StructuredSDFG, StepResult]:
+    """The ``blas`` step: a JSON rewrite of the SDFG, not a docc transformation."""
+    if recorder is not None:
+        return sdfg, StepResult(nest, step, False, "a library call cannot be replayed by docc's client")
+    try:
+        loop = resolve(_root(manager, nest), step.loop)
+        rewritten, calls = replace_products(sdfg, loop)
+    except (NotApplicable, NotMatrixProduct) as why:
+        return sdfg, StepResult(nest, step, False, str(why))
+    return rewritten, StepResult(nest, step, True, "; ".join(f"{c.c} += {c.a}*{c.b}" for c in calls))
 
 
 class NotApplicable(Exception):

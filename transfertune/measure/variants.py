@@ -108,7 +108,7 @@ def _plan(workload: Workload, target: Target, variant: Variant, benchmark: bool)
         entry = check.entry
         return _Plan((check.code, flags + check.flags), (bench.code, flags + bench.flags), entry)
     source = codegen.generate(program, target, variant.kind, variant.recipe)
-    build = (source.code, codegen.compile_flags(target, source.variant))
+    build = (source.code, codegen.compile_flags(target, source.variant, source.code))
     return _Plan(build, build, source.entry, _describe_steps(source))
 
 

@@ -199,7 +199,7 @@ def share_variants(ranked: list[list[Recipe]], limit: int | None) -> list[list[R
 def _compile(program: Program, target: Target, recipe: ProgramRecipe, guard: Guard | None = None
              ) -> CompiledProgram:
     source = codegen.generate(program, target, "recipe", recipe) if recipe.nests else codegen.generate(program, target)
-    build = codegen.build(source.code, codegen.compile_flags(target, source.variant))
+    build = codegen.build(source.code, codegen.compile_flags(target, source.variant, source.code))
     if build.status != "ok":
         raise RuntimeError(f"building the chosen program failed: {build.log[-500:]}")
     return CompiledProgram(program, build.library, source.entry, recipe, guard)

@@ -30,5 +30,5 @@ def record_plan(sdfg_text: str, plan: dict[str, Any]) -> tuple[list[dict[str, An
     steps, what became of each recipe step). Steps that do not fit are skipped."""
     sdfg = d.StructuredSDFG.parse(sdfg_text)
     recorder = d.Recorder()
-    results = apply_program_recipe(sdfg, ProgramRecipe.from_json(plan), recorder)
+    _, results = apply_program_recipe(sdfg, ProgramRecipe.from_json(plan), recorder)
     return json.loads(recorder.get_history() or "[]"), [r.to_json() for r in results]

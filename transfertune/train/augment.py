@@ -44,7 +44,8 @@ def _views(sdfg_json: str) -> list[str]:
     out: list[str] = []
     for move in MOVES:
         sdfg = StructuredSDFG.parse(sdfg_json)
-        if not all(r.applied for r in apply_recipe(sdfg, move)):
+        sdfg, results = apply_recipe(sdfg, move)
+        if not all(r.applied for r in results):
             continue
         nests = loop_nests("view", sdfg)
         if len(nests) == 1 and nests[0].canonical_json not in (original, *out):

@@ -1,7 +1,7 @@
 """Probe recipes: a fixed set measured on every nest before the search starts.
 
 They give every nest the same few measured responses (to parallelisation, loop
-interchange, tiling, distribution), which the embedding learns to predict, and they are a sensible
+interchange, tiling, distribution, a library call), which the embedding learns to predict, and they are a sensible
 first generation for the search. Loop paths are generic, so on a nest where a step does
 not fit it is skipped; on a sequential target the OpenMP steps are left out.
 """
@@ -20,6 +20,8 @@ PROBES: dict[str, Recipe] = {
     # accumulation row-wise (covariance and correlation: 4x at MEDIUM where Polly gets 4x).
     "split_swap": Recipe((Step("distribute", (0,)), Step("distribute", (1,)),
                           Step("interchange", (1,), {"inner": (1, 0)}), Step("parallelize", ()))),
+    # Matrix products as OpenBLAS calls (skipped where the nest computes none).
+    "blas": Recipe((Step("blas", ()),)),
 }
 """Name -> recipe. The names are stable: datasets refer to probes by them."""
 

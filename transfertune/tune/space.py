@@ -12,6 +12,7 @@ import random
 
 from docc import sdfg as d
 
+from transfertune.ir.blas import NotMatrixProduct, replace_products
 from transfertune.ir.program import Program
 from transfertune.ir.recipe import Recipe, Step
 from transfertune.ir.target import Target
@@ -20,9 +21,10 @@ from transfertune.isolated import run_isolated
 
 TILE_SIZES = (4, 8, 16, 32, 64, 128, 256)
 WEIGHTS = {"tile": 6.0, "interchange": 4.0, "parallelize": 3.0, "vectorize": 1.0, "unroll": 1.0,
-           "distribute": 1.0, "local_storage": 0.5}
+           "distribute": 1.0, "local_storage": 0.5, "blas": 3.0}
 """How often each kind of legal move is picked: tiling and interchange change locality,
-the rest mostly help once the loop structure is right."""
+the rest mostly help once the loop structure is right; a library call, where one fits,
+is usually the fastest way to compute a matrix product."""
 
 
 def loop_paths(sdfg: d.StructuredSDFG, nest: int) -> list[tuple[tuple[int, ...], object]]:
@@ -52,6 +54,8 @@ def legal_moves(sdfg: d.StructuredSDFG, nest: int, target: Target) -> list[Step]
             candidates.append(Step("parallelize", path))
         if len(children) == 1:
             candidates.append(Step("interchange", path, {"inner": path + (0,)}))
+        if not path and _has_product(sdfg, loop):
+            moves.append(Step("blas", path))
         for step in candidates:
             manager = d.AnalysisManager(builder)
             try:
@@ -65,6 +69,15 @@ def legal_moves(sdfg: d.StructuredSDFG, nest: int, target: Target) -> list[Step]
     return moves
 
 
+def _has_product(sdfg: d.StructuredSDFG, loop: object) -> bool:
+    """Whether a ``blas`` step at `loop` would find a matrix product (tried on a copy)."""
+    try:
+        replace_products(sdfg, loop)
+    except NotMatrixProduct:
+        return False
+    return True
+
+
 def sample(program: Program, nest: int, target: Target, seed: int, steps: int,
            prefix: Recipe | None = None) -> Recipe | None:
     """Replay `prefix` (dropping steps that no longer apply), then grow it by `steps`
@@ -76,8 +89,11 @@ def sample(program: Program, nest: int, target: Target, seed: int, steps: int,
 def _sample(program: Program, nest: int, target: Target, seed: int, steps: int, prefix: Recipe) -> Recipe:
     rng = random.Random(seed)
     sdfg = program.sdfg()
-    kept = [r.step for r in apply_recipe(sdfg, prefix, nest=nest) if r.applied]
+    sdfg, replayed = apply_recipe(sdfg, prefix, nest=nest)
+    kept = [r.step for r in replayed if r.applied]
     for _ in range(steps):
+        if kept and kept[-1].op == "blas":
+            break  # a library call ends the nest's recipe
         moves = legal_moves(sdfg, nest, target)
         if any(s.op == "parallelize" for s in kept):
             moves = [m for m in moves if m.op != "parallelize"]  # no nested parallel regions
@@ -93,7 +109,7 @@ def _sample(program: Program, nest: int, target: Target, seed: int, steps: int, 
         move = rng.choices(moves, weights=[WEIGHTS[m.op] for m in moves])[0]
         if move.op == "tile":
             move = Step("tile", move.loop, {"size": rng.choice(TILE_SIZES)})
-        result = apply_recipe(sdfg, Recipe((move,)), nest=nest)[0]
+        sdfg, (result,) = apply_recipe(sdfg, Recipe((move,)), nest=nest)
         if result.applied:
             kept.append(move)
             if move.op == "distribute" and move.loop and rng.random() < SPLIT_SWAP:
@@ -128,14 +144,14 @@ def split_swap(sdfg: d.StructuredSDFG, nest: int, path: tuple[int, ...], rng: ra
     index = first
     while index < len(siblings()):
         step = Step("distribute", parent + (index,))
-        if apply_recipe(sdfg, Recipe((step,)), nest=nest)[0].applied:
+        if apply_recipe(sdfg, Recipe((step,)), nest=nest)[1][0].applied:
             steps.append(step)
         index += 1
     wrappers = [i for i, loop in enumerate(siblings()) if i >= first and len(child_loops(loop)) == 1]
     for index in wrappers:
         here = parent + (index,)
         step = Step("interchange", here, {"inner": here + (0,)})
-        if rng.random() < 0.5 and apply_recipe(sdfg, Recipe((step,)), nest=nest)[0].applied:
+        if rng.random() < 0.5 and apply_recipe(sdfg, Recipe((step,)), nest=nest)[1][0].applied:
             steps.append(step)
     return steps
 

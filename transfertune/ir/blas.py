@@ -1,0 +1,363 @@
+"""The library-call step: matrix products become calls into an optimised BLAS.
+
+docc 0.8.1 detects einsums only on a freshly parsed SDFG, for the whole program at once,
+and only for perfectly nested products; after expand() it no longer can. Recipes work on
+the expanded, simplified SDFG, one loop at a time, so this module matches a product there
+and writes the very block docc's einsum pass would have produced (a GEMM library node,
+implementation BLAS), which docc's code generator turns into ``cblas_dgemm``.
+
+What is matched (`gemm_rewrite`): a perfect nest of three loops (any order, map or for,
+``0 <= v < bound`` step 1, bounds free of loop variables) whose one statement is
+``C[r, c] += s * X * Y`` with X, Y two-dimensional reads with unit stride (either may be
+transposed), s one scalar argument or a constant, C different from X and Y; or the same
+with two loops and a vector output (a matrix-vector product: GEMM with n = 1). Anything
+else is not a matrix product and the step is skipped, never approximated; the rewritten
+program is verified against NumPy like every variant.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sympy as sp
+from docc import sdfg as d
+
+_TASKLET = {"fp_add": 2, "fp_mul": 4, "fp_fma": 7, "assign": 0}
+"""docc's tasklet codes that a product's statement may be made of."""
+_ROW_MAJOR, _NO_TRANS, _TRANS, _DOUBLE = 101, 111, 112, 100
+"""Enum values of docc's GEMM library node, as its own einsum pass writes them."""
+_FLOAT64 = 15
+"""docc's primitive type id of float64."""
+
+
+class NotMatrixProduct(Exception):
+    """The loop does not compute a matrix product this step can hand to BLAS."""
+
+
+@dataclass(frozen=True)
+class GemmCall:
+    """What one rewrite hands to BLAS: C (m x n) += alpha * op(A) (m x k) * op(B) (k x n)."""
+
+    c: str
+    a: str
+    b: str
+    m: str
+    n: str
+    k: str
+    alpha: str
+    trans_a: bool
+    trans_b: bool
+
+
+def replace_products(sdfg: d.StructuredSDFG, loop: Any) -> tuple[d.StructuredSDFG, list[GemmCall]]:
+    """A new SDFG in which the matrix products computed under `loop` are BLAS calls.
+
+    A loop that holds more than the product (PolyBench's gemm scales C first; 2mm
+    initialises ``tmp``) is distributed first, innermost loops first, wherever docc says
+    distribution is legal, so each product becomes a nest of its own. All of it happens
+    on a copy: when no product is found, `sdfg` is untouched and this raises.
+    """
+    work = d.StructuredSDFG.parse(sdfg.to_json())
+    target = loop.element_id
+    before = _loop_ids(json.loads(work.to_json())["root"])
+    _distribute_below(work, target)
+    data = json.loads(work.to_json())
+    # The loop itself (if it survived distribution) and every loop distribution created.
+    candidates = [target] + [i for i in _loop_ids(data["root"]) if i not in before]
+    calls = []
+    for loop_id in candidates:
+        try:
+            data, call = gemm_rewrite(data, loop_id)
+        except NotMatrixProduct:
+            continue
+        calls.append(call)
+    if not calls:
+        raise NotMatrixProduct("no matrix product under this loop")
+    rewritten = d.StructuredSDFG.parse(json.dumps(data))
+    rewritten.validate()
+    return rewritten, calls
+
+
+def _distribute_below(sdfg: d.StructuredSDFG, loop_id: int) -> None:
+    """Distribute the loop `loop_id` and every loop below it, innermost first, where legal."""
+    builder = d.StructuredSDFGBuilder(sdfg)
+    order = _postorder(json.loads(sdfg.to_json())["root"], loop_id)
+    for element in order:
+        manager = d.AnalysisManager(builder)
+        node = _docc_loop(manager, element)
+        if node is None:
+            continue
+        transformation = d.LoopDistribute(node)
+        try:
+            if transformation.can_be_applied(builder, manager):
+                transformation.apply(builder, manager)
+        except Exception:  # noqa: BLE001 - docc raises assorted types for "does not fit"
+            continue
+
+
+def _docc_loop(manager: d.AnalysisManager, element_id: int) -> Any:
+    from transfertune.ir.transform import child_loops
+
+    stack = list(manager.loop_analysis().outermost_loops())
+    while stack:
+        loop = stack.pop()
+        if loop.element_id == element_id:
+            return loop
+        stack.extend(child_loops(loop))
+    return None
+
+
+def _walk(node: Any, parent: dict | None = None, index: int | None = None) -> Iterator[tuple[dict, dict | None, int | None]]:
+    """Every dict of an SDFG's JSON, with its parent sequence and position where it has one."""
+    if isinstance(node, dict):
+        yield node, parent, index
+        for key, value in node.items():
+            if key == "children" and isinstance(value, list):
+                for i, child in enumerate(value):
+                    yield from _walk(child, node, i)
+            elif isinstance(value, dict | list):
+                yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def _is_loop(node: dict) -> bool:
+    return node.get("type") in ("for", "map")
+
+
+def _loop_ids(root: dict) -> list[int]:
+    return [n["element_id"] for n, _, _ in _walk(root) if _is_loop(n)]
+
+
+def _postorder(root: dict, loop_id: int) -> list[int]:
+    """Loop ids under (and including) `loop_id`, every loop after all loops below it
+    (reversed pre-order)."""
+    found = next((n for n, _, _ in _walk(root) if _is_loop(n) and n["element_id"] == loop_id), None)
+    return [] if found is None else [loop_id, *_loop_ids(found["root"])][::-1]
+
+
+def _find_loop(root: dict, element_id: int) -> tuple[dict, dict, int]:
+    for node, parent, index in _walk(root):
+        if _is_loop(node) and node.get("element_id") == element_id and parent is not None:
+            return node, parent, index  # type: ignore[return-value]
+    raise NotMatrixProduct(f"no loop with element id {element_id}")
+
+
+def _bound(loop: dict) -> str:
+    var = loop["indvar"]
+    if str(loop.get("init")) != "0":
+        raise NotMatrixProduct(f"loop {var} starts at {loop.get('init')}")
+    if loop.get("update", "").replace(" ", "") not in (f"1+{var}", f"{var}+1"):
+        raise NotMatrixProduct(f"loop {var} steps by {loop.get('update')}")
+    match = re.fullmatch(rf"\(?\s*{re.escape(var)}\s*<\s*(.+?)\s*\)?", loop.get("condition", ""))
+    if not match:
+        raise NotMatrixProduct(f"loop {var} runs while {loop.get('condition')}")
+    return match.group(1)
+
+
+def _perfect_nest(loop: dict) -> tuple[list[dict], dict]:
+    loops = [loop]
+    while True:
+        children = loops[-1]["root"]["children"]
+        if len(children) != 1:
+            raise NotMatrixProduct("not perfectly nested")
+        if _is_loop(children[0]):
+            loops.append(children[0])
+        elif children[0].get("type") == "block":
+            return loops, children[0]
+        else:
+            raise NotMatrixProduct(f"a {children[0].get('type')} inside the nest")
+
+
+def _uses(root: dict, name: str) -> int:
+    return sum(1 for n, _, _ in _walk(root) if n.get("type") == "access_node" and n.get("data") == name)
+
+
+class _Statement:
+    """The block's one statement as a sympy expression over its reads."""
+
+    def __init__(self, sdfg: dict, block: dict) -> None:
+        self.sdfg, self.block = sdfg, block
+        flow = block["dataflow"]
+        self.nodes = {n["element_id"]: n for n in flow["nodes"]}
+        self.into: dict[int, list[dict]] = {}
+        for edge in flow["edges"]:
+            self.into.setdefault(edge["dst"], []).append(edge)
+        self.reads: dict[tuple[str, str], sp.Symbol] = {}
+        self.symbols: dict[sp.Symbol, tuple[str, str | None]] = {}
+        writes = [e for e in flow["edges"] if self.nodes[e["dst"]]["type"] == "access_node" and e["subset"]]
+        if len(writes) != 1:
+            raise NotMatrixProduct(f"{len(writes)} array writes in the statement")
+        self.write = writes[0]
+        if self.nodes[self.write["src"]]["type"] != "tasklet":
+            raise NotMatrixProduct("the write does not come from a tasklet")
+        self.target = (self.nodes[self.write["dst"]]["data"], self.write["subset"][0])
+        self.value = sp.expand(self.evaluate(self.write["src"]))
+
+    def evaluate(self, node_id: int, via: dict | None = None) -> sp.Expr:
+        node = self.nodes[node_id]
+        kind = node["type"]
+        if kind == "constant_node":
+            text = node["data"]
+            return sp.Float(float(text)) if any(c in text for c in ".eE") else sp.Integer(int(text))
+        if kind == "access_node":
+            return self._access(node, node_id, via)
+        if kind == "tasklet":
+            ins = {e["dst_conn"]: self.evaluate(e["src"], e) for e in self.into.get(node_id, [])}
+            x = [ins[c] for c in node["inputs"]]
+            operations = {_TASKLET["fp_mul"]: lambda: x[0] * x[1], _TASKLET["fp_add"]: lambda: x[0] + x[1],
+                          _TASKLET["fp_fma"]: lambda: x[0] * x[1] + x[2], _TASKLET["assign"]: lambda: x[0]}
+            if node["code"] not in operations:
+                raise NotMatrixProduct(f"tasklet code {node['code']}")
+            return operations[node["code"]]()
+        raise NotMatrixProduct(f"a {kind} in the statement")
+
+    def _access(self, node: dict, node_id: int, via: dict | None) -> sp.Expr:
+        name = node["data"]
+        if via is not None and via["subset"]:
+            if len(via["subset"]) != 1:
+                raise NotMatrixProduct("a multi-dimensional subset")
+            key = (name, via["subset"][0])
+            symbol = self.reads.setdefault(key, sp.Symbol(f"R{len(self.reads)}"))
+            self.symbols[symbol] = key
+            return symbol
+        writers = self.into.get(node_id, [])
+        if writers:  # a block-local temporary
+            if name in self.sdfg["arguments"] or _uses(self.sdfg["root"], name) != _uses(self.block, name):
+                raise NotMatrixProduct(f"scalar {name} is used outside the statement")
+            return self.evaluate(writers[0]["src"], writers[0])
+        if name not in self.sdfg["arguments"] or self.sdfg["containers"][name]["type"] != "scalar":
+            raise NotMatrixProduct(f"operand {name} is not a scalar argument")
+        symbol = sp.Symbol(f"S_{name}")
+        self.symbols[symbol] = (name, None)
+        return symbol
+
+
+def gemm_rewrite(sdfg: dict, loop_id: int) -> tuple[dict, GemmCall]:
+    """A copy of SDFG JSON `sdfg` with the nest rooted at loop `loop_id` replaced by a
+    GEMM library node; `NotMatrixProduct` says why when it is not a matrix product."""
+    sdfg = copy.deepcopy(sdfg)
+    loop, parent, index = _find_loop(sdfg["root"], loop_id)
+    loops, block = _perfect_nest(loop)
+    if len(loops) not in (2, 3):
+        raise NotMatrixProduct(f"{len(loops)} loops; a product has 3 (2 for a matrix-vector product)")
+    variables = [sp.Symbol(lp["indvar"]) for lp in loops]
+    bounds = {sp.Symbol(lp["indvar"]): _bound(lp) for lp in loops}
+    if any(sp.sympify(b).free_symbols & set(variables) for b in bounds.values()):
+        raise NotMatrixProduct("a bound depends on a loop variable (triangular)")
+    statement = _Statement(sdfg, block)
+    c_name, c_subset = statement.target
+    c_read = statement.reads.get((c_name, c_subset))
+    if c_read is None or sp.expand(statement.value - c_read).has(c_read):
+        raise NotMatrixProduct("not an accumulation C += ...")
+    update = sp.expand(statement.value - c_read)
+    if not isinstance(update, sp.Mul):
+        raise NotMatrixProduct(f"update {update} is not one product")
+    arrays = [f for f in update.args if f in statement.symbols and statement.symbols[f][1] is not None]
+    powers = update.as_powers_dict()
+    if len(arrays) != 2 or any(powers[a] != 1 for a in arrays):
+        raise NotMatrixProduct(f"update {update} is not a product of two array reads")
+    coefficient = sp.simplify(update / (arrays[0] * arrays[1]))
+    scalars = list(coefficient.free_symbols)
+    if len(scalars) > 1 or (scalars and coefficient != scalars[0]):
+        raise NotMatrixProduct(f"coefficient {coefficient} is not one scalar or a constant")
+
+    def linear(subset: str) -> tuple[sp.Symbol, sp.Symbol | None, sp.Expr]:
+        """(row variable, column variable or None for a vector, leading dimension)."""
+        e = sp.expand(sp.sympify(subset, locals={str(v): v for v in variables}))
+        used = {v: e.coeff(v) for v in variables if e.coeff(v) != 0}
+        if sp.expand(e - sum(v * c for v, c in used.items())) != 0:
+            raise NotMatrixProduct(f"subset {subset} has an offset or is not linear")
+        if len(loops) == 2 and len(used) == 1 and next(iter(used.values())) == 1:
+            return next(iter(used)), None, sp.Integer(1)
+        if len(used) != 2 or any(c.free_symbols & set(variables) for c in used.values()):
+            raise NotMatrixProduct(f"subset {subset} is not a two-dimensional access")
+        unit = [v for v, c in used.items() if c == 1]
+        if len(unit) != 1:
+            raise NotMatrixProduct(f"subset {subset} has no unit-stride loop variable")
+        (row,) = [v for v in used if v != unit[0]]
+        return row, unit[0], used[row]
+
+    c_row, c_col, ldc = linear(c_subset)
+    if len(loops) == 2 and c_col is not None:
+        raise NotMatrixProduct("two loops, but the output is not a vector")
+    (k_var,) = [v for v in variables if v not in (c_row, c_col)]
+    operands = [(statement.symbols[a][0], linear(statement.symbols[a][1])) for a in arrays]
+    if c_name in (operands[0][0], operands[1][0]):
+        raise NotMatrixProduct("C is also read as an operand")
+    if {operands[0][1][0], operands[0][1][1]} - {None} != {c_row, k_var}:
+        operands.reverse()
+    (a_name, (a_row, a_col, lda)), (b_name, (b_row, b_col, ldb)) = operands
+    if {a_row, a_col} != {c_row, k_var} or {b_row, b_col} - {None} != {k_var, c_col} - {None}:
+        raise NotMatrixProduct("the operands' indices do not form a matrix product")
+    trans_a = (a_row, a_col) != (c_row, k_var)
+    if c_col is None:
+        if b_col is not None:
+            raise NotMatrixProduct("the vector operand is not unit-stride")
+        trans_b, n = False, "1"
+    else:
+        trans_b, n = (b_row, b_col) != (k_var, c_col), bounds[c_col]
+    m, k = bounds[c_row], bounds[k_var]
+    alpha = str(scalars[0])[2:] if scalars else repr(float(coefficient))
+    call = GemmCall(c_name, a_name, b_name, str(m), str(n), str(k), alpha, trans_a, trans_b)
+    parent["children"][index] = _gemm_block(sdfg, loop, block, call, bool(scalars),
+                                            {"lda": str(lda), "ldb": str(ldb), "ldc": str(ldc)})
+    return sdfg, call
+
+
+def _gemm_block(sdfg: dict, loop: dict, block: dict, call: GemmCall, scalar_alpha: bool,
+                leading: dict[str, str]) -> dict:
+    """The block docc's einsum pass writes for `call`: access nodes into a GEMM node."""
+    counter = sdfg["element_counter"]
+
+    def new_id() -> int:
+        nonlocal counter
+        counter += 1
+        return counter
+
+    debug = loop.get("debug_info", {"has": False})
+    pointers = {e["base_type"]["pointee_type"]["primitive_type"]: e["base_type"]
+                for e in block["dataflow"]["edges"] if e["base_type"].get("type") == "pointer"}
+    if set(pointers) != {_FLOAT64}:
+        raise NotMatrixProduct("not double precision")
+    pointer = pointers[_FLOAT64]
+    element = pointer["pointee_type"]
+    nodes: list[dict] = []
+    edges: list[dict] = []
+    gemm = new_id()
+
+    def edge(src: int, connector: str, base: dict) -> None:
+        edges.append({"base_type": base, "dst": gemm, "dst_conn": connector, "element_id": new_id(), "src": src,
+                      "src_conn": "void", "subset": [], "debug_info": debug})
+
+    access = {}
+    for name in dict.fromkeys([call.a, call.b, call.c]):
+        access[name] = new_id()
+        nodes.append({"data": name, "element_id": access[name], "type": "access_node", "debug_info": debug})
+    edge(access[call.a], "__A", pointer)
+    edge(access[call.b], "__B", pointer)
+    edge(access[call.c], "__C", pointer)
+    alpha = new_id()
+    if scalar_alpha:
+        nodes.append({"data": call.alpha, "element_id": alpha, "type": "access_node", "debug_info": debug})
+    else:
+        nodes.append({"data": call.alpha, "data_type": element, "element_id": alpha, "type": "constant_node",
+                      "debug_info": debug})
+    edge(alpha, "__alpha", element)
+    beta = new_id()
+    nodes.append({"data": "1.0", "data_type": element, "element_id": beta, "type": "constant_node", "debug_info": debug})
+    edge(beta, "__beta", element)
+    nodes.append({"code": "GEMM", "element_id": gemm, "implementation_type": "BLAS", "layout": _ROW_MAJOR,
+                  "precision": _DOUBLE, "trans_a": _TRANS if call.trans_a else _NO_TRANS,
+                  "trans_b": _TRANS if call.trans_b else _NO_TRANS, "m": call.m, "n": call.n, "k": call.k,
+                  **leading, "type": "library_node", "debug_info": debug})
+    result = {"dataflow": {"edges": edges, "nodes": nodes, "type": "dataflow"}, "element_id": new_id(),
+              "type": "block", "debug_info": debug}
+    sdfg["element_counter"] = counter
+    return result
