@@ -219,9 +219,41 @@ def test_index_command_builds_and_rebuilds(store, checkpoint, config, capsys, tm
 
 
 def test_variants_are_shared_round_robin_across_nests():
-    from transfertune.porting.api import share_variants
+    from transfertune.porting.lending import share_variants
 
     a, b, c = (Recipe((Step("tile", (), {"size": s}),)) for s in (8, 16, 32))
     assert share_variants([[a, b, c], [b], [c, a]], 4) == [[a, b], [b], [c]]
     assert share_variants([[a, b, c], [b]], None) == [[a, b, c], [b]]
     assert share_variants([[a], []], 9) == [[a], []]
+    assert share_variants([[a, b, c], [b], [c, a]], 4, [2, 0, 1]) == [[a, b, c], [], [c]]
+
+
+def test_variants_go_where_the_work_is():
+    """correlation: 99% of its statements are in its last nest; that nest gets every
+    variant, including the recipes that won on neighbours' own dominant nests."""
+    from transfertune.ir.program import build_program
+    from transfertune.ir.work import nest_work, shares, suite_values
+    from transfertune.measure.variants import suite_workload
+    from transfertune.porting.lending import dominant_nest, plan_candidates, work_shares
+
+    kernel = get_kernel("correlation")
+    fractions = work_shares(suite_workload(kernel, "LARGE", "MINI"))
+    assert len(fractions) == 3 and fractions[2] > 0.99 and abs(sum(fractions) - 1) < 1e-9
+    # syrk is triangular: per (i, j <= i) one scaling tasklet and per k three (two products, a sum).
+    program = build_program(get_kernel("syrk"))
+    n, m = 13, 7
+    assert nest_work(program, suite_values(program, {"N": n, "M": m})) == [n * (n + 1) / 2 * (1 + 3 * m)]
+    assert shares([1.0, 3.0]) == [0.25, 0.75]
+    assert dominant_nest("covariance", "LARGE") == 2 and dominant_nest("3mm", "LARGE") is None
+    assert dominant_nest("my_function", "LARGE") is None
+    a, b, c = (Recipe((Step("tile", (), {"size": s}),)) for s in (8, 16, 32))
+
+    def answer(kernel: str, position: int, recipe: Recipe) -> dict:
+        return {"neighbours": [{"kernel": kernel, "position": position, "distance": 0.1,
+                                "recipes": [{"recipe": recipe.to_json()}]}]}
+
+    # The neighbours of nests 0 and 1 are their programs' dominant nests (covariance's
+    # accumulation, gemm's only nest): their recipes are offered to nest 2, after its own.
+    planned = plan_candidates([answer("covariance", 2, a), answer("gemm", 0, b), answer("3mm", 1, c)],
+                              fractions, 9, "LARGE")
+    assert planned == [[], [], [c, a, b]]

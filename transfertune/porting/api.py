@@ -31,6 +31,7 @@ from transfertune.ir.recipe import ProgramRecipe, Recipe
 from transfertune.ir.target import Target, local_target
 from transfertune.measure.variants import Settings, Workload
 from transfertune.paths import CHECKPOINT
+from transfertune.porting.lending import plan_candidates, work_shares
 from transfertune.porting.user import (
     Guard,
     bind_arguments,
@@ -141,10 +142,11 @@ def transfer_program(workload: Workload, here: Target, shape: str, lookup: Recip
                               "note": resolved.note, "nests": []}
     chosen: dict[int, Recipe] = {}
     tried = 0
-    shares = share_variants([_ranked(answer) for answer in answers], max_variants)
-    for nest, answer, candidates in zip(nests, answers, shares, strict=True):
+    work = work_shares(workload)
+    planned = plan_candidates(answers, work, max_variants, size)
+    for nest, answer, candidates, share in zip(nests, answers, planned, work, strict=True):
         nest_report: dict[str, Any] = {
-            "nest": nest.index, "tried": [],
+            "nest": nest.index, "tried": [], "work_share": round(share, 4),
             "neighbours": [{"kernel": n["kernel"], "nest": n["position"], "distance": round(n["distance"], 4)}
                            for n in answer["neighbours"]]}
         if candidates:
@@ -166,34 +168,6 @@ def transfer_program(workload: Workload, here: Target, shape: str, lookup: Recip
                    "speedup": base.median / fast.median if fast.ok else None,
                    "measurements": {n: m.to_json() for n, m in results.items()}, "from_database": False})
     return Transferred(_compile(program, here, recipe, guard), report)
-
-
-def _ranked(answer: dict[str, Any]) -> list[Recipe]:
-    """A nest's candidate recipes: nearest neighbour first, each neighbour's best first."""
-    out: list[Recipe] = []
-    for neighbour in answer["neighbours"]:
-        for entry in neighbour["recipes"]:
-            recipe = Recipe.from_json(entry["recipe"])
-            if recipe not in out:
-                out.append(recipe)
-    return out
-
-
-def share_variants(ranked: list[list[Recipe]], limit: int | None) -> list[list[Recipe]]:
-    """Cut the per-nest candidate lists to `limit` variants for the whole program, taking
-    them round-robin (every nest's first choice before any nest's second), so a program
-    with many nests still tries the most promising recipe on each."""
-    if limit is None:
-        return [list(r) for r in ranked]
-    out: list[list[Recipe]] = [[] for _ in ranked]
-    taken, depth = 0, 0
-    while taken < limit and any(depth < len(r) for r in ranked):
-        for i, candidates in enumerate(ranked):
-            if depth < len(candidates) and taken < limit:
-                out[i].append(candidates[depth])
-                taken += 1
-        depth += 1
-    return out
 
 
 def _compile(program: Program, target: Target, recipe: ProgramRecipe, guard: Guard | None = None

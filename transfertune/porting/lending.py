@@ -1,0 +1,112 @@
+"""Which recipes transfer tries on which nest: lend where the time goes.
+
+A program's nests are not equal: correlation spends 99% of its statements in one nest,
+and a recipe that makes it 23x faster helps nothing when tried only on the other two.
+So the variants go to the nests that dominate the work (`transfertune.ir.work`), cheap
+nests get none, and the dominant nest is also offered the recipes that won on the
+neighbours' own dominant nests, whichever of this program's nests they were found for.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from transfertune.ir.program import build_program
+from transfertune.ir.recipe import Recipe
+from transfertune.ir.work import argument_values, nest_work, shares, suite_values
+from transfertune.measure.variants import Workload
+from transfertune.suites import get_kernel, suite_or_none
+
+MIN_SHARE = 0.05
+"""Nests below this fraction of the program's work get no variants (unless no nest reaches it)."""
+DOMINANT = 0.5
+"""A nest with this fraction of the work takes two variants per round."""
+
+
+def work_shares(workload: Workload) -> list[float]:
+    """Each nest's fraction of `workload`'s statements at the size it is timed at."""
+    program = workload.program
+    if "kernel" in workload.bench:
+        values = suite_values(program, workload.bench["params"])
+    else:
+        import numpy as np
+
+        with np.load(workload.bench["inputs"], allow_pickle=False) as saved:
+            values = argument_values(program, {**{n: saved[n] for n in saved.files}, **workload.bench["scalars"]})
+    return shares(nest_work(program, values))
+
+
+def plan_candidates(answers: list[dict[str, Any]], work_shares: list[float], limit: int | None,
+                    size: str) -> list[list[Recipe]]:
+    """Per nest, the recipes to measure (at most `limit` in all), from the lookup's
+    `answers` and each nest's share of the work."""
+    ranked = [ranked_recipes(answer) for answer in answers]
+    if work_shares and max(work_shares) >= DOMINANT:
+        top = work_shares.index(max(work_shares))
+        for recipe in dominant_recipes(answers, size):
+            if recipe not in ranked[top]:
+                ranked[top].append(recipe)
+    eligible = [s >= MIN_SHARE for s in work_shares] if any(s >= MIN_SHARE for s in work_shares) else None
+    weights = [0 if eligible is not None and not eligible[i] else (2 if s >= DOMINANT else 1)
+               for i, s in enumerate(work_shares)] if work_shares else [1] * len(ranked)
+    return share_variants(ranked, limit, weights)
+
+
+def ranked_recipes(answer: dict[str, Any]) -> list[Recipe]:
+    """A nest's candidate recipes: nearest neighbour first, each neighbour's best first."""
+    out: list[Recipe] = []
+    for neighbour in answer["neighbours"]:
+        for entry in neighbour["recipes"]:
+            recipe = Recipe.from_json(entry["recipe"])
+            if recipe not in out:
+                out.append(recipe)
+    return out
+
+
+def dominant_recipes(answers: list[dict[str, Any]], size: str) -> list[Recipe]:
+    """Recipes of neighbours that are the dominant nest of their own program, nearest first."""
+    found = [(n["distance"], Recipe.from_json(e["recipe"])) for answer in answers for n in answer["neighbours"]
+             if dominant_nest(n["kernel"], size) == n["position"] for e in n["recipes"]]
+    out: list[Recipe] = []
+    for _, recipe in sorted(found, key=lambda pair: pair[0]):
+        if recipe not in out:
+            out.append(recipe)
+    return out
+
+
+@cache
+def dominant_nest(kernel: str, size: str) -> int | None:
+    """The nest index holding at least `DOMINANT` of a suite kernel's work at `size`
+    (None for programs no suite holds, or without one dominant nest)."""
+    if suite_or_none(kernel) is None:
+        return None
+    found = get_kernel(kernel)
+    try:
+        params = found.params(size)
+    except ValueError:
+        return None
+    program = build_program(found)
+    fractions = shares(nest_work(program, suite_values(program, params)))
+    best = max(range(len(fractions)), key=fractions.__getitem__)
+    return best if fractions[best] >= DOMINANT else None
+
+
+def share_variants(ranked: list[list[Recipe]], limit: int | None, weights: list[int] | None = None
+                   ) -> list[list[Recipe]]:
+    """Cut the per-nest candidate lists to `limit` variants for the whole program, taking
+    them round-robin (every nest's first choice before any nest's second), so a program
+    with many nests still tries the most promising recipe on each; a nest takes
+    `weights[i]` candidates per round (0: none)."""
+    weights = weights or [1] * len(ranked)
+    if limit is None:
+        return [list(r) if w else [] for r, w in zip(ranked, weights, strict=True)]
+    out: list[list[Recipe]] = [[] for _ in ranked]
+    taken = 0
+    while taken < limit and any(len(out[i]) < len(r) and weights[i] for i, r in enumerate(ranked)):
+        for i, candidates in enumerate(ranked):
+            for _ in range(weights[i]):
+                if len(out[i]) < len(candidates) and taken < limit:
+                    out[i].append(candidates[len(out[i])])
+                    taken += 1
+    return out
