@@ -31,8 +31,9 @@ def main(cfg: DictConfig) -> int:
             line = f"{kernel.name:16s} " + ("(from database) " if result.resumed else "")
             if m["baseline"].ok and m["tuned"].ok:
                 line += f"tuned {m['baseline'].median / m['tuned'].median:.2f}x"
-                if m["polly"].ok:
-                    line += f", polly {m['baseline'].median / m['polly'].median:.2f}x"
+                for peer in ("polly", "polly_c", "numpy"):
+                    if peer in m and m[peer].ok:
+                        line += f", {peer} {m['baseline'].median / m[peer].median:.2f}x"
             else:
                 line += f"baseline {m['baseline'].status}, tuned {m['tuned'].status}"
             bar.write(line + f", {result.variants_tried} variants, {result.seconds:.0f} s")

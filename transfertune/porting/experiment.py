@@ -149,6 +149,11 @@ def _transfer_over(rows: list[dict[str, Any]]) -> dict[str, float | None]:
     return {p: geomean([r["transfer"] / r[p] for r in rows if r["transfer"] and r[p]]) for p in PEERS}
 
 
+def _ratio(row: dict[str, Any], peer: str) -> str:
+    """Transfer's speedup over `peer` in this row's run ('-' where either is missing)."""
+    return _fmt(row["transfer"] / row[peer]) if row["transfer"] and row[peer] else "-"
+
+
 def _fmt(x: float | None) -> str:
     return f"{x:.2f}x" if x else "-"
 
@@ -178,17 +183,23 @@ def _write(rows: list[dict[str, Any]], out: Path) -> dict[str, Any]:
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     names = {"transfer": "transfer", "polly": "Polly", "docc": "docc", "clang_c": "C clang -O3",
              "polly_c": "C Polly", "numpy": "NumPy", "oracle": "oracle"}
-    lines = ["| kernel | target | baseline | " + " | ".join(names[k] for k in SPEEDUPS) + " | variants | seconds |",
-             "|---" * (len(SPEEDUPS) + 5) + "|"]
+    lines = ["| kernel | target | baseline | " + " | ".join(names[k] for k in SPEEDUPS)
+             + " | transfer / C Polly | transfer / NumPy | variants | seconds |",
+             "|---" * (len(SPEEDUPS) + 7) + "|"]
     for r in rows:
         lines.append(f"| {r['kernel']} | {r['target']} | {r['baseline_s']:.4g} s | "
-                     + " | ".join(_fmt(r[k]) for k in SPEEDUPS) + f" | {r['variants']} | {r['seconds']} |")
-    totals = [(t, summary["by_target"][t]["geomean"]) for t in groups] if len(groups) > 1 else []
-    for label, g in [*totals, ("", summary["geomean"])]:
-        lines.append(f"| **geomean** | {label} | | " + " | ".join(_fmt(g[k]) for k in SPEEDUPS) + " | | |")
+                     + " | ".join(_fmt(r[k]) for k in SPEEDUPS)
+                     + f" | {_ratio(r, 'polly_c')} | {_ratio(r, 'numpy')} | {r['variants']} | {r['seconds']} |")
+    totals = [(t, summary["by_target"][t]) for t in groups]
+    for label, g in totals:
+        over = g["transfer_over"]
+        lines.append(f"| **geomean** | {label} | | " + " | ".join(_fmt(g["geomean"][k]) for k in SPEEDUPS)
+                     + f" | {_fmt(over['polly_c'])} | {_fmt(over['numpy'])} | | |")
     lines += ["", "Speedups over the untouched build, measured in the same run as the transferred program. "
               "C clang -O3 / C Polly: the benchmark's own PolyBench/C source (reference.polybench_c); "
-              "NumPy: the kernel's NumPy formulation (matrix products through NumPy's OpenBLAS)."]
+              "NumPy: the kernel's NumPy formulation (matrix products through NumPy's OpenBLAS), so "
+              "transfer / NumPy is the fraction of OpenBLAS's GFLOP/s reached. Each geomean is over the "
+              "kernels where that column was measured."]
     (out / "results.md").write_text("\n".join(lines) + "\n")
     if rows:
         plot_speedups(rows, {k: k for k in SPEEDUPS}, "PolyBench leave-one-out transfer", out / "speedups.png")
