@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from tests.conftest import REDUCED
-from transfertune.ir.codegen import PEERS
 from transfertune.ir.kernel import copy_args
 from transfertune.ir.program import probe_params
 from transfertune.ir.target import local_target
@@ -16,6 +15,9 @@ from transfertune.measure.variants import Variant, measure_variants
 from transfertune.suites import get_kernel as find_kernel
 from transfertune.suites import polybench
 from transfertune.suites.corpus import NAMES, all_kernels, get_kernel
+
+PEERS = ("baseline", "polly", "docc")
+"""The peers built from the program itself (no PolyBench/C source, no NumPy formulation here)."""
 
 FAMILIES = {"matrix-product", "tensor-contraction", "convolution", "stencil", "reduction",
             "row-wise", "pooling", "all-pairs", "signal"}

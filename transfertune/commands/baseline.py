@@ -43,7 +43,7 @@ def main(cfg: DictConfig) -> int:
     reference = polybench_c(cfg)
     for kernel in tqdm(todo, desc=f"baseline {size} {target.name}", unit="kernel"):
         workload = suite_workload(kernel, size, str(cfg.check_size), reference)
-        results = measure_variants(workload, target, size, [Variant(p) for p in peers_for(kernel, PEERS, reference)],
+        results = measure_variants(workload, target, size, [Variant(p) for p in peers_for(kernel, PEERS, reference, target)],
                                    settings(cfg))
         _append(csv_path, _row(kernel, size, target, results))
         write_markdown(csv_path, out / f"{target.name}-{size}.md", target)

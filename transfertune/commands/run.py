@@ -21,7 +21,7 @@ def main(cfg: DictConfig) -> int:
     size = str(cfg.size)
     kernel.params(size)
     reference = polybench_c(cfg)
-    variants = [Variant(p) for p in peers_for(kernel, [str(p) for p in cfg.peers], reference)]
+    variants = [Variant(p) for p in peers_for(kernel, [str(p) for p in cfg.peers], reference, target)]
     if cfg.recipe:
         variants.append(Variant("recipe", load_recipe(str(cfg.recipe))))
     workload = suite_workload(kernel, size, str(cfg.check_size), reference)

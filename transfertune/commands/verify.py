@@ -23,7 +23,7 @@ def main(cfg: DictConfig) -> int:
     for kernel in selected:
         try:
             # Peers a kernel lacks (C peers without a checkout, NumPy without a formulation) are left out.
-            variants = [Variant(v) for v in peers_for(kernel, asked, reference)]
+            variants = [Variant(v) for v in peers_for(kernel, asked, reference, target)]
             workload = suite_workload(kernel, str(cfg.size), str(cfg.size), reference)
             results = measure_variants(workload, target, str(cfg.size), variants, settings(cfg), benchmark=False)
         except (RuntimeError, ValueError) as err:

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from transfertune.backends import TARGETS
 from transfertune.db import Storage
 from transfertune.index.build import IndexedNest, add_nests, build_index, index_path, measured_nests
 from transfertune.index.embedder import Embedder
 from transfertune.index.recipe_index import RecipeIndex
 from transfertune.ir.loopnest import LoopNest
-from transfertune.ir.target import Target
+from transfertune.ir.target import Target, backend_of
 
 
 @dataclass(frozen=True)
@@ -27,13 +28,19 @@ class ResolvedTarget:
 
 def resolve_target(storage: Storage, target: Target) -> ResolvedTarget:
     """The requested target if it has measured recipes, else the most similar one that has
-    by fingerprint and options (and a note saying so). A target with only untouched or
-    whole-program runs (a user's transfers that found nothing) cannot answer a query."""
+    by fingerprint and options (and a note saying so), of the same backend (a GPU's
+    recipes never answer for a CPU, nor the other way round). A target with only untouched
+    or whole-program runs (a user's transfers that found nothing) cannot answer a query."""
     known = storage.targets(with_recipes=True)
     if any(key == target.key for key, _, _ in known):
         return ResolvedTarget(target.name, target.key)
     if not known:
         raise ValueError("the database has no measured recipes: import data/seed or run `transfertune tune`")
+    backend = backend_of(target).name
+    known = [k for k in known if k[1] in TARGETS and backend_of(k[1]).name == backend]
+    if not known:
+        raise ValueError(f"the database has no measured recipes for a {backend} target: run `transfertune tune "
+                         f"target={target.name}` on such a machine, or import a seed that has them")
     mine = target.to_json()
 
     def similarity(spec: dict[str, Any]) -> float:

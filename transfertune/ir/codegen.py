@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -18,30 +17,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
-import docc.sdfg
 from docc.sdfg import TargetOptions
 
 from transfertune.ir.program import Program
 from transfertune.ir.recipe import ProgramRecipe, Recipe
-from transfertune.ir.target import Target
+from transfertune.ir.target import Target, backend_called, backend_of
 from transfertune.ir.transform import StepResult, apply_program_recipe
 from transfertune.isolated import run_isolated
-
-COMPILER = os.environ.get("TRANSFERTUNE_CXX", "clang++-19")
-PEERS = ("baseline", "polly", "docc")
-"""Variants built from the untouched code without a recipe."""
-POLLY_FLAGS = ("-mllvm", "-polly", "-mllvm", "-polly-vectorizer=stripmine")
-POLLY_PARALLEL = ("-mllvm", "-polly-parallel")
-
-_DISABLE_VECTORIZE = re.compile(r"^\s*#pragma clang loop vectorize\(disable\) interleave\(disable\)\s*\n",
-                                re.MULTILINE)
-"""docc marks every sequential map 'do not vectorise'. Left in, the untouched build would
-be deliberately scalar and every recipe would look good against a strawman."""
-_DOCC_ROOT = Path(docc.sdfg.__file__).parents[1]
-_RUNTIME_INCLUDE = "#include <daisy_rtl/daisy_rtl.h>"
-BLAS_LIBRARY = "-lopenblas"
-"""The BLAS that library-call steps link: OpenBLAS (Debian's libopenblas-dev)."""
 
 
 @dataclass(frozen=True)
@@ -84,65 +68,37 @@ def generate(program: Program, target: Target, variant: str = "baseline",
 
 def _generate(program: Program, target: Target, variant: str,
               recipe: Recipe | ProgramRecipe | None) -> tuple[str, list[StepResult], str]:
+    backend = backend_of(target)
     sdfg = program.sdfg()
     steps: list[StepResult] = []
-    if recipe is not None:
-        sdfg, steps = apply_program_recipe(sdfg, recipe)
+    if recipe is not None or variant == "baseline":
+        sdfg, steps = apply_program_recipe(sdfg, recipe or ProgramRecipe({}), ops=backend.ops(target),
+                                           default=backend.default_recipe(target))
     elif variant == "docc":
         options = TargetOptions()
-        options.target = "openmp" if target.openmp else "sequential"
+        options.target = backend.schedule_target(target)
         sdfg.normalize()
         options.already_normalized = True
         sdfg.schedule(options, True)
     elif variant not in ("baseline", "polly"):
         raise ValueError(f"unknown variant {variant!r}")
-    return with_blas_header(strip_vectorize_disable(sdfg.to_cpp())), steps, f"{sdfg.name}"
-
-
-def strip_vectorize_disable(code: str) -> str:
-    """Remove docc's vectorise-disable pragmas (see `_DISABLE_VECTORIZE`)."""
-    return _DISABLE_VECTORIZE.sub("", code)
-
-
-def calls_blas(code: str) -> bool:
-    return "cblas_" in code
-
-
-def with_blas_header(code: str) -> str:
-    """docc's to_cpp() emits cblas calls for library nodes but not the header declaring
-    them (its own compile step adds it)."""
-    if not calls_blas(code):
-        return code
-    return code.replace(_RUNTIME_INCLUDE, f"{_RUNTIME_INCLUDE}\n#include <cblas.h>", 1)
+    return backend.source(sdfg, target), steps, f"{sdfg.name}"
 
 
 def compile_flags(target: Target, variant: str, code: str = "") -> tuple[str, ...]:
-    """clang flags: -O3 for the target's ISA, OpenMP on parallel targets, Polly's own;
-    OpenBLAS, named explicitly, for `code` that calls BLAS (``-lblas`` would be whatever
-    the system's alternatives point at, the slow reference BLAS included)."""
-    flags = ["-O3", f"-march={target.march}", "-std=c++17", "-fPIC", "-shared",
-             "-Wno-pass-failed", f"-I{_DOCC_ROOT / 'include'}"]
-    if target.openmp:
-        flags.append("-fopenmp")
-    if variant == "polly":
-        flags += POLLY_FLAGS
-        if target.openmp:
-            flags += POLLY_PARALLEL
-    flags += [f"-L{_DOCC_ROOT / 'lib'}", f"-Wl,-rpath,{_DOCC_ROOT / 'lib'}", "-ldaisy_rtl"]
-    if calls_blas(code):
-        flags.append(BLAS_LIBRARY)
-    return tuple(flags)
+    """How `code` of `variant` is built for `target` (its backend's flags)."""
+    return backend_of(target).compile_flags(target, variant, code)
 
 
 @cache
-def compiler_version() -> str:
+def compiler_version(compiler: str) -> str:
     """First line of the compiler's version banner (part of every cache key)."""
     try:
-        out = subprocess.run([COMPILER, "--version"], capture_output=True, text=True, check=True)
+        out = subprocess.run([compiler, "--version"], capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError) as err:
-        raise RuntimeError(f"C++ compiler {COMPILER!r} not usable: {err}. Install clang-19 "
+        raise RuntimeError(f"compiler {compiler!r} not usable: {err}. Install clang-19 "
                            "(see README) or set TRANSFERTUNE_CXX.") from None
-    return out.stdout.splitlines()[0]
+    return next((line for line in out.stdout.splitlines() if line.strip()), "")
 
 
 def cache_dir() -> Path:
@@ -151,27 +107,37 @@ def cache_dir() -> Path:
     return Path(root) / "builds"
 
 
-def build(code: str, flags: tuple[str, ...], timeout: float = 300.0) -> Build:
-    """Compile `code` into a shared library, reusing a cached one with the same content.
+class BuildJob(NamedTuple):
+    """What `build` takes: code, flags, and the backend whose compiler builds it."""
+
+    code: str
+    flags: tuple[str, ...]
+    backend: str = "cpu"
+
+
+def build(code: str, flags: tuple[str, ...], timeout: float = 300.0, *, backend: str = "cpu") -> Build:
+    """Compile `code` into a shared library with `backend`'s compiler, reusing a cached
+    one with the same content.
 
     The cache key hashes source, flags and compiler version, so a hit is exactly the
     library this call would have produced. Libraries are written to a temporary name
     and renamed, so concurrent builders and interrupted builds never leave a torn file.
     """
-    key = hashlib.sha256("\0".join((compiler_version(), " ".join(flags), code)).encode()).hexdigest()
+    builder = backend_called(backend)
+    compiler = builder.compiler()
+    key = hashlib.sha256("\0".join((compiler_version(compiler), " ".join(flags), code)).encode()).hexdigest()
     library = cache_dir() / key[:2] / f"{key}.so"
     if library.exists():
         return Build("ok", str(library), cached=True, flags=flags)
     library.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="tt-build-") as tmp:
-        src = Path(tmp) / "variant.cpp"
-        src.write_text(code)
+        sources = [str(p) for p in builder.write_sources(code, Path(tmp))]
         out = Path(tmp) / "variant.so"
         try:
             link = [f for f in flags if f.startswith(("-l", "-L", "-Wl,"))]  # after the source, for the linker
             compile_only = [f for f in flags if f not in link]
-            proc = subprocess.run([COMPILER, *compile_only, str(src), "-o", str(out), *link],
+            proc = subprocess.run([compiler, *compile_only, *sources, "-o", str(out), *link],
                                   capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             return Build("time-out", log=f"compiler ran over {timeout:.0f} s", flags=flags,
@@ -184,7 +150,13 @@ def build(code: str, flags: tuple[str, ...], timeout: float = 300.0) -> Build:
     return Build("ok", str(library), log=proc.stderr[-2000:], seconds=seconds, flags=flags)
 
 
-def build_many(jobs: list[tuple[str, tuple[str, ...]]], workers: int | None = None) -> list[Build]:
-    """Compile several (code, flags) pairs in parallel (the compiler runs as a process)."""
+def build_source(source: Source, target: Target) -> Build:
+    """Build a generated `source` for `target`, with its backend's compiler and flags."""
+    return build(source.code, compile_flags(target, source.variant, source.code), backend=backend_of(target).name)
+
+
+def build_many(jobs: list[BuildJob], workers: int | None = None) -> list[Build]:
+    """Compile several jobs in parallel (the compiler runs as a process)."""
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-        return list(pool.map(lambda job: build(*job), jobs))
+        return list(pool.map(lambda job: build(job.code, job.flags, backend=job.backend),
+                             [BuildJob(*job) for job in jobs]))

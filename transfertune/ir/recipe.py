@@ -27,7 +27,17 @@ local_storage  ``container`` (name), ``direction`` ("in" | "out"): buffer the da
 blas           replace the matrix products computed under the loop by calls into an
                optimised BLAS (distributing the loop first where needed; see
                `transfertune.ir.blas`). It ends its nest's recipe: later steps are skipped.
+offload        ``block`` (int): run the map on the GPU, its iterations on the grid's X
+               dimension, ``block`` threads a block (docc CUDATransform).
+offload_nested ``block`` (int): map a map nested in an offloaded one to the next grid
+               dimension (docc CUDAParallelizeNestedMap).
+shared_storage ``container`` (name): stage what the loop reads of the container in GPU
+               shared memory (docc InLocalStorage, NV_Shared).
 =============  ====================================================================
+
+Which operations a target builds is its backend's (`transfertune.backends`): CPU targets
+the first eight, ``gpu-cuda`` the loop-order ones and the three GPU ones; the others are
+skipped there with the reason.
 
 A program recipe maps nest indices to recipes: ``{"format":
 "transfertune-program-recipe", "version": 1, "nests": {"0": <recipe>, ...}}``.
@@ -55,6 +65,9 @@ _PARAMS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "unroll": {},
     "local_storage": {"container": str, "direction": str},
     "blas": {},
+    "offload": {"block": int},
+    "offload_nested": {"block": int},
+    "shared_storage": {"container": str},
 }
 """Each operation's parameters besides ``loop``, with their types; the table both
 validates recipes and documents the format."""
@@ -109,6 +122,8 @@ class Step:
             params[name] = value
         if op == "tile" and params["size"] < 2:
             raise RecipeError(f"{where}: tile size must be >= 2, got {params['size']}")
+        if op in ("offload", "offload_nested") and not 1 <= params["block"] <= 1024:
+            raise RecipeError(f"{where}: block must be 1..1024 threads, got {params['block']}")
         if op == "local_storage" and params["direction"] not in ("in", "out"):
             raise RecipeError(f"{where}: direction must be 'in' or 'out'")
         return cls(op, loop, params)

@@ -15,7 +15,10 @@ import platform
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from transfertune.backends.backend import Backend
 
 _ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512vl", "avx512bw", "amx_tile",
               "asimd", "sve", "sve2")
@@ -92,15 +95,26 @@ def local_fingerprint() -> Fingerprint:
     )
 
 
-TARGETS = ("cpu-seq", "cpu-omp")
-
-
 def local_target(name: str) -> Target:
-    """One of the built-in targets on this machine: ``cpu-seq`` (one thread, no OpenMP)
-    or ``cpu-omp`` (OpenMP on all cores)."""
-    fp = local_fingerprint()
-    if name == "cpu-seq":
-        return Target(name, threads=1, openmp=False, march="native", fingerprint=fp)
-    if name == "cpu-omp":
-        return Target(name, threads=fp.cores, openmp=True, march="native", fingerprint=fp)
-    raise ValueError(f"unknown target {name!r}; known: {', '.join(TARGETS)}")
+    """Target `name` on this machine: ``cpu-seq`` (one thread), ``cpu-omp`` (OpenMP on
+    all cores), ``gpu-cuda`` (this machine's NVIDIA GPU); see `transfertune.backends`."""
+    from transfertune.backends import backend_named
+
+    return backend_named(name).local_target(name)
+
+
+def backend_called(name: str) -> Backend:
+    """The backend named `name` (``cpu``, ``cuda``)."""
+    from transfertune.backends import BACKENDS
+
+    for backend in BACKENDS:
+        if backend.name == name:
+            return backend
+    raise ValueError(f"unknown backend {name!r}; known: {', '.join(b.name for b in BACKENDS)}")
+
+
+def backend_of(target: Target | str) -> Backend:
+    """The backend that builds for `target` (a target or its name)."""
+    from transfertune.backends import backend_named
+
+    return backend_named(target if isinstance(target, str) else target.name)

@@ -33,12 +33,15 @@ class StepResult:
 
 
 def apply_program_recipe(sdfg: d.StructuredSDFG, recipe: ProgramRecipe | Recipe,
-                         recorder: d.Recorder | None = None) -> tuple[d.StructuredSDFG, list[StepResult]]:
+                         recorder: d.Recorder | None = None, ops: frozenset[str] | None = None,
+                         default: Recipe | None = None) -> tuple[d.StructuredSDFG, list[StepResult]]:
     """Apply `recipe`; a plain `Recipe` is tried on every nest of the program. Returns the
     transformed SDFG (`sdfg` itself, changed in place, unless a ``blas`` step rewrote it
     into a new one) and what became of every step. With a `recorder`, every applied step
     is also recorded (docc's Recorder steps, addressed by the element ids of this SDFG:
-    what docc's own client replays).
+    what docc's own client replays). Steps whose operation is not in `ops` (what the
+    target's backend builds; None: all) are skipped. Nests a program recipe does not name
+    get `default` (the backend's placement, e.g. a plain GPU offload), unreported.
 
     Nests are processed from last to first, so that a distribution, which adds
     outermost loops, never shifts the index of a nest still to be transformed.
@@ -48,18 +51,19 @@ def apply_program_recipe(sdfg: d.StructuredSDFG, recipe: ProgramRecipe | Recipe,
         plan = {i: recipe for i in range(nest_count)}
     else:
         plan = dict(recipe.nests)
+    placed = {i: default for i in range(nest_count) if i not in plan and default is not None}
     results: list[StepResult] = []
-    for index in sorted(plan, reverse=True):
+    for index in sorted(plan.keys() | placed.keys(), reverse=True):
         if index >= nest_count:
             results += [StepResult(index, s, False, f"program has {nest_count} nests") for s in plan[index].steps]
             continue
-        sdfg, applied = apply_recipe(sdfg, plan[index], nest=index, recorder=recorder)
-        results += applied
+        sdfg, applied = apply_recipe(sdfg, plan.get(index) or placed[index], nest=index, recorder=recorder, ops=ops)
+        results += applied if index in plan else []
     return sdfg, sorted(results, key=lambda r: r.nest)
 
 
-def apply_recipe(sdfg: d.StructuredSDFG, recipe: Recipe, nest: int = 0,
-                 recorder: d.Recorder | None = None) -> tuple[d.StructuredSDFG, list[StepResult]]:
+def apply_recipe(sdfg: d.StructuredSDFG, recipe: Recipe, nest: int = 0, recorder: d.Recorder | None = None,
+                 ops: frozenset[str] | None = None) -> tuple[d.StructuredSDFG, list[StepResult]]:
     """Apply `recipe` to outermost nest `nest` of `sdfg` step by step (recorded by
     `recorder` when given); the transformed SDFG (see `apply_program_recipe`) and what
     became of each step."""
@@ -68,6 +72,9 @@ def apply_recipe(sdfg: d.StructuredSDFG, recipe: Recipe, nest: int = 0,
     for step in recipe.steps:
         if any(r.applied and r.step.op == "blas" for r in results):
             results.append(StepResult(nest, step, False, "after blas: the nest is a library call"))
+            continue
+        if ops is not None and step.op not in ops:
+            results.append(StepResult(nest, step, False, f"the target does not build {step.op}"))
             continue
         # Analyses are invalidated by every applied step: rebuild them each time.
         manager = d.AnalysisManager(builder)
@@ -168,6 +175,14 @@ def transformation_for(step: Step, root: Any) -> Any:
         return d.VectorizeTransform(loop)
     if op == "unroll":
         return d.UnrollTransform(loop)
+    if op in ("offload", "offload_nested"):
+        if not isinstance(loop, d.Map):
+            raise NotApplicable("loop is not a parallel map")
+        if op == "offload":
+            return d.CUDATransform(loop, step.params["block"], True)
+        return d.CUDAParallelizeNestedMap(loop, step.params["block"])
+    if op == "shared_storage":
+        return d.InLocalStorage(loop, _access_node(loop, step.params["container"]), "NV_Shared")
     if op == "local_storage":
         node = _access_node(loop, step.params["container"])
         if step.params["direction"] == "in":

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from transfertune.ir import codegen
+from transfertune.backends.cpu import POLLY_PARALLEL
 from transfertune.ir.kernel import Kernel
-from transfertune.ir.target import Target
+from transfertune.ir.target import Target, backend_of
 from transfertune.suites import get_kernel, suite_or_none
 
 PROGRAM_PEERS = ("polly", "docc")
@@ -30,13 +30,17 @@ POLLY_C_FLAGS = ("-mllvm", "-polly", "-mllvm", "-polly-tiling", "-mllvm", "-poll
 and -fopenmp on parallel targets."""
 
 
-def peers_for(kernel: Kernel, names: tuple[str, ...] | list[str], polybench_c: str | None) -> tuple[str, ...]:
-    """The peers of `names` that `kernel` has: C peers only for PolyBench kernels with a
-    checkout configured, ``numpy`` only where the kernel has a NumPy formulation."""
+def peers_for(kernel: Kernel, names: tuple[str, ...] | list[str], polybench_c: str | None,
+              target: Target | None = None) -> tuple[str, ...]:
+    """The peers of `names` that `kernel` has on `target`: C peers only for PolyBench
+    kernels with a checkout configured, ``numpy`` only where the kernel has a NumPy
+    formulation, and only those the target's backend has (a GPU has no Polly)."""
     out = []
     for name in names:
         if name not in ALL:
             raise ValueError(f"unknown peer {name!r}; known: {', '.join(ALL)}")
+        if target is not None and name not in backend_of(target).peers:
+            continue
         if name in C_PEERS and (not polybench_c or not _polybench(kernel)):
             continue
         if name == NUMPY and not kernel.numpy_peer:
@@ -66,5 +70,5 @@ def c_flags(target: Target, peer: str) -> tuple[str, ...]:
     if peer == "polly_c":
         flags += POLLY_C_FLAGS
         if target.openmp:
-            flags += [*codegen.POLLY_PARALLEL, "-fopenmp"]
+            flags += [*POLLY_PARALLEL, "-fopenmp"]
     return tuple(flags)

@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any
 
 from transfertune.ir.program import Program
-from transfertune.ir.target import Target
+from transfertune.ir.target import Target, backend_of
 from transfertune.isolated import die_with_parent
 
 
@@ -28,13 +28,9 @@ class ChildReport:
 
 
 def child_env(target: Target) -> dict[str, str]:
-    """Environment of a measuring child: the target's thread count for OpenMP and for
-    BLAS (the NumPy peer and BLAS library calls run on as many cores as the kernel)."""
-    env = dict(os.environ)
-    threads = str(target.threads)
-    env.update({"OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
-                "OMP_PROC_BIND": "true" if target.threads > 1 else "false"})
-    return env
+    """Environment of a measuring child: this process's, plus what the target's backend
+    sets (thread counts, device selection)."""
+    return {**os.environ, **backend_of(target).environment(target)}
 
 
 def run_child(job: dict[str, Any], target: Target, timeout: float,

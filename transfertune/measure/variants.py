@@ -17,7 +17,7 @@ from transfertune.ir import codegen
 from transfertune.ir.kernel import Kernel
 from transfertune.ir.program import Program, build_program
 from transfertune.ir.recipe import ProgramRecipe, Recipe
-from transfertune.ir.target import Target
+from transfertune.ir.target import Target, backend_of
 from transfertune.measure import peers
 from transfertune.measure.child import NUMPY_REFERENCE
 from transfertune.measure.measurement import Measurement
@@ -76,8 +76,6 @@ def suite_workload(kernel: Kernel, size: str, check_size: str, polybench_c: str 
                     c_source=peers.c_source(kernel, polybench_c))
 
 
-Build = tuple[str, tuple[str, ...]]
-"""Code and compile flags of one library."""
 
 
 @dataclass(frozen=True)
@@ -86,8 +84,8 @@ class _Plan:
     except for C peers, whose array extents are compile-time constants); no builds for
     the NumPy peer."""
 
-    check: Build | None
-    bench: Build | None
+    check: codegen.BuildJob | None
+    bench: codegen.BuildJob | None
     entry: str = ""
     steps: str = ""
 
@@ -106,9 +104,11 @@ def _plan(workload: Workload, target: Target, variant: Variant, benchmark: bool)
         check = c_reference(program, workload.c_source, workload.check["params"])
         bench = c_reference(program, workload.c_source, workload.bench["params"]) if benchmark else check
         entry = check.entry
-        return _Plan((check.code, flags + check.flags), (bench.code, flags + bench.flags), entry)
+        return _Plan(codegen.BuildJob(check.code, flags + check.flags), codegen.BuildJob(bench.code, flags + bench.flags),
+                     entry)
     source = codegen.generate(program, target, variant.kind, variant.recipe)
-    build = (source.code, codegen.compile_flags(target, source.variant, source.code))
+    build = codegen.BuildJob(source.code, codegen.compile_flags(target, source.variant, source.code),
+                             backend_of(target).name)
     return _Plan(build, build, source.entry, _describe_steps(source))
 
 
@@ -155,7 +155,7 @@ def measure_variants(kernel: Kernel | Workload, target: Target, size: str, varia
     entry = next((plans[n].entry for n in libraries if plans[n].entry), "")
     check = dict(workload.check)
     if workload.reference_build:
-        reference = codegen.build(codegen.generate(program, target).code, codegen.compile_flags(target, "baseline"))
+        reference = codegen.build_source(codegen.generate(program, target), target)
         if reference.status != "ok":
             raise RuntimeError(f"the untouched program does not compile: {reference.log[-500:]}")
         check["reference_library"] = reference.library

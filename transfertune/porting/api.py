@@ -173,7 +173,7 @@ def transfer_program(workload: Workload, here: Target, shape: str, lookup: Recip
 def _compile(program: Program, target: Target, recipe: ProgramRecipe, guard: Guard | None = None
              ) -> CompiledProgram:
     source = codegen.generate(program, target, "recipe", recipe) if recipe.nests else codegen.generate(program, target)
-    build = codegen.build(source.code, codegen.compile_flags(target, source.variant, source.code))
+    build = codegen.build_source(source, target)
     if build.status != "ok":
         raise RuntimeError(f"building the chosen program failed: {build.log[-500:]}")
     return CompiledProgram(program, build.library, source.entry, recipe, guard)

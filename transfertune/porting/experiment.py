@@ -90,7 +90,7 @@ def _run(cfg: DictConfig, tmp: Path) -> dict[str, Any]:
                                   max_variants=cfg.max_variants,
                                   settings=Settings(repetitions=int(cfg.repetitions), check_size=str(cfg.check_size),
                                                     early_stop=1.5), suite="experiment",
-                                  peers=peers_for(kernel, PEERS, reference))
+                                  peers=peers_for(kernel, PEERS, reference, here))
         rows.append(_row(name, str(target), result.report, storage, str(cfg.size)))
         _write(rows, out)
         bar.write(f"{name:16s} {target}: transfer {_fmt(rows[-1]['transfer'])}, polly {_fmt(rows[-1]['polly'])}, "

@@ -8,11 +8,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
 
 def geomean(values: list[float | None]) -> float | None:
     """Geometric mean of the measured (positive) values; None when there are none."""
@@ -30,7 +25,17 @@ def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
 
 def plot_speedups(rows: list[dict[str, Any]], keys: dict[str, str], title: str, path: Path) -> None:
     """Grouped bars per kernel (row key -> legend label in `keys`), one panel per target,
-    log scale, a line at 1 (the untouched build)."""
+    log scale, a line at 1 (the untouched build). Where matplotlib is missing (the GPU
+    machine), a note says how to draw it later instead."""
+    try:
+        import matplotlib
+    except ImportError:
+        path.with_suffix(".txt").write_text("matplotlib is not installed here: rerun the experiment with "
+                                            "resume=true where it is, to draw this plot from results.csv\n")
+        return
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     targets = sorted({r["target"] for r in rows})
     most = max(sum(r["target"] == t for r in rows) for t in targets)
     fig, axes = plt.subplots(len(targets), 1, figsize=(max(8, 0.45 * most), 4.5 * len(targets)), squeeze=False)

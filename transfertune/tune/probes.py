@@ -9,7 +9,7 @@ not fit it is skipped; on a sequential target the OpenMP steps are left out.
 from __future__ import annotations
 
 from transfertune.ir.recipe import Recipe, Step
-from transfertune.ir.target import Target
+from transfertune.ir.target import Target, backend_of
 
 PROBES: dict[str, Recipe] = {
     "parallel": Recipe((Step("parallelize", ()),)),
@@ -26,12 +26,26 @@ PROBES: dict[str, Recipe] = {
 """Name -> recipe. The names are stable: datasets refer to probes by them."""
 
 
+GPU_PROBES: dict[str, Recipe] = {
+    "gpu_x64": Recipe((Step("offload", (), {"block": 64}),)),
+    "gpu_xy": Recipe((Step("offload", (), {"block": 32}), Step("offload_nested", (0,), {"block": 8}))),
+    # Walk the inner dimension along X (coalesced) when the map nest allows the swap.
+    "gpu_swap_xy": Recipe((Step("interchange", (), {"inner": (0,)}), Step("offload", (), {"block": 64}),
+                           Step("offload_nested", (0,), {"block": 4}))),
+    "gpu_split_xy": Recipe((Step("distribute", (0,)), Step("offload", (), {"block": 32}),
+                            Step("offload_nested", (0,), {"block": 8}))),
+}
+"""The GPU's probes: mappings of a nest onto the grid (the three-step gemm mapping of
+the GPU issue is ``gpu_split_xy`` after interchange; see README)."""
+
+
 def probes_for(target: Target) -> dict[str, Recipe]:
-    """The probes as they apply to `target` (no OpenMP steps on a sequential one);
-    empty and duplicate recipes are dropped."""
+    """The probes as they apply to `target` (steps its backend does not build dropped,
+    e.g. OpenMP on a sequential one); empty and duplicate recipes are dropped."""
+    ops = backend_of(target).ops(target)
     out: dict[str, Recipe] = {}
-    for name, recipe in PROBES.items():
-        steps = tuple(s for s in recipe.steps if target.openmp or s.op != "parallelize")
+    for name, recipe in (GPU_PROBES if "offload" in ops else PROBES).items():
+        steps = tuple(s for s in recipe.steps if s.op in ops)
         if steps and Recipe(steps) not in out.values():
             out[name] = Recipe(steps)
     return out

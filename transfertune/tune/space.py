@@ -15,13 +15,17 @@ from docc import sdfg as d
 from transfertune.ir.blas import NotMatrixProduct, replace_products
 from transfertune.ir.program import Program
 from transfertune.ir.recipe import Recipe, Step
-from transfertune.ir.target import Target
+from transfertune.ir.target import Target, backend_of
 from transfertune.ir.transform import NotApplicable, apply_recipe, child_loops, transformation_for
 from transfertune.isolated import run_isolated
 
 TILE_SIZES = (4, 8, 16, 32, 64, 128, 256)
+BLOCK_SIZES = {"offload": (32, 64, 128, 256), "offload_nested": (1, 2, 4, 8, 16)}
+"""GPU threads a block: along X for the offloaded map, along the next dimension for a
+nested one (their product stays within a block's 1024 threads)."""
 WEIGHTS = {"tile": 6.0, "interchange": 4.0, "parallelize": 3.0, "vectorize": 1.0, "unroll": 1.0,
-           "distribute": 1.0, "local_storage": 0.5, "blas": 3.0}
+           "distribute": 1.0, "local_storage": 0.5, "blas": 3.0, "offload": 3.0, "offload_nested": 3.0,
+           "shared_storage": 0.5}
 """How often each kind of legal move is picked: tiling and interchange change locality,
 the rest mostly help once the loop structure is right; a library call, where one fits,
 is usually the fastest way to compute a matrix product."""
@@ -42,21 +46,22 @@ def loop_paths(sdfg: d.StructuredSDFG, nest: int) -> list[tuple[tuple[int, ...],
 
 
 def legal_moves(sdfg: d.StructuredSDFG, nest: int, target: Target) -> list[Step]:
-    """Steps docc accepts on the SDFG as it is now (tile legality checked at size 32)."""
+    """Steps the target's backend builds and docc accepts on the SDFG as it is now
+    (tile legality checked at size 32, GPU block sizes at 32 and 8)."""
     builder = d.StructuredSDFGBuilder(sdfg)
+    ops = backend_of(target).ops(target)
     moves = []
     paths = loop_paths(sdfg, nest)
     for path, loop in paths:
         children = child_loops(loop)
         candidates = [Step("tile", path, {"size": 32}), Step("vectorize", path), Step("unroll", path),
-                      Step("distribute", path)]
-        if target.openmp:
-            candidates.append(Step("parallelize", path))
+                      Step("distribute", path), Step("parallelize", path), Step("offload", path, {"block": 32}),
+                      Step("offload_nested", path, {"block": 8})]
         if len(children) == 1:
             candidates.append(Step("interchange", path, {"inner": path + (0,)}))
-        if not path and _has_product(sdfg, loop):
+        if not path and "blas" in ops and _has_product(sdfg, loop):
             moves.append(Step("blas", path))
-        for step in candidates:
+        for step in (c for c in candidates if c.op in ops):
             manager = d.AnalysisManager(builder)
             try:
                 root = manager.loop_analysis().outermost_loops()[nest]
@@ -95,10 +100,10 @@ def _sample(program: Program, nest: int, target: Target, seed: int, steps: int, 
         if kept and kept[-1].op == "blas":
             break  # a library call ends the nest's recipe
         moves = legal_moves(sdfg, nest, target)
-        if any(s.op == "parallelize" for s in kept):
-            moves = [m for m in moves if m.op != "parallelize"]  # no nested parallel regions
-        elif target.openmp:
-            parallel = [m for m in moves if m.op == "parallelize"]
+        if any(s.op in ("parallelize", "offload") for s in kept):
+            moves = [m for m in moves if m.op not in ("parallelize", "offload")]  # no nested parallel regions
+        elif target.openmp or "offload" in backend_of(target).ops(target):
+            parallel = [m for m in moves if m.op in ("parallelize", "offload")]
             # Most of the gain on a parallel target: take it first, outermost loop first.
             if parallel and rng.random() < 0.8:
                 moves = parallel[:1]
@@ -109,6 +114,8 @@ def _sample(program: Program, nest: int, target: Target, seed: int, steps: int, 
         move = rng.choices(moves, weights=[WEIGHTS[m.op] for m in moves])[0]
         if move.op == "tile":
             move = Step("tile", move.loop, {"size": rng.choice(TILE_SIZES)})
+        elif move.op in BLOCK_SIZES:
+            move = Step(move.op, move.loop, {"block": rng.choice(BLOCK_SIZES[move.op])})
         sdfg, (result,) = apply_recipe(sdfg, Recipe((move,)), nest=nest)
         if result.applied:
             kept.append(move)

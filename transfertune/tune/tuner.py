@@ -152,7 +152,7 @@ class Tuner:
         program: a suite kernel or a client's."""
         kernel = trials.kernel
         if peers is None:
-            peers = peers_for(kernel, PEERS, self.options.polybench_c)
+            peers = peers_for(kernel, PEERS, self.options.polybench_c, self.target)
         begin = time.monotonic()
         rng = random.Random(f"{self.options.seed}-{kernel.name}-{self.target.name}")
         seeds = self.seeds(exclude=kernel.name)

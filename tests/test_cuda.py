@@ -1,0 +1,119 @@
+"""The gpu-cuda backend without a GPU: generation, nvcc builds, recipe steps, statuses.
+What needs a GPU to run skips with the reason (the device checks are
+benchmarks/gpu_session.sh)."""
+
+import subprocess
+
+import pytest
+
+from transfertune.backends.cuda import Device, has_nvcc, local_device, target_for
+from transfertune.ir import codegen
+from transfertune.ir.program import build_program
+from transfertune.ir.recipe import ProgramRecipe, Recipe, Step
+from transfertune.ir.target import local_target
+from transfertune.suites import get_kernel
+
+H100 = Device("NVIDIA H100 80GB HBM3", "9.0", 81559, 132, "580.65.06", "13.0")
+needs_nvcc = pytest.mark.skipif(not has_nvcc(), reason="nvcc not installed (CUDA toolkit)")
+
+
+def test_target_fingerprint_is_the_device():
+    target = target_for(H100)
+    assert target.name == "gpu-cuda" and target.march == "sm_90"
+    fp = target.fingerprint
+    assert fp.cpu_model == H100.name and fp.cores == 132
+    assert fp.caches == {"memory": "81559MiB", "compute_capability": "9.0", "driver": "580.65.06", "cuda": "13.0"}
+    other = target_for(Device("NVIDIA A100-SXM4-40GB", "8.0", 40960, 108, "580.65.06", "13.0"))
+    assert target.key != other.key and target.key.startswith("gpu-cuda-")
+
+
+@pytest.mark.skipif(local_device() is not None, reason="this machine has a GPU")
+def test_without_a_gpu_the_target_is_a_clear_error():
+    with pytest.raises(ValueError, match="no NVIDIA GPU"):
+        local_target("gpu-cuda")
+
+
+def test_steps_a_backend_does_not_build_are_skipped():
+    from transfertune.ir.transform import apply_program_recipe
+
+    gpu, cpu = target_for(H100), local_target("cpu-seq")
+    from transfertune.ir.target import backend_of
+
+    sdfg = build_program(get_kernel("gemm")).sdfg()
+    recipe = Recipe((Step("parallelize", ()), Step("offload", (), {"block": 64})))
+    _, on_gpu = apply_program_recipe(sdfg, recipe, ops=backend_of(gpu).ops(gpu))
+    assert [r.applied for r in on_gpu] == [False, True] and "does not build parallelize" in on_gpu[0].reason
+    _, on_cpu = apply_program_recipe(build_program(get_kernel("gemm")).sdfg(), recipe, ops=backend_of(cpu).ops(cpu))
+    assert [r.applied for r in on_cpu] == [False, False] and "does not build offload" in on_cpu[1].reason
+
+
+@needs_nvcc
+def test_plain_offload_and_a_gpu_recipe_compile_with_nvcc():
+    target = target_for(H100)
+    program = build_program(get_kernel("gemm"))
+    baseline = codegen.generate(program, target, "baseline")
+    files = [line.split(": ", 1)[1] for line in baseline.code.splitlines() if line.startswith("//@@ transfertune file: ")]
+    assert files[0] == "gemm_sdfg.h" and "gemm_sdfg.cpp" in files and any(f.startswith("kernel_") for f in files)
+    assert "<<<" in baseline.code and "cudaMemcpy" in baseline.code and "cudaDeviceSynchronize" in baseline.code
+    recipe = Recipe((Step("distribute", ()), Step("offload", (), {"block": 64})))
+    mapped = codegen.generate(program, target, "recipe", ProgramRecipe({0: recipe}))
+    assert [r.applied for r in mapped.steps] == [True, True]
+    for source in (baseline, mapped):
+        build = codegen.build_source(source, target)
+        assert build.status == "ok", build.log[-2000:]
+        symbols = subprocess.run(["nm", "-D", "--defined-only", build.library], capture_output=True, text=True).stdout
+        assert " T gemm_sdfg" in symbols  # docc's entry point, called like the CPU build's
+        linked = subprocess.run(["ldd", build.library], capture_output=True, text=True).stdout
+        assert "libcudart" in linked
+
+
+@needs_nvcc
+@pytest.mark.skipif(local_device() is not None, reason="this machine has a GPU: the device checks run it")
+def test_running_without_a_gpu_is_a_status():
+    from transfertune.measure.variants import Variant, measure_variants
+
+    results = measure_variants(get_kernel("gemm"), target_for(H100), "MINI", [Variant("baseline")], benchmark=False)
+    assert results["baseline"].status in ("crash", "error") and not results["baseline"].samples
+    assert "CUDA" in results["baseline"].message or "cuda" in results["baseline"].message.lower()
+
+
+def test_gpu_peers_probes_and_moves():
+    from transfertune.measure.peers import peers_for
+    from transfertune.tune.probes import probes_for
+    from transfertune.tune.space import legal_moves
+
+    target = target_for(H100)
+    assert peers_for(get_kernel("gemm"), ["baseline", "polly", "docc", "numpy"], None, target) == ("baseline", "docc")
+    probes = probes_for(target)
+    assert probes and all(any(s.op == "offload" for s in r.steps) for r in probes.values())
+    moves = legal_moves(build_program(get_kernel("jacobi-2d")).sdfg(), 0, target)
+    ops = {m.op for m in moves}
+    assert "offload" in ops and not ops & {"parallelize", "vectorize", "blas"}
+
+
+def test_a_gpu_target_is_never_answered_by_cpu_recipes(store):
+    from transfertune.db import Storage
+    from transfertune.index.lookup import resolve_target
+
+    with pytest.raises(ValueError, match="no measured recipes for a cuda target"):
+        resolve_target(Storage(store), target_for(H100))
+
+
+@needs_nvcc
+def test_gpu_session_build_stage_on_a_described_device(monkeypatch):
+    """The first stage of benchmarks/gpu_session.py, with this machine's nvcc standing in
+    for the GPU machine's (the device itself is only needed to run)."""
+    import importlib.util
+    from pathlib import Path
+
+    from transfertune.backends import cuda
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_session.py"
+    spec = importlib.util.spec_from_file_location("gpu_session", path)
+    session = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(session)
+    monkeypatch.setattr(cuda, "local_device", lambda: H100)
+    result = session.build_kernel("jacobi-1d")
+    builds = result["builds"]
+    assert builds["baseline"] == "ok" and builds["docc"] == "ok", builds
+    assert sum(status == "ok" for label, status in builds.items() if "@" in label) >= 2, builds

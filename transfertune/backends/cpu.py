@@ -1,0 +1,94 @@
+"""CPU targets: clang-19 at -O3 for the machine's ISA, one thread (``cpu-seq``) or
+OpenMP on all cores (``cpu-omp``)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import docc.sdfg
+
+from transfertune.backends.backend import COMMON_OPS, Backend
+from transfertune.ir.target import Target, local_fingerprint
+
+COMPILER = os.environ.get("TRANSFERTUNE_CXX", "clang++-19")
+POLLY_FLAGS = ("-mllvm", "-polly", "-mllvm", "-polly-vectorizer=stripmine")
+POLLY_PARALLEL = ("-mllvm", "-polly-parallel")
+BLAS_LIBRARY = "-lopenblas"
+"""The BLAS that library-call steps link: OpenBLAS (Debian's libopenblas-dev), by name:
+``-lblas`` would be whatever the system's alternatives point at, the slow reference BLAS
+included."""
+DOCC_ROOT = Path(docc.sdfg.__file__).parents[1]
+_RUNTIME_INCLUDE = "#include <daisy_rtl/daisy_rtl.h>"
+_DISABLE_VECTORIZE = re.compile(r"^\s*#pragma clang loop vectorize\(disable\) interleave\(disable\)\s*\n",
+                                re.MULTILINE)
+"""docc marks every sequential map 'do not vectorise'. Left in, the untouched build would
+be deliberately scalar and every recipe would look good against a strawman."""
+
+
+class CpuBackend(Backend):
+    name = "cpu"
+    targets = ("cpu-seq", "cpu-omp")
+
+    def local_target(self, name: str) -> Target:
+        fp = local_fingerprint()
+        if name == "cpu-seq":
+            return Target(name, threads=1, openmp=False, march="native", fingerprint=fp)
+        if name == "cpu-omp":
+            return Target(name, threads=fp.cores, openmp=True, march="native", fingerprint=fp)
+        raise ValueError(f"unknown CPU target {name!r}; known: {', '.join(self.targets)}")
+
+    def schedule_target(self, target: Target) -> str:
+        return "openmp" if target.openmp else "sequential"
+
+    def source(self, sdfg: Any, target: Target) -> str:
+        return with_blas_header(strip_vectorize_disable(sdfg.to_cpp()))
+
+    def compiler(self) -> str:
+        return COMPILER
+
+    def compile_flags(self, target: Target, variant: str, code: str = "") -> tuple[str, ...]:
+        """-O3 for the target's ISA, OpenMP on parallel targets, Polly's own for the Polly
+        peer, OpenBLAS for code that calls BLAS."""
+        flags = ["-O3", f"-march={target.march}", "-std=c++17", "-fPIC", "-shared",
+                 "-Wno-pass-failed", f"-I{DOCC_ROOT / 'include'}"]
+        if target.openmp:
+            flags.append("-fopenmp")
+        if variant == "polly":
+            flags += POLLY_FLAGS
+            if target.openmp:
+                flags += POLLY_PARALLEL
+        flags += [f"-L{DOCC_ROOT / 'lib'}", f"-Wl,-rpath,{DOCC_ROOT / 'lib'}", "-ldaisy_rtl"]
+        if calls_blas(code):
+            flags.append(BLAS_LIBRARY)
+        return tuple(flags)
+
+    def ops(self, target: Target) -> frozenset[str]:
+        ops = COMMON_OPS | {"vectorize", "local_storage", "blas"}
+        return ops | {"parallelize"} if target.openmp else ops
+
+    def environment(self, target: Target) -> dict[str, str]:
+        """The target's thread count for OpenMP and for BLAS (the NumPy peer and library
+        calls run on as many cores as the kernel)."""
+        threads = str(target.threads)
+        return {"OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+                "OMP_PROC_BIND": "true" if target.threads > 1 else "false"}
+
+
+def strip_vectorize_disable(code: str) -> str:
+    """Remove docc's vectorise-disable pragmas (see `_DISABLE_VECTORIZE`)."""
+    return _DISABLE_VECTORIZE.sub("", code)
+
+
+def calls_blas(code: str) -> bool:
+    return "cblas_" in code
+
+
+def with_blas_header(code: str) -> str:
+    """docc's to_cpp() emits cblas calls for library nodes but not the header declaring
+    them (its own compile step adds it)."""
+    if not calls_blas(code):
+        return code
+    return code.replace(_RUNTIME_INCLUDE, f"{_RUNTIME_INCLUDE}\n#include <cblas.h>", 1)
