@@ -219,6 +219,13 @@ def test_guard_refuses_an_inner_dimension_overrun_that_fits_in_the_bytes():
         guard.check(bind_arguments(user_kernels.copy_block, (np.zeros((20, 30)), np.zeros((10, 35)))))
     with pytest.raises(ArgumentError, match="dimension 0"):
         guard.check(bind_arguments(user_kernels.copy_block, (np.zeros((5, 40)), np.zeros((10, 35)))))
+    # One buffer passed twice (or overlapping views): a reordered program or a library call
+    # could compute something else than the loops did, so it is refused.
+    shared = np.zeros((20, 40))
+    with pytest.raises(ArgumentError, match="overlap in memory"):
+        guard.check(bind_arguments(user_kernels.copy_block, (shared, shared)))
+    with pytest.raises(ArgumentError, match="overlap in memory"):
+        guard.check(bind_arguments(user_kernels.copy_block, (shared[:10], shared[5:15])))
 
 
 def test_a_guard_always_accepts_the_call_it_was_built_for():

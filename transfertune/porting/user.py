@@ -102,6 +102,12 @@ class Guard:
         for name, value in args.items():
             if isinstance(value, np.ndarray) and value.size == 0:
                 raise ArgumentError(f"argument {name} is empty (shape {value.shape})")
+        arrays = [(n, v) for n, v in args.items() if isinstance(v, np.ndarray)]
+        for i, (first, a) in enumerate(arrays):
+            for second, b in arrays[i + 1:]:
+                if np.may_share_memory(a, b):
+                    raise ArgumentError(f"arguments {first} and {second} overlap in memory: the program was built "
+                                        "for distinct arrays (loops reordered, library calls); pass a copy")
         sizes = {s: int(args[a].shape[d]) for s, a, d in self.symbols}
         sizes.update({n: v for n, v in args.items() if isinstance(v, int)})
         for name, dim, expressions in self.extents:
