@@ -257,3 +257,11 @@ def test_variants_go_where_the_work_is():
     planned = plan_candidates([answer("covariance", 2, a), answer("gemm", 0, b), answer("3mm", 1, c)],
                               fractions, 9, "LARGE")
     assert planned == [[], [], [c, a, b]]
+    # A nest that computes a matrix product gets the library call first, whatever was lent.
+    from transfertune.ir.target import local_target
+    from transfertune.porting.lending import LIBRARY_CALL, product_nests
+
+    assert product_nests(build_program(get_kernel("2mm")), local_target("cpu-omp")) == {0, 1}
+    assert product_nests(build_program(get_kernel("syrk")), local_target("cpu-omp")) == frozenset()
+    planned = plan_candidates([answer("gemm", 0, b), answer("3mm", 1, c)], [0.58, 0.42], 3, "LARGE", frozenset({0, 1}))
+    assert planned[0][0] == LIBRARY_CALL and planned[1][0] == LIBRARY_CALL

@@ -83,6 +83,21 @@ def replace_products(sdfg: d.StructuredSDFG, loop: Any) -> tuple[d.StructuredSDF
     return rewritten, calls
 
 
+def nests_with_products(sdfg_json: str) -> list[int]:
+    """Indices of the outermost nests of an SDFG (docc JSON) under whose root a ``blas``
+    step finds a matrix product."""
+    sdfg = d.StructuredSDFG.parse(sdfg_json)
+    roots = d.AnalysisManager(d.StructuredSDFGBuilder(sdfg)).loop_analysis().outermost_loops()
+    found = []
+    for index, root in enumerate(roots):
+        try:
+            replace_products(sdfg, root)
+        except NotMatrixProduct:
+            continue
+        found.append(index)
+    return found
+
+
 def _distribute_below(sdfg: d.StructuredSDFG, loop_id: int) -> None:
     """Distribute the loop `loop_id` and every loop below it, innermost first, where legal."""
     builder = d.StructuredSDFGBuilder(sdfg)

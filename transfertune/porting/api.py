@@ -31,7 +31,7 @@ from transfertune.ir.recipe import ProgramRecipe, Recipe
 from transfertune.ir.target import Target, local_target
 from transfertune.measure.variants import Settings, Workload
 from transfertune.paths import CHECKPOINT
-from transfertune.porting.lending import plan_candidates, work_shares
+from transfertune.porting.lending import plan_candidates, product_nests, work_shares
 from transfertune.porting.user import (
     Guard,
     bind_arguments,
@@ -143,7 +143,8 @@ def transfer_program(workload: Workload, here: Target, shape: str, lookup: Recip
     chosen: dict[int, Recipe] = {}
     tried = 0
     work = work_shares(workload)
-    planned = plan_candidates(answers, work, max_variants, size)
+    products = product_nests(program, here)
+    planned = plan_candidates(answers, work, max_variants, size, products)
     for nest, answer, candidates, share in zip(nests, answers, planned, work, strict=True):
         nest_report: dict[str, Any] = {
             "nest": nest.index, "tried": [], "work_share": round(share, 4),

@@ -12,12 +12,17 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from transfertune.ir.program import build_program
-from transfertune.ir.recipe import Recipe
+from transfertune.ir.blas import nests_with_products
+from transfertune.ir.program import Program, build_program
+from transfertune.ir.recipe import Recipe, Step
+from transfertune.ir.target import Target, backend_of
 from transfertune.ir.work import argument_values, nest_work, shares, suite_values
+from transfertune.isolated import run_isolated
 from transfertune.measure.variants import Workload
 from transfertune.suites import get_kernel, suite_or_none
 
+LIBRARY_CALL = Recipe((Step("blas", ()),))
+"""The recipe offered to every nest that computes a matrix product."""
 MIN_SHARE = 0.05
 """Nests below this fraction of the program's work get no variants (unless no nest reaches it)."""
 DOMINANT = 0.5
@@ -37,11 +42,25 @@ def work_shares(workload: Workload) -> list[float]:
     return shares(nest_work(program, values))
 
 
+def product_nests(program: Program, target: Target) -> frozenset[int]:
+    """Nests of `program` that compute a matrix product, where `target` builds library
+    calls (docc runs in a forked child; a failure there means none)."""
+    if "blas" not in backend_of(target).ops(target):
+        return frozenset()
+    outcome = run_isolated(nests_with_products, program.sdfg_json, timeout=120)
+    return frozenset(outcome.value) if outcome.ok else frozenset()
+
+
 def plan_candidates(answers: list[dict[str, Any]], work_shares: list[float], limit: int | None,
-                    size: str) -> list[list[Recipe]]:
+                    size: str, products: frozenset[int] = frozenset()) -> list[list[Recipe]]:
     """Per nest, the recipes to measure (at most `limit` in all), from the lookup's
-    `answers` and each nest's share of the work."""
+    `answers` and each nest's share of the work. Nests in `products` compute a matrix
+    product: the library call comes first there, whatever the neighbours lent (it is
+    a fact about the nest's code, not a guess from similarity)."""
     ranked = [ranked_recipes(answer) for answer in answers]
+    for index in products:
+        if index < len(ranked):
+            ranked[index] = [LIBRARY_CALL] + [r for r in ranked[index] if r != LIBRARY_CALL]
     if work_shares and max(work_shares) >= DOMINANT:
         top = work_shares.index(max(work_shares))
         for recipe in dominant_recipes(answers, size):
