@@ -150,8 +150,13 @@ def benchmark(job: dict[str, Any]) -> None:
     region), so each repetition does the same work; rotating the order each round
     spreads drift in machine speed over all variants. With ``early_stop`` = f, a
     variant whose warm-up took more than f times the fastest warm-up is not repeated:
-    its one run is its only sample (and the result says so).
+    its one run is its only sample (and the result says so). With ``settle`` seconds,
+    the child pauses before every call (outside the timed region): the worker threads
+    of the previous call's runtime (OpenMP's, OpenBLAS's) spin for a while after it
+    returns, and would otherwise take cores from the next variant, which on millisecond
+    runs decides the ranking.
     """
+    settle = float(job.get("settle", 0.0))
     pristine = _inputs(job, check=False)
     variants = list(job["libraries"])
     fns, warmup = {}, {}
@@ -159,6 +164,7 @@ def benchmark(job: dict[str, Any]) -> None:
         _emit({"start": variant, "phase": "warmup"})
         fns[variant] = _loader(job, job["libraries"][variant], pristine)
         call = fns[variant](copy_args(pristine))
+        time.sleep(settle)
         begin = time.perf_counter()
         call()
         warmup[variant] = time.perf_counter() - begin
@@ -172,6 +178,7 @@ def benchmark(job: dict[str, Any]) -> None:
         for variant in order:
             call = fns[variant](copy_args(pristine))
             _emit({"start": variant, "phase": f"rep{rep}"})
+            time.sleep(settle)
             begin = time.perf_counter()
             call()
             samples[variant].append(time.perf_counter() - begin)

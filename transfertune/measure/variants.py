@@ -69,6 +69,11 @@ class Workload:
     (the C peers are built from it)."""
 
 
+SETTLE = 0.25
+"""Seconds a multi-threaded target's child pauses before each timed call: longer than
+libomp's default spin after a parallel region (KMP_BLOCKTIME, 200 ms) and OpenBLAS's."""
+
+
 def suite_workload(kernel: Kernel, size: str, check_size: str, polybench_c: str | None = None) -> Workload:
     """A suite kernel's workload; with `polybench_c` (a PolyBench/C checkout) its C peers can be built."""
     return Workload(build_program(kernel), {"kernel": kernel.name, "params": kernel.params(check_size)},
@@ -182,7 +187,8 @@ def measure_variants(kernel: Kernel | Workload, target: Target, size: str, varia
         begin = time.perf_counter()
         budget = settings.timeout * (settings.repetitions + 1) * len(correct)
         job = base_job(program, "benchmark", {n: bench_libraries[n] for n in correct}, entry) | workload.bench
-        timed = run_resilient(job | {"repetitions": settings.repetitions, "early_stop": settings.early_stop},
+        timed = run_resilient(job | {"repetitions": settings.repetitions, "early_stop": settings.early_stop,
+                                     "settle": SETTLE if target.threads > 1 else 0.0},
                               target, budget, on_event)
         for name in correct:
             phases[name]["benchmark"] = (time.perf_counter() - begin) / len(correct)
