@@ -67,9 +67,10 @@ def test_query_returns_neighbours_and_ranked_recipes(store, checkpoint, tmp_path
     (nest,) = answer
     assert len(nest["neighbours"]) == 3
     assert [n["distance"] for n in nest["neighbours"]] == sorted(n["distance"] for n in nest["neighbours"])
-    for neighbour in nest["neighbours"]:
+    for neighbour in nest["neighbours"]:  # winners only, best first
         speedups = [r["speedup"] for r in neighbour["recipes"]]
-        assert speedups == sorted(speedups, reverse=True) and speedups[0] > 1
+        assert speedups == sorted(speedups, reverse=True) and all(s > 1 for s in speedups)
+    assert any(neighbour["recipes"] for neighbour in nest["neighbours"])
     # incremental: a second lookup object loads the persisted index instead of rebuilding it
     assert list(tmp_path.glob("*.index.npz"))
 

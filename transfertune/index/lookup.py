@@ -98,8 +98,10 @@ class RecipeLookup:
         by_id = {n.nest_id: n for n in nests}
         self._indexes[(target, size)] = (index, by_id)
         self._states[(target, size)] = state
+        # Only recipes that beat the untouched program on their own nest are lent: one that
+        # lost there would spend a variant of the borrower's small budget on a likely loss.
         self._recipes[(target, size)] = {
-            key: sorted(((r.to_json(), v) for r, v in table.items() if v > 0), key=lambda kv: -kv[1])
+            key: sorted(((r.to_json(), v) for r, v in table.items() if v > 1.0), key=lambda kv: -kv[1])
             for key, table in self.storage.nest_speedups(target_name=target, size=size).items()}
         return index, by_id
 
