@@ -150,13 +150,18 @@ def build(code: str, flags: tuple[str, ...], timeout: float = 300.0, *, backend:
     return Build("ok", str(library), log=proc.stderr[-2000:], seconds=seconds, flags=flags)
 
 
+def job_for(source: Source, target: Target) -> BuildJob:
+    """How a generated `source` is built for `target`: its backend's compiler and flags."""
+    return BuildJob(source.code, compile_flags(target, source.variant, source.code), backend_of(target).name)
+
+
 def build_source(source: Source, target: Target) -> Build:
-    """Build a generated `source` for `target`, with its backend's compiler and flags."""
-    return build(source.code, compile_flags(target, source.variant, source.code), backend=backend_of(target).name)
+    """Build a generated `source` for `target` (see `job_for`)."""
+    job = job_for(source, target)
+    return build(job.code, job.flags, backend=job.backend)
 
 
 def build_many(jobs: list[BuildJob], workers: int | None = None) -> list[Build]:
     """Compile several jobs in parallel (the compiler runs as a process)."""
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-        return list(pool.map(lambda job: build(job.code, job.flags, backend=job.backend),
-                             [BuildJob(*job) for job in jobs]))
+        return list(pool.map(lambda job: build(job.code, job.flags, backend=job.backend), jobs))

@@ -120,8 +120,7 @@ def _checks(job: dict[str, Any]) -> Iterator[tuple[Args, Args, tuple[str, ...]]]
             want = {**copy_args(args), **_load(check["expected"], {}, job["outputs"])}
         else:
             want = copy_args(args)
-            values = _values(want, job["arguments"], job["symbols"])
-            _call(_entry(job["reference_library"], job["entry"], job["arguments"], values), values)
+            _loader(job, job["reference_library"], want)(want)()
         yield args, want, tuple(job["outputs"])
 
 

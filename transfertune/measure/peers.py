@@ -25,6 +25,8 @@ PROGRAM_PEERS = ("polly", "docc")
 C_PEERS = ("clang_c", "polly_c")
 NUMPY = "numpy"
 ALL = ("baseline", *PROGRAM_PEERS, *C_PEERS, NUMPY)
+COMPARED = ALL[1:]
+"""The peers timed beside a tuned or transferred program in its final run."""
 POLLY_C_FLAGS = ("-mllvm", "-polly", "-mllvm", "-polly-tiling", "-mllvm", "-polly-vectorizer=stripmine")
 """Polly as the issue that asked for this peer built PolyBench/C; with -polly-parallel
 and -fopenmp on parallel targets."""

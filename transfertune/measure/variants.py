@@ -17,7 +17,7 @@ from transfertune.ir import codegen
 from transfertune.ir.kernel import Kernel
 from transfertune.ir.program import Program, build_program
 from transfertune.ir.recipe import ProgramRecipe, Recipe
-from transfertune.ir.target import Target, backend_of
+from transfertune.ir.target import Target
 from transfertune.measure import peers
 from transfertune.measure.child import NUMPY_REFERENCE
 from transfertune.measure.measurement import Measurement
@@ -112,8 +112,7 @@ def _plan(workload: Workload, target: Target, variant: Variant, benchmark: bool)
         return _Plan(codegen.BuildJob(check.code, flags + check.flags), codegen.BuildJob(bench.code, flags + bench.flags),
                      entry)
     source = codegen.generate(program, target, variant.kind, variant.recipe)
-    build = codegen.BuildJob(source.code, codegen.compile_flags(target, source.variant, source.code),
-                             backend_of(target).name)
+    build = codegen.job_for(source, target)
     return _Plan(build, build, source.entry, _describe_steps(source))
 
 

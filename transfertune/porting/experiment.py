@@ -26,6 +26,7 @@ from transfertune.db.portable import export, load
 from transfertune.index.embedder import Embedder
 from transfertune.index.lookup import RecipeLookup
 from transfertune.ir.target import local_fingerprint, local_target
+from transfertune.measure.peers import COMPARED as PEERS
 from transfertune.measure.peers import peers_for
 from transfertune.measure.variants import Settings, suite_workload
 from transfertune.porting.api import transfer_program
@@ -34,9 +35,6 @@ from transfertune.suites.polybench import NAMES, get_kernel
 from transfertune.train.dataset import kernel_folds
 from transfertune.train.train import fit, research_store, samples
 
-PEERS = ("polly", "docc", "clang_c", "polly_c", "numpy")
-"""Timed with every transferred program, where the kernel has them (C peers: with
-``reference.polybench_c``)."""
 SPEEDUPS = ("transfer", *PEERS, "oracle")
 
 

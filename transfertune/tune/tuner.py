@@ -23,16 +23,13 @@ from transfertune.ir.program import build_program
 from transfertune.ir.recipe import ProgramRecipe, Recipe
 from transfertune.ir.target import Target, local_target
 from transfertune.measure.measurement import Measurement
-from transfertune.measure.peers import ALL as ALL_PEERS
+from transfertune.measure.peers import COMPARED as PEERS
 from transfertune.measure.peers import peers_for
 from transfertune.measure.variants import Settings, suite_workload
 from transfertune.tune import space
 from transfertune.tune.probes import probes_for
 from transfertune.tune.strategy import Budget, Candidate, Strategy
 from transfertune.tune.trials import Trials
-
-PEERS = tuple(p for p in ALL_PEERS if p != "baseline")
-"""Timed beside the untouched program in every final run (those a kernel has)."""
 
 
 @dataclass
