@@ -187,7 +187,7 @@ def test_query_and_transfer_commands(store, checkpoint, config, tmp_path, capsys
     assert query.main(config("query", "kernel=3mm", *common)) == 0
     answer = json.loads(capsys.readouterr().out)
     assert len(answer["nests"]) == 3 and answer["query_ms_median_of_5"] > 0
-    assert all(n["neighbours"] and n["neighbours"][0]["recipes"] for n in answer["nests"])
+    assert all(any(nb["recipes"] for nb in n["neighbours"]) for n in answer["nests"])  # lenders: winners only
     np.savez(tmp_path / "in.npz", C=np.ones((20, 30)), A=np.ones((20, 25)), B=np.ones((25, 30)))
     function = f"function={Path(__file__).parent / 'user_kernels.py'}:matmul_acc"
     assert query.main(config("query", function, f"args={tmp_path / 'in.npz'}", *common)) == 0
