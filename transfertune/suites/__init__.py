@@ -10,8 +10,9 @@ import importlib
 
 from transfertune.ir.kernel import Kernel
 
-SUITES = ("polybench", "corpus")
-"""Suite packages under `transfertune.suites`, searched in this order."""
+SUITES = ("polybench", "corpus", "augmented")
+"""Suite packages under `transfertune.suites`, searched in this order (``augmented``:
+rewrites of the other two, training data for the embedding)."""
 
 
 def suite_names(suite: str) -> tuple[str, ...]:
@@ -50,7 +51,10 @@ def group_of(name: str) -> str:
 
 def family_of(name: str) -> str:
     """The computation's family (matrix-product, stencil, ...): the corpus's groups, and
-    PolyBench's `FAMILIES`; ``other`` for programs no suite holds."""
+    PolyBench's `FAMILIES` (an augmented variant's is its base kernel's); ``other`` for
+    programs no suite holds."""
+    from transfertune.suites.augmented import base_of
     from transfertune.suites.polybench import FAMILIES
 
+    name = base_of(name)
     return FAMILIES.get(name) or (get_kernel(name).group if suite_or_none(name) == "corpus" else "other")
