@@ -28,6 +28,7 @@ from transfertune.tune.probes import probes_for
 
 KERNELS = ("gemm", "syrk", "2mm", "jacobi-1d", "jacobi-2d", "atax", "bicg", "mvt")
 CORPUS = ("gram-matrix", "laplacian-2d", "row-sums", "batched-matmul")
+VARIANTS = ("gemm@interchange", "jacobi-2d@shift", "gram-matrix@rename", "laplacian-2d@shift")
 
 
 def nests(name):
@@ -82,14 +83,14 @@ def store(tmp_path_factory):
     storage = Storage(url)
     for target_name, size in (("cpu-omp", "MEDIUM"), ("cpu-seq", "MEDIUM")):
         target = local_target(target_name)
-        for name in KERNELS + CORPUS:
+        for name in KERNELS + CORPUS + VARIANTS:
             kernel = find_kernel(name)
             for nest in nests(name):
                 run = f"{name}-{nest.index}-{target_name}"
                 storage.record(Measurement("baseline", "ok", (1.0, 1.0)), kernel=kernel, target=target, size=size,
                                run=run, nest=nest)
                 for probe, recipe in probes_for(target).items():
-                    stencil = name.startswith("jacobi") or name == "laplacian-2d"
+                    stencil = name.startswith(("jacobi", "laplacian-2d"))
                     gain = 2.0 if (probe == "tile") == stencil else 1.1
                     storage.record(Measurement("recipe", "ok", (1 / gain, 1 / gain)), kernel=kernel, target=target,
                                    size=size, run=run, nest=nest, recipe=recipe)
@@ -98,7 +99,7 @@ def store(tmp_path_factory):
 
 def test_dataset_responses(store):
     samples = build_samples(Storage(store), {"cpu-omp": "MEDIUM", "cpu-seq": "MEDIUM"})
-    assert {s.program for s in samples} == set(KERNELS + CORPUS)
+    assert {s.program for s in samples} == set(KERNELS + CORPUS + VARIANTS)
     jacobi = next(s for s in samples if s.program == "jacobi-1d")
     probes = len(probes_for(local_target("cpu-omp"))) + len(probes_for(local_target("cpu-seq")))
     assert jacobi.mask.sum() == probes + 2  # every probe on both targets, and the best of each
@@ -133,7 +134,8 @@ def test_evaluation_json_and_map(store, config, tmp_path, capsys):
             assert 0.0 < method["mean"] <= 1.0 and method["std"] >= 0.0
     saved = json.loads((tmp_path / "evaluation.json").read_text())
     assert {r["kernel"] for r in saved["sanity"]} == set(CORPUS)
-    assert all(isinstance(r["same_family"], bool) and r["neighbour"] in KERNELS for r in saved["sanity"])
+    assert all(isinstance(r["same_family"], bool) and r["neighbour"] in KERNELS + CORPUS
+               and r["neighbour"] != r["kernel"] for r in saved["sanity"])
     assert (tmp_path / "map.png").stat().st_size > 10_000
 
 
@@ -145,7 +147,7 @@ def test_picked_recipes_missing_on_the_held_out_nest_are_measured_and_stored(tmp
     sample = evaluation.NestSample("jacobi-1d", "stencils", nest.index, nest.nest_hash, graph=None,
                                    y=torch.zeros(1), mask=torch.zeros(1))
     recipe = Recipe((Step("tile", (), {"size": 8}),))
-    choice = evaluation.Choice(0, "gnn", sample, "cpu-seq", [recipe.canonical()])
+    choice = evaluation.Choice(0, "gnn", sample, "cpu-seq", [recipe.canonical()], "heat-3d")
     assert evaluation.fraction_reached(sample, recipe.canonical(), "cpu-seq") is None
     assert evaluation.measure_missing(storage, [choice], {"cpu-seq": "MINI"}, repetitions=2) == 1
     assert sample.speedups["cpu-seq"][recipe.canonical()] > 0
@@ -192,7 +194,7 @@ def test_views_are_legal_rewrites_of_the_same_nest():
 def test_contrastive_training_pulls_views_in(store, config, tmp_path):
     from transfertune.train.train import embed, fit, samples
 
-    cfg = config("train", f"db={store}", "model=small", "epochs=30", "contrastive=1.0", "alignment=0",
+    cfg = config("train", f"db={store}", "model=small", "epochs=30", "contrastive=1.0", "docc_views=true", "alignment=0",
                  f"data.cache_dir={tmp_path / 'cache'}", f"output_dir={tmp_path}")
     data = samples(cfg)
     with_views = [s for s in data if s.views]
@@ -206,3 +208,39 @@ def test_contrastive_training_pulls_views_in(store, config, tmp_path):
     other = np.array([np.linalg.norm(anchors[i] - np.delete(rewritten, i, axis=0), axis=1).mean()
                       for i in range(len(anchors))])
     assert (own < other).mean() >= 0.7
+
+
+def test_splits_keep_augmented_variants_on_their_base_kernels_side(store):
+    data = build_samples(Storage(store), {"cpu-omp": "MEDIUM", "cpu-seq": "MEDIUM"})
+    for setting in evaluation.SETTINGS:
+        folds = evaluation.split(setting, data, 3, 0)
+        assert folds
+        for train_set, test_set in folds:
+            held = {s.program for s in test_set}
+            assert held and all("@" not in p for p in held)
+            assert not {s.program.split("@")[0] for s in train_set} & held
+        trained = {s.program for s in folds[0][0]}
+        assert any("@" in p for p in trained)  # variants of kernels not held out are learned from
+
+
+def test_same_nest_partners_and_the_family_term(store, config, tmp_path):
+    from transfertune.suites import family_of
+    from transfertune.train.train import embed, fit, same_nest_partners
+
+    data = build_samples(Storage(store), {"cpu-omp": "MEDIUM", "cpu-seq": "MEDIUM"})
+    partners = same_nest_partners(data)
+    gemm = next(i for i, s in enumerate(data) if s.program == "gemm" and s.position == 0)
+    variant = next(s for s in data if s.program == "gemm@interchange" and s.position == 0)
+    assert any(g is variant.graph for g in partners[gemm])
+    assert not partners[next(i for i, s in enumerate(data) if s.program == "atax")]
+
+    cfg = config("train", f"db={store}", "model=small", "epochs=40", "alignment=0", "family=1.0",
+                 f"data.cache_dir={tmp_path / 'cache'}", f"output_dir={tmp_path}")
+    model, history = fit(cfg, data)
+    assert all(np.isfinite(r["train_loss"]) for r in history)
+    z = embed(model, data)
+    distance = np.linalg.norm(z[:, None] - z[None], axis=-1)
+    np.fill_diagonal(distance, np.inf)
+    nearest = distance.argmin(axis=1)
+    same = [family_of(data[i].program) == family_of(data[j].program) for i, j in enumerate(nearest)]
+    assert np.mean(same) >= 0.8

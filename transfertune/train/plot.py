@@ -13,15 +13,17 @@ from omegaconf import DictConfig  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
 from transfertune.suites import family_of, suite_or_none  # noqa: E402
+from transfertune.suites.augmented import base_of  # noqa: E402
 from transfertune.train.dataset import NestSample  # noqa: E402
 from transfertune.train.train import embed, fit  # noqa: E402
 
 
 def embedding_map(cfg: DictConfig, data: list[NestSample], path: Path) -> Path:
-    """Train on all nests, project the embeddings with PCA, colour every point by its
-    computation's family (PolyBench circles, corpus triangles) and label it where the
-    label overlaps no other."""
+    """Train on all nests (augmented variants included), project the original kernels'
+    embeddings with PCA, colour every point by its computation's family (PolyBench
+    circles, corpus triangles) and label it where the label overlaps no other."""
     model, _ = fit(cfg, data)
+    data = [s for s in data if base_of(s.program) == s.program]
     points = PCA(n_components=2, random_state=0).fit_transform(embed(model, data))
     families = [family_of(s.program) for s in data]
     colours = plt.get_cmap("tab20")

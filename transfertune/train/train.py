@@ -27,6 +27,8 @@ from torch_geometric.loader import DataLoader
 from transfertune.db import Storage, seed_store
 from transfertune.embed.encoder import NestEncoder
 from transfertune.embed.featurize import FEATURE_VERSION, featurize
+from transfertune.suites import family_of
+from transfertune.suites.augmented import base_of
 from transfertune.train.augment import cached_views
 from transfertune.train.dataset import NestSample, cached_samples, response_layout
 
@@ -55,7 +57,7 @@ def samples(cfg: DictConfig, storage: Storage | None = None) -> list[NestSample]
     found = cached_samples(storage, sizes, cfg.data.cache_dir)
     if not found:
         raise ValueError("no measured nests in the database: run `transfertune tune` or import data/seed")
-    if float(cfg.get("contrastive", 0.0)) > 0:
+    if cfg.get("docc_views"):
         nests = {h: sdfg for _, h, _, _, sdfg in storage.nests()}
         views = cached_views({s.nest_hash: nests[s.nest_hash] for s in found}, cfg.data.cache_dir)
         for s in found:
@@ -85,7 +87,9 @@ def fit(cfg: DictConfig, train_set: list[NestSample], val_set: list[NestSample] 
     model = ResponseModel(instantiate(cfg.model), len(layout))
     optimiser = instantiate(cfg.optim)(model.parameters())
     graphs = [_graph(s, i) for i, s in enumerate(train_set)]
-    contrastive = float(cfg.get("contrastive", 0.0))
+    contrastive, family = float(cfg.get("contrastive", 0.0)), float(cfg.get("family", 0.0))
+    partners = same_nest_partners(train_set) if contrastive > 0 else []
+    families = family_labels(train_set)
     rng = random.Random(int(cfg.seed))
     loader = DataLoader(graphs, batch_size=int(cfg.batch_size), shuffle=True,
                         generator=torch.Generator().manual_seed(int(cfg.seed)))
@@ -95,9 +99,12 @@ def fit(cfg: DictConfig, train_set: list[NestSample], val_set: list[NestSample] 
         total, count = 0.0, 0
         for batch in loader:
             optimiser.zero_grad()
-            loss = _loss(model, batch, float(cfg.alignment))
+            z, prediction = model(batch)
+            loss = _loss(z, prediction, batch, float(cfg.alignment))
             if contrastive > 0:
-                loss = loss + contrastive * view_contrast(model, batch, train_set, rng, float(cfg.temperature))
+                loss = loss + contrastive * view_contrast(model, z, batch, partners, rng, float(cfg.temperature))
+            if family > 0:
+                loss = loss + family * family_contrast(z, families[batch.sample], float(cfg.temperature))
             loss.backward()
             optimiser.step()
             total += float(loss.detach()) * batch.num_graphs
@@ -119,13 +126,28 @@ def _graph(sample: NestSample, index: int = 0) -> Any:
     return graph
 
 
-def view_contrast(model: ResponseModel, batch: Any, data: list[NestSample], rng: random.Random,
+def same_nest_partners(data: list[NestSample]) -> list[list[Any]]:
+    """Per sample, the graphs that compute what it computes: the same nest of its
+    augmented variants (or of the kernel a variant rewrites) and its docc views."""
+    by_nest: dict[tuple[str, int], list[int]] = {}
+    for i, s in enumerate(data):
+        by_nest.setdefault((base_of(s.program), s.position), []).append(i)
+    return [[data[j].graph for j in by_nest[(base_of(s.program), s.position)] if j != i] + list(s.views)
+            for i, s in enumerate(data)]
+
+
+def family_labels(data: list[NestSample]) -> torch.Tensor:
+    """Per sample, an integer id of its computation's family; -1 where none is known."""
+    names = sorted({family_of(s.program) for s in data} - {"other"})
+    return torch.tensor([names.index(f) if (f := family_of(s.program)) in names else -1 for s in data])
+
+
+def view_contrast(model: ResponseModel, z: torch.Tensor, batch: Any, partners: list[list[Any]], rng: random.Random,
                   temperature: float) -> torch.Tensor:
     """InfoNCE over the batch: each nest's embedding must be nearest (by cosine) to the
-    embedding of one of its views (a semantically equal rewrite), among the views of the
-    other nests in the batch. Nests without views take no part."""
-    z, _ = model(batch)
-    chosen = [(row, rng.choice(data[int(i)].views)) for row, i in enumerate(batch.sample) if data[int(i)].views]
+    embedding of one of its partners (a semantically equal rewrite), among the partners
+    of the other nests in the batch. Nests without partners take no part."""
+    chosen = [(row, rng.choice(partners[int(i)])) for row, i in enumerate(batch.sample) if partners[int(i)]]
     if len(chosen) < 2:
         return z.sum() * 0.0
     views = next(iter(DataLoader([v for _, v in chosen], batch_size=len(chosen))))
@@ -136,8 +158,28 @@ def view_contrast(model: ResponseModel, batch: Any, data: list[NestSample], rng:
     return (nn.functional.cross_entropy(logits, targets) + nn.functional.cross_entropy(logits.T, targets)) / 2
 
 
-def _loss(model: ResponseModel, batch: Any, alignment: float) -> torch.Tensor:
-    z, prediction = model(batch)
+def family_contrast(z: torch.Tensor, labels: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Supervised contrastive loss (Khosla et al., 2020) over the batch: each nest is
+    pulled towards the nests of its computation's family and pushed from the others.
+    Anchors without a family, or without another nest of theirs in the batch, take no
+    part."""
+    known = labels >= 0
+    z, labels = nn.functional.normalize(z[known], dim=1), labels[known]
+    if len(z) < 2:
+        return z.sum() * 0.0
+    logits = z @ z.T / temperature
+    self_mask = torch.eye(len(z), dtype=torch.bool)
+    logits = logits.masked_fill(self_mask, float("-inf"))
+    log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+    positive = (labels[:, None] == labels[None, :]) & ~self_mask
+    anchors = positive.any(dim=1)
+    if not anchors.any():
+        return z.sum() * 0.0
+    per_anchor = -(log_prob.masked_fill(~positive, 0.0).sum(1)[anchors] / positive.sum(1)[anchors])
+    return per_anchor.mean()
+
+
+def _loss(z: torch.Tensor, prediction: torch.Tensor, batch: Any, alignment: float) -> torch.Tensor:
     weight = batch.mask
     loss = ((prediction - batch.y) ** 2 * weight).sum() / weight.sum().clamp(min=1.0)
     if alignment > 0 and batch.num_graphs > 1:
@@ -170,7 +212,7 @@ def distance_alignment(z: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> 
 def evaluate_loss(model: ResponseModel, data: list[NestSample], alignment: float) -> float:
     model.eval()
     batch = next(iter(DataLoader([_graph(s) for s in data], batch_size=len(data))))
-    return float(_loss(model, batch, alignment))
+    return float(_loss(*model(batch), batch, alignment))
 
 
 @torch.no_grad()
