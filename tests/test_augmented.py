@@ -58,5 +58,6 @@ def test_a_rewrite_that_changes_the_result_is_refused():
     candidates = [rewritten(seidel, "interchange", c) for c in range(2)]
     assert all(c is not None and not same_outputs(seidel, c) for c in candidates)
     assert choose(seidel, "interchange") is None and "seidel-2d@interchange" not in NAMES
-    shifted = ast.unparse(next(REWRITES["shift"](ast.parse("def f(x):\n    for i in range(1, 9):\n        x[i] += x[i - 1]\n").body[0])))
+    scan = ast.parse("def f(x):\n    for i in range(1, 9):\n        x[i] += x[i - 1]\n").body[0]
+    shifted = ast.unparse(next(REWRITES["shift"](scan)))
     assert "range(1 + 1, 9 + 1)" in shifted and "x[i - 1] += x[i - 1 - 1]" in shifted
