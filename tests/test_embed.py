@@ -137,6 +137,10 @@ def test_evaluation_json_and_map(store, config, tmp_path, capsys):
     assert all(isinstance(r["same_family"], bool) and r["neighbour"] in KERNELS + CORPUS
                and r["neighbour"] != r["kernel"] for r in saved["sanity"])
     assert (tmp_path / "map.png").stat().st_size > 10_000
+    page = (tmp_path / "map.html").read_text()
+    originals = len(KERNELS) + len(CORPUS)
+    assert page.count("<title>") == 1 + sum(len(nests(k)) for k in KERNELS + CORPUS) and originals > 0
+    assert "gemm[0] - matrix-product (polybench)" in page and "@" not in page  # variants train, originals are shown
 
 
 def test_picked_recipes_missing_on_the_held_out_nest_are_measured_and_stored(tmp_path):

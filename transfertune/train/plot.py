@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,42 @@ def embedding_map(cfg: DictConfig, data: list[NestSample], path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+    write_html(path.with_suffix(".html"), data, points, families, suites)
+    return path
+
+
+def write_html(path: Path, data: list[NestSample], points: Any, families: list[str], suites: list[str | None]) -> Path:
+    """The same map as a self-contained SVG page: hovering a point names its kernel, nest
+    and family (every label, including those the PNG leaves out), and the legend's
+    families can be switched on and off. No script library is fetched."""
+    colours = plt.get_cmap("tab20")
+    names = sorted(set(families))
+    xs, ys = points[:, 0], points[:, 1]
+    span_x, span_y = float(xs.max() - xs.min()) or 1.0, float(ys.max() - ys.min()) or 1.0
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        return 40 + 820 * (x - xs.min()) / span_x, 40 + 560 * (ys.max() - y) / span_y
+
+    marks = []
+    for sample, (x, y), family, suite in zip(data, points, families, suites, strict=True):
+        cx, cy = at(x, y)
+        colour = matplotlib.colors.to_hex(colours(names.index(family) % 20))
+        title = html.escape(f"{sample.program}[{sample.position}] - {family} ({suite or 'other'})")
+        shape = (f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="6"' if suite == "polybench" else
+                 f'<path d="M{cx:.1f},{cy - 7:.1f} l6.5,11 h-13 z"')
+        marks.append(f'{shape} fill="{colour}" class="f{names.index(family)}"><title>{title}</title>'
+                     f'{"</circle>" if suite == "polybench" else "</path>"}')
+    legend = "".join(
+        f'<label><input type="checkbox" checked onchange="for (const e of document.querySelectorAll(\'.f{i}\'))'
+        f' e.style.display = this.checked ? \'\' : \'none\'"> <span style="color:'
+        f'{matplotlib.colors.to_hex(colours(i % 20))}">&#9679;</span> {html.escape(n)}</label><br>'
+        for i, n in enumerate(names))
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>transfertune: embedding map</title></head>"
+            f"<body style='font-family:sans-serif'><h3>Loop nests in the embedding space (PCA), by family: "
+            f"circles PolyBench, triangles the corpus; hover a point for its name</h3>"
+            f"<div style='display:flex'><svg width='900' height='640' style='border:1px solid #ccc'>"
+            f"{''.join(marks)}</svg><div style='padding:1em'>{legend}</div></div></body></html>\n")
+    path.write_text(page)
     return path
 
 
