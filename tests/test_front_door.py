@@ -46,6 +46,46 @@ def test_square_transfer_is_right_at_other_shapes_and_refuses_bad_calls(store, c
         result.run(np.zeros((0, 33)), np.zeros((0, 17)), B2)
 
 
+def test_int_size_arguments_named_like_sympy_builtins(store, checkpoint, tmp_path):
+    """Sizes passed as ints, named M, N, S, beta, gamma (SymPy built-ins), transferred at
+    equal MINI-like sizes, are right at another shape; E (a constant to docc) is refused."""
+    rng = np.random.default_rng(5)
+    lookup = RecipeLookup(Storage(store), Embedder.from_checkpoint(checkpoint), cache=tmp_path)
+    common = {"target": "cpu-omp", "settings": FAST, "lookup": lookup, "size": "LARGE"}
+    scaled = transfertune.transfer(user_kernels.scale_mn, 20, 20, rng.random((20, 20)), np.zeros((20, 20)), **common)
+    A, B = rng.random((13, 27)), np.zeros((13, 27))
+    scaled.run(13, 27, A, B)
+    np.testing.assert_allclose(B, 2.0 * A + A[:, :1], rtol=1e-12)
+    product = transfertune.transfer(user_kernels.product_sympy_named, 20, 20, 20, rng.random((20, 20)),
+                                    rng.random((20, 20)), np.zeros((20, 20)), **common)
+    assert not product.run.guard.signature.pinned
+    Q, R, P = rng.random((13, 19)), rng.random((19, 27)), rng.random((13, 27))
+    want = P + Q @ R
+    product.run(13, 27, 19, Q, R, P)
+    np.testing.assert_allclose(P, want, rtol=1e-12)
+    with pytest.raises(ArgumentError, match="argument Q"):  # gamma larger than Q's columns
+        product.run(13, 27, 23, Q, R, P)
+    with pytest.raises(ValueError, match="int argument E of rows_named_e: docc reads"):
+        transfertune.transfer(user_kernels.rows_named_e, 20, rng.random((20, 20)), np.zeros((20, 20)), **common)
+
+
+def test_size_expressions_read_every_name_as_a_symbol():
+    from transfertune.ir.symbolic import parse_sizes
+
+    expr = parse_sizes("8*(1 + max(E*N - 1, pi + S*beta)) + idiv(gamma, 2) + Q + O + M")
+    assert {str(s) for s in expr.free_symbols} == {"E", "N", "pi", "S", "beta", "gamma", "Q", "O", "M"}
+    values = {"E": 3, "N": 5, "pi": 2, "S": 4, "beta": 1, "gamma": 7, "Q": 1, "O": 1, "M": 1}
+    assert expr.subs({s: values[str(s)] for s in expr.free_symbols}) == 8 * (1 + 14) + 3 + 3
+    # where a program's time goes, with loops bounded by int arguments M and N
+    from transfertune.ir.work import nest_work
+    from transfertune.porting.user import bind_arguments, parse_user_program
+
+    program = parse_user_program(user_kernels.scale_mn, bind_arguments(
+        user_kernels.scale_mn, (20, 30, np.zeros((20, 30)), np.zeros((20, 30))))).program
+    (one,), (six,) = nest_work(program, {"M": 1, "N": 1}), nest_work(program, {"M": 2, "N": 3})
+    assert six == 6 * one > 1
+
+
 def test_python_and_c_semantics_mismatch_is_a_clear_error(store, checkpoint):
     values = np.arange(-20, 20, dtype=np.int64)
     with pytest.raises(ValueError, match="computes B differently from Python"):

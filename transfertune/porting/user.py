@@ -34,6 +34,7 @@ import sympy
 from transfertune.ir.kernel import Args, Kernel, copy_args
 from transfertune.ir.loopnest import canonical_json
 from transfertune.ir.program import Program, parse_with_sdfg
+from transfertune.ir.symbolic import parse_sizes
 from transfertune.isolated import run_isolated
 from transfertune.measure.variants import Workload
 
@@ -41,6 +42,9 @@ DTYPES = ("float64", "float32", "int64", "int32")
 """Array element types docc 0.8.1 compiles (checked: parse, build, run)."""
 SMALL_EXTENT = 8
 """Extents below this (channels, filter taps) keep their value at the second shape."""
+DOCC_CONSTANTS = ("E", "e", "pi", "I", "oo", "inf", "zoo", "nan", "EulerGamma", "Catalan", "GoldenRatio")
+"""Names docc 0.8.1's symbolic engine reads as constants, not as the argument: an int
+argument ``E`` bounding a loop is compiled as ``i < exp(1)`` (checked: wrong code)."""
 _SECOND_SHAPE_PRIMES = (11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97)
 
 
@@ -138,7 +142,7 @@ def _evaluate(expression: str, sizes: dict[str, int]) -> int:
 @cache
 def _compiled(expression: str) -> tuple[tuple[str, ...], Callable[..., Any]]:
     """An expression of sizes as a Python function of its symbols (parsed once)."""
-    expr = sympy.sympify(expression)
+    expr = parse_sizes(expression)
     names = tuple(sorted(str(s) for s in expr.free_symbols))
     return names, sympy.lambdify(names, expr, modules="math")
 
@@ -225,6 +229,11 @@ def _primes(count: int, start: int = 11) -> list[int]:
 
 def parse_user_program(func: Callable[..., None], args: Args) -> UserProgram:
     """Parse at probe arguments in a child (docc aborts the process on some code)."""
+    constants = [n for n, v in args.items() if isinstance(v, int) and n in DOCC_CONSTANTS]
+    if constants:
+        raise ValueError(f"int argument {constants[0]} of {func.__name__}: docc reads the names "
+                         f"{', '.join(DOCC_CONSTANTS)} as mathematical constants in loop bounds, not as the "
+                         "argument; rename it")
     kernel = user_kernel(func, args)
     outcome = run_isolated(_parse, kernel, probe_arguments(args), timeout=120)
     if not outcome.ok:
@@ -265,7 +274,7 @@ def split_footprint(footprint: dict[str, tuple[str, ...]], args: Args, symbols: 
         strides = [sympy.Mul(*inner[k:]) for k in range(value.ndim)]  # stride of dim k; the last is 1
         per_dim: list[list[str]] = [[] for _ in range(value.ndim)]
         for expression in expressions:
-            split = _split(sympy.expand(sympy.sympify(expression) / value.itemsize), inner, strides)
+            split = _split(sympy.expand(parse_sizes(expression) / value.itemsize), inner, strides)
             if split is None:
                 per_dim = []
                 break
