@@ -69,6 +69,23 @@ def test_int_size_arguments_named_like_sympy_builtins(store, checkpoint, tmp_pat
         transfertune.transfer(user_kernels.rows_named_e, 20, rng.random((20, 20)), np.zeros((20, 20)), **common)
 
 
+def test_a_pinned_program_refuses_other_int_sizes_on_the_same_arrays(store, checkpoint, tmp_path):
+    """Pinned (docc could not bound the accesses): H = W = 300 on the arrays of H = W = 20
+    would write far past `out`; the call is refused before native code runs."""
+    rng = np.random.default_rng(6)
+    A, out = rng.random((20, 20)), np.zeros((10, 10))
+    result = transfertune.transfer(user_kernels.sum_pool_hw, 20, 20, A, out, target="cpu-seq", settings=FAST,
+                                   lookup=RecipeLookup(Storage(store), Embedder.from_checkpoint(checkpoint),
+                                                       cache=tmp_path), size="LARGE")
+    assert result.run.guard.signature.pinned and "H: int=20" in result.report["shape_class"]
+    result.run(20, 20, A, out)
+    np.testing.assert_allclose(out, A.reshape(10, 2, 10, 2).sum(axis=(1, 3)), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"built for \(H: int=20, W: int=20.*called with \(H: int=300, W: int=300"):
+        result.run(300, 300, A, out)
+    with pytest.raises(ArgumentError, match="shapes and int values it was checked at"):
+        result.run(20, 18, A, out)
+
+
 def test_size_expressions_read_every_name_as_a_symbol():
     from transfertune.ir.symbolic import parse_sizes
 

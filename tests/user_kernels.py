@@ -85,3 +85,11 @@ def rows_named_e(E: int, A: np.ndarray, B: np.ndarray) -> None:
     for i in range(E):  # docc reads E as Euler's number
         for j in range(A.shape[1]):
             B[i, j] = 3.0 * A[i, j]
+
+
+def sum_pool_hw(H: int, W: int, A: np.ndarray, out: np.ndarray) -> None:
+    """2 x 2 sum pooling with sizes as ints; docc cannot bound ``out[i // 2, ...]``, so
+    the program is pinned to the call it was transferred at."""
+    for i in range(0, H - 1, 2):
+        for j in range(0, W - 1, 2):
+            out[i // 2, j // 2] = A[i, j] + A[i + 1, j] + A[i, j + 1] + A[i + 1, j + 1]

@@ -59,14 +59,18 @@ class Signature:
 
     arguments: tuple[tuple[str, str], ...]
     """(name, kind) in order; kind is an array's ``dtype/ndim`` (``dtype/shape`` when
-    pinned), or ``int`` / ``float``."""
+    pinned), or ``int`` / ``float`` (``int=value`` when pinned)."""
     pinned: bool = False
 
     @classmethod
     def of(cls, args: Args, pinned: bool = False) -> Signature:
-        """`pinned`: the exact shapes are part of the class (where docc could not bound
-        the program's accesses, only the shapes it was checked at are safe)."""
+        """`pinned`: the exact shapes and int values are part of the class. Where docc
+        could not bound the program's accesses, only the call it was checked at is safe,
+        and an int argument may be a loop bound as much as an extent is (the same arrays
+        with a larger bound would be written past their end)."""
         def kind(v: Any) -> str:
+            if isinstance(v, int) and pinned:
+                return f"int={v}"
             if not isinstance(v, np.ndarray):
                 return type(v).__name__
             return f"{v.dtype}/{'x'.join(map(str, v.shape)) if pinned else v.ndim}"
@@ -101,8 +105,10 @@ class Guard:
         """Raise `ArgumentError` unless `args` is a call this build is right for."""
         mine = Signature.of(args, self.signature.pinned)
         if mine != self.signature:
+            pinned = (": docc could not bound its accesses, so it runs only at the shapes and int values it was "
+                      "checked at (transfer again for these)") if self.signature.pinned else ""
             raise ArgumentError(f"this program was built for ({self.signature.describe()}), "
-                                f"called with ({mine.describe()})")
+                                f"called with ({mine.describe()}){pinned}")
         for name, value in args.items():
             if isinstance(value, np.ndarray) and value.size == 0:
                 raise ArgumentError(f"argument {name} is empty (shape {value.shape})")
