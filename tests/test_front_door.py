@@ -254,14 +254,25 @@ def test_transfer_measures_through_a_dask_executor(store, checkpoint, tmp_path):
 
 
 def test_check_inputs_never_compare_nan_and_use_a_second_shape():
-    from transfertune.porting.user import bind_arguments, check_inputs
+    from transfertune.porting.user import bind_arguments, check_inputs, parse_user_program
 
     args = bind_arguments(user_kernels.matmul_acc, (np.full((40, 40), np.nan), np.random.rand(40, 30),
                                                     np.empty((30, 40))))
-    full, small = check_inputs(user_kernels.matmul_acc, args)
+    full, small = check_inputs(user_kernels.matmul_acc, args, parse_user_program(user_kernels.matmul_acc, args).program)
     for inputs in (full, small):
         assert all(np.isfinite(v).all() for v in inputs.values())
     assert small["C"].shape != full["C"].shape and all(e % 2 for v in small.values() for e in v.shape)
+
+
+def test_second_shape_gives_equal_int_sizes_distinct_values():
+    """M == N == 40 at transfer: the second shape must tell M from N (it used to make both 11)."""
+    from transfertune.porting.user import bind_arguments, check_inputs, parse_user_program
+
+    args = bind_arguments(user_kernels.scale_mn, (40, 40, np.random.rand(40, 40), np.zeros((40, 40))))
+    _, small = check_inputs(user_kernels.scale_mn, args, parse_user_program(user_kernels.scale_mn, args).program)
+    sizes = [small["M"], small["N"], *small["A"].shape, *small["B"].shape]
+    assert len(set(sizes)) == len(sizes) and all(s % 2 and s < 40 for s in sizes)
+    assert small["M"] <= min(small["A"].shape[0], small["B"].shape[0])  # the call is valid: Python accepted it
 
 
 def test_guard_refuses_an_inner_dimension_overrun_that_fits_in_the_bytes():

@@ -45,7 +45,6 @@ SMALL_EXTENT = 8
 DOCC_CONSTANTS = ("E", "e", "pi", "I", "oo", "inf", "zoo", "nan", "EulerGamma", "Catalan", "GoldenRatio")
 """Names docc 0.8.1's symbolic engine reads as constants, not as the argument: an int
 argument ``E`` bounding a loop is compiled as ``i < exp(1)`` (checked: wrong code)."""
-_SECOND_SHAPE_PRIMES = (11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97)
 
 
 class ArgumentError(ValueError):
@@ -338,22 +337,27 @@ def _parse(kernel: Kernel, args: Args) -> tuple[str, tuple[str, ...], dict[str, 
 # -- the second shape and the Python reference ----------------------------------------------
 
 
-def check_inputs(func: Callable[..., None], args: Args, seed: int = 0) -> tuple[Args, Args]:
+def check_inputs(func: Callable[..., None], args: Args, program: Program, seed: int = 0) -> tuple[Args, Args]:
     """Inputs for verification: (at the transfer shape, at a second small shape).
 
     Non-finite values (``np.empty`` outputs, NaN-filled inputs) are replaced by random
-    finite ones, so no comparison is vacuous. The second shape gives every extent of at
-    least `SMALL_EXTENT` its own odd prime, in the order of the original extents, if the
-    Python function accepts that; else one prime per distinct original extent; else the
-    original extents shifted down by one amount (keeping their differences). Values are
-    the caller's, cropped or tiled.
+    finite ones, so no comparison is vacuous. The second shape gives every size of the
+    program its own odd prime: every int argument and every array dimension (each is a
+    symbol of its own in `program.symbols`, parsed at probe sizes), so sizes the caller
+    passed equal (M == N == 40) differ there and a program that confused them cannot pass.
+    The ints get the smallest primes, so loops they bound stay inside arrays whose extents
+    equalled them. Where the Python function refuses that shape, in turn: dimensions of
+    equal extent share a prime (ints still their own); ints follow the extent they equal,
+    dimensions distinct, then shared; the original extents shifted down by one amount.
+    Sizes below `SMALL_EXTENT` keep their value. Values are the caller's, cropped or tiled.
     """
     rng = np.random.default_rng(seed)
     full = _finite(args, rng)
-    if not _shifted_shapes(args):  # every extent is already small: the transfer shape is the check
+    shapes = _second_shapes(args, program)
+    if not shapes:  # every size is already small: the transfer shape is the check
         return full, full
-    for shape_of in (_distinct_shapes, _grouped_shapes, _shifted_shapes):
-        small = _reshaped(full, shape_of(args))
+    for extents, ints in shapes:
+        small = _reshaped(full, extents, ints)
         if small is not None and python_outputs(func, small, timeout=60).ok:
             return full, small
     raise ValueError(f"{func.__name__} raises at every smaller shape tried; call transfer with arrays "
@@ -372,33 +376,33 @@ def _finite(args: Args, rng: np.random.Generator) -> Args:
     return out
 
 
-def _extents(args: Args) -> list[tuple[str, int, int]]:
-    return [(n, d, e) for n, v in args.items() if isinstance(v, np.ndarray) for d, e in enumerate(v.shape)]
+SecondShape = tuple[dict[tuple[str, int], int], dict[str, int] | None]
+"""A second shape: new extent per (array, dimension), and new int arguments (None: each
+int follows the extent it equalled)."""
 
 
-def _distinct_shapes(args: Args) -> dict[tuple[str, int], int]:
-    big = sorted(((e, i) for i, (_, _, e) in enumerate(_extents(args)) if e >= SMALL_EXTENT))
-    dims = _extents(args)
-    return {(dims[i][0], dims[i][1]): p for (_, i), p in zip(big, _SECOND_SHAPE_PRIMES, strict=False)}
+def _second_shapes(args: Args, program: Program) -> list[SecondShape]:
+    """The second shapes `check_inputs` tries, most distinct first; none when every size is small."""
+    def extent(dim: tuple[str, int]) -> int:
+        return int(args[dim[0]].shape[dim[1]])
+
+    dims = sorted((d for d in program.symbols.values() if extent(d) >= SMALL_EXTENT), key=extent)
+    ints = [n for n, v in args.items() if isinstance(v, int) and v >= SMALL_EXTENT]
+    if not dims and not ints:
+        return []
+    primes = _primes(len(ints) + len(dims))
+    own, above = dict(zip(ints, primes, strict=False)), primes[len(ints):]
+    values = sorted({extent(d) for d in dims})
+    shared_above, shared = dict(zip(values, above, strict=False)), dict(zip(values, primes, strict=False))
+    shift = min(values) - (SMALL_EXTENT + 1) if values else 0
+    return [(dict(zip(dims, above, strict=True)), own), ({d: shared_above[extent(d)] for d in dims}, own),
+            (dict(zip(dims, primes, strict=False)), None), ({d: shared[extent(d)] for d in dims}, None),
+            ({d: extent(d) - shift for d in dims}, None)]
 
 
-def _grouped_shapes(args: Args) -> dict[tuple[str, int], int]:
-    values = sorted({e for _, _, e in _extents(args) if e >= SMALL_EXTENT})
-    prime = dict(zip(values, _SECOND_SHAPE_PRIMES, strict=False))
-    return {(n, d): prime[e] for n, d, e in _extents(args) if e in prime}
-
-
-def _shifted_shapes(args: Args) -> dict[tuple[str, int], int]:
-    big = [e for _, _, e in _extents(args) if e >= SMALL_EXTENT]
-    shift = min(big) - 9 if big else 0
-    return {(n, d): e - shift for n, d, e in _extents(args) if e >= SMALL_EXTENT}
-
-
-def _reshaped(args: Args, new: dict[tuple[str, int], int]) -> Args | None:
-    """`args` with extents replaced as in `new`, values cropped or tiled; int arguments
-    equal to a replaced extent follow it. None when nothing would change."""
-    if not new or all(args[n].shape[d] == e for (n, d), e in new.items()):
-        return None
+def _reshaped(args: Args, new: dict[tuple[str, int], int], ints: dict[str, int] | None) -> Args | None:
+    """`args` with extents replaced as in `new`, values cropped or tiled, int arguments as
+    in `ints` (None: an int equal to a replaced extent follows it). None when nothing would change."""
     follow = {args[n].shape[d]: e for (n, d), e in new.items()}
     out: Args = {}
     for name, value in args.items():
@@ -406,10 +410,11 @@ def _reshaped(args: Args, new: dict[tuple[str, int], int]) -> Args | None:
             shape = tuple(new.get((name, d), e) for d, e in enumerate(value.shape))
             out[name] = np.ascontiguousarray(np.resize(value, shape) if value.size else np.zeros(shape, value.dtype))
         elif isinstance(value, int):
-            out[name] = follow.get(value, value)
+            out[name] = follow.get(value, value) if ints is None else ints.get(name, value)
         else:
             out[name] = value
-    return out
+    same = all(out[n].shape == v.shape if isinstance(v, np.ndarray) else out[n] == v for n, v in args.items())
+    return None if same else out
 
 
 def python_outputs(func: Callable[..., None], args: Args, timeout: float = 120.0) -> Any:
