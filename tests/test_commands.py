@@ -63,7 +63,8 @@ def test_baseline_table_is_written_and_resumes(config, tmp_path, capsys):
 
 def test_cli_errors_are_clear(capsys):
     assert cli_main(["run", "kernel=nope", "size=MINI"]) == 2
-    assert "unknown kernel 'nope'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("transfertune run: unknown kernel 'nope'") and len(err.splitlines()) == 1  # not quoted
     assert cli_main(["run", "size=MINI", "target=gpu"]) == 2
     assert "unknown target 'gpu'" in capsys.readouterr().err
     assert cli_main(["run", "no_such_key=1"]) == 2
