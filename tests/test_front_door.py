@@ -264,6 +264,25 @@ def test_check_inputs_never_compare_nan_and_use_a_second_shape():
     assert small["C"].shape != full["C"].shape and all(e % 2 for v in small.values() for e in v.shape)
 
 
+def test_constant_inputs_never_make_a_check_vacuous():
+    """All-ones inputs would hide a transposed read: the checks vary them; where the
+    function raises on varied values (an index array), the given ones are used and a
+    warning says why."""
+    from transfertune.porting.user import bind_arguments, check_inputs, parse_user_program
+
+    args = bind_arguments(user_kernels.matmul_acc, (np.zeros((40, 30)), np.ones((40, 20)), np.ones((20, 30))))
+    full, small = check_inputs(user_kernels.matmul_acc, args, parse_user_program(user_kernels.matmul_acc, args).program)
+    for inputs in (full, small):
+        assert all(np.ptp(v) > 0 for v in inputs.values())
+    assert np.all(args["A"] == 1) and np.all(args["C"] == 0)  # the caller's arrays are left as they were
+    assert np.all(full["A"] >= 1) and np.all(full["C"] >= 0)  # the sign and magnitude of the value are kept
+    args = bind_arguments(user_kernels.gather, (np.zeros(40, dtype=np.int64), np.random.rand(1), np.zeros(40)))
+    program = parse_user_program(user_kernels.gather, args).program
+    with pytest.warns(UserWarning, match="idx, out hold one value throughout and the function raises"):
+        full, small = check_inputs(user_kernels.gather, args, program)
+    assert np.all(full["idx"] == 0) and small["idx"].shape == (11,)
+
+
 def test_second_shape_gives_equal_int_sizes_distinct_values():
     """M == N == 40 at transfer: the second shape must tell M from N (it used to make both 11)."""
     from transfertune.porting.user import bind_arguments, check_inputs, parse_user_program

@@ -93,3 +93,8 @@ def sum_pool_hw(H: int, W: int, A: np.ndarray, out: np.ndarray) -> None:
     for i in range(0, H - 1, 2):
         for j in range(0, W - 1, 2):
             out[i // 2, j // 2] = A[i, j] + A[i + 1, j] + A[i, j + 1] + A[i + 1, j + 1]
+
+
+def gather(idx: np.ndarray, A: np.ndarray, out: np.ndarray) -> None:
+    for i in range(out.shape[0]):
+        out[i] = A[idx[i]]

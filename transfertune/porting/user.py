@@ -22,6 +22,7 @@ import ctypes
 import hashlib
 import inspect
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
@@ -340,28 +341,62 @@ def _parse(kernel: Kernel, args: Args) -> tuple[str, tuple[str, ...], dict[str, 
 def check_inputs(func: Callable[..., None], args: Args, program: Program, seed: int = 0) -> tuple[Args, Args]:
     """Inputs for verification: (at the transfer shape, at a second small shape).
 
-    Non-finite values (``np.empty`` outputs, NaN-filled inputs) are replaced by random
-    finite ones, so no comparison is vacuous. The second shape gives every size of the
-    program its own odd prime: every int argument and every array dimension (each is a
-    symbol of its own in `program.symbols`, parsed at probe sizes), so sizes the caller
-    passed equal (M == N == 40) differ there and a program that confused them cannot pass.
-    The ints get the smallest primes, so loops they bound stay inside arrays whose extents
-    equalled them. Where the Python function refuses that shape, in turn: dimensions of
-    equal extent share a prime (ints still their own); ints follow the extent they equal,
-    dimensions distinct, then shared; the original extents shifted down by one amount.
-    Sizes below `SMALL_EXTENT` keep their value. Values are the caller's, cropped or tiled.
+    No comparison may be vacuous: non-finite values (``np.empty`` outputs, NaN-filled
+    inputs) are replaced by random finite ones, and an array holding one value throughout
+    (``np.zeros``, ``np.ones``) by varied values (`_varied`): with all ones, a program
+    that read ``A[k, i]`` for ``A[i, k]`` would agree. Where the function raises on varied
+    values (an index array), the given ones are used and a warning says so.
+
+    The second shape gives every size of the program its own odd prime: every int argument
+    and every array dimension (each is a symbol of its own in `program.symbols`, parsed at
+    probe sizes), so sizes the caller passed equal (M == N == 40) differ there and a
+    program that confused them cannot pass. The ints get the smallest primes, so loops
+    they bound stay inside arrays whose extents equalled them. Where the Python function
+    refuses that shape, in turn: dimensions of equal extent share a prime (ints still their
+    own); ints follow the extent they equal, dimensions distinct, then shared; the original
+    extents shifted down by one amount. Sizes below `SMALL_EXTENT` keep their value.
+    Values are the caller's, cropped or tiled.
     """
     rng = np.random.default_rng(seed)
-    full = _finite(args, rng)
+    given = _finite(args, rng)
     shapes = _second_shapes(args, program)
+    constant = [n for n, v in given.items() if isinstance(v, np.ndarray) and v.size > 1 and np.all(v == v.flat[0])]
+    if constant:
+        varied = _varied(given, constant, rng)
+        small = _accepted(func, varied, shapes)
+        if small is not None:
+            return varied, small
+        warnings.warn(f"{func.__name__}: {', '.join(constant)} hold one value throughout and the function raises on "
+                      "varied values, so the checks use the values given (differences they hide go unseen)", stacklevel=2)
     if not shapes:  # every size is already small: the transfer shape is the check
-        return full, full
-    for extents, ints in shapes:
-        small = _reshaped(full, extents, ints)
-        if small is not None and python_outputs(func, small, timeout=60).ok:
-            return full, small
-    raise ValueError(f"{func.__name__} raises at every smaller shape tried; call transfer with arrays "
-                     "whose extents are at least 16")
+        return given, given
+    small = _accepted(func, given, shapes)
+    if small is None:
+        raise ValueError(f"{func.__name__} raises at every smaller shape tried; call transfer with arrays "
+                         "whose extents are at least 16")
+    return given, small
+
+
+def _accepted(func: Callable[..., None], full: Args, shapes: list[SecondShape]) -> Args | None:
+    """The first of `full`'s second shapes (`full` itself where there are none) that the
+    Python function runs without raising; None if it raises on every one."""
+    candidates = (_reshaped(full, extents, ints) for extents, ints in shapes) if shapes else iter([full])
+    return next((c for c in candidates if c is not None and python_outputs(func, c, timeout=60).ok), None)
+
+
+def _varied(args: Args, names: list[str], rng: np.random.Generator) -> Args:
+    """`args` with the arrays `names` (one value c throughout) spread from c away from zero,
+    keeping its sign and magnitude: floats over up to max(1, |c|), ints by 0 to 2 (index
+    arrays most likely stay in bounds)."""
+    out = copy_args(args)
+    for name in names:
+        value = out[name]
+        c = value.flat[0]
+        sign = -1 if c < 0 else 1
+        spread = max(1.0, abs(float(c))) * rng.random(value.shape) if value.dtype.kind == "f" else rng.integers(
+            0, 3, value.shape)
+        value[...] = c + sign * spread
+    return out
 
 
 def _finite(args: Args, rng: np.random.Generator) -> Args:
