@@ -36,6 +36,41 @@ def test_index_round_trip(tmp_path):
     assert RecipeIndex.for_size(4, 10**6).kind == "hnsw"
 
 
+def test_index_save_is_atomic(tmp_path, monkeypatch):
+    """A reader never sees a partial file: save writes a temporary in the same directory
+    (so the rename is atomic) and renames it; a crash mid-write leaves the old file whole."""
+    import os
+
+    path = tmp_path / "i.index.npz"
+    old = RecipeIndex(4, manifest={"version": "old"})
+    old.add(np.eye(4, dtype=np.float32), np.array([1, 2, 3, 4]))
+    old.save(path)
+    renamed = []
+    real_replace = os.replace
+
+    def replace(src, dst):
+        renamed.append((Path(src), Path(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    old.save(path)
+    assert renamed == [(renamed[0][0], path)] and renamed[0][0].parent == path.parent
+    monkeypatch.setattr(os, "replace", real_replace)
+
+    def torn(file, **arrays):  # half the bytes written, then the process "dies"
+        file.write(b"PK\x03\x04 half an npz")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", torn)
+    new = RecipeIndex(4, manifest={"version": "new"})
+    with pytest.raises(KeyboardInterrupt):
+        new.save(path)
+    monkeypatch.undo()
+    again = RecipeIndex.load(path)
+    assert again.manifest == {"version": "old"} and len(again) == 4
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary left behind
+
+
 def test_index_benchmark_sweeps_hnsw_search_effort(tmp_path, monkeypatch):
     import importlib.util
 
