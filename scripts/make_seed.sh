@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate the shipped seed database (data/seed/): tune all 30 PolyBench kernels at
 # MEDIUM (default; SIZE=LARGE for the full run) on cpu-omp and cpu-seq on this machine,
-# then export the store as JSON Lines.
+# then export the store as JSON Lines into data/seed (named explicitly: db's default path is outputs/seed).
 # Resumable: rerun after an interruption and finished kernels come from the database.
 # MEDIUM takes about 30 minutes on a 2-core machine. The LARGE cpu-omp part of the seed:
 #   SIZE=LARGE TARGETS=cpu-omp BUDGET=7 TOP=1 KERNELS="[jacobi-1d,gemm,...]" bash scripts/make_seed.sh

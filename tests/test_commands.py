@@ -63,7 +63,8 @@ def test_baseline_table_is_written_and_resumes(config, tmp_path, capsys):
 
 def test_cli_errors_are_clear(capsys):
     assert cli_main(["run", "kernel=nope", "size=MINI"]) == 2
-    assert "unknown kernel 'nope'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("transfertune run: unknown kernel 'nope'") and len(err.splitlines()) == 1  # not quoted
     assert cli_main(["run", "size=MINI", "target=gpu"]) == 2
     assert "unknown target 'gpu'" in capsys.readouterr().err
     assert cli_main(["run", "no_such_key=1"]) == 2
@@ -71,3 +72,26 @@ def test_cli_errors_are_clear(capsys):
     assert cli_main(["frobnicate"]) == 2
     assert cli_main(["run", "size=MINI", "recipe=missing.json"]) == 2
     assert "recipe file not found" in capsys.readouterr().err
+
+
+def test_db_export_defaults_to_outputs_not_the_shipped_seed(store, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli_main(["db", "action=export", f"db={store}"]) == 0
+    assert (tmp_path / "outputs" / "seed" / "measurements.jsonl").stat().st_size > 0
+    assert not (tmp_path / "data").exists()
+
+
+def test_what_the_scripts_write_is_ignored_by_git():
+    """main.sh and test.sh fail on any new file git does not ignore: their own outputs
+    (the main job's table, exports, the environment, even a linked one) must be ignored."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    paths = ["outputs/polybench_loo_short/results.csv", "outputs/seed/measurements.jsonl", ".venv",
+             "data/work/seed.db", "transfertune.egg-info/PKG-INFO", ".pytest_cache/v"]
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", *paths], cwd=root, capture_output=True, text=True)
+    assert ignored.stdout.split() == paths

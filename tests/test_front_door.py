@@ -46,6 +46,63 @@ def test_square_transfer_is_right_at_other_shapes_and_refuses_bad_calls(store, c
         result.run(np.zeros((0, 33)), np.zeros((0, 17)), B2)
 
 
+def test_int_size_arguments_named_like_sympy_builtins(store, checkpoint, tmp_path):
+    """Sizes passed as ints, named M, N, S, beta, gamma (SymPy built-ins), transferred at
+    equal MINI-like sizes, are right at another shape; E (a constant to docc) is refused."""
+    rng = np.random.default_rng(5)
+    lookup = RecipeLookup(Storage(store), Embedder.from_checkpoint(checkpoint), cache=tmp_path)
+    common = {"target": "cpu-omp", "settings": FAST, "lookup": lookup, "size": "LARGE"}
+    scaled = transfertune.transfer(user_kernels.scale_mn, 20, 20, rng.random((20, 20)), np.zeros((20, 20)), **common)
+    A, B = rng.random((13, 27)), np.zeros((13, 27))
+    scaled.run(13, 27, A, B)
+    np.testing.assert_allclose(B, 2.0 * A + A[:, :1], rtol=1e-12)
+    product = transfertune.transfer(user_kernels.product_sympy_named, 20, 20, 20, rng.random((20, 20)),
+                                    rng.random((20, 20)), np.zeros((20, 20)), **common)
+    assert not product.run.guard.signature.pinned
+    Q, R, P = rng.random((13, 19)), rng.random((19, 27)), rng.random((13, 27))
+    want = P + Q @ R
+    product.run(13, 27, 19, Q, R, P)
+    np.testing.assert_allclose(P, want, rtol=1e-12)
+    with pytest.raises(ArgumentError, match="argument Q"):  # gamma larger than Q's columns
+        product.run(13, 27, 23, Q, R, P)
+    with pytest.raises(ValueError, match="int argument E of rows_named_e: docc reads"):
+        transfertune.transfer(user_kernels.rows_named_e, 20, rng.random((20, 20)), np.zeros((20, 20)), **common)
+
+
+def test_a_pinned_program_refuses_other_int_sizes_on_the_same_arrays(store, checkpoint, tmp_path):
+    """Pinned (docc could not bound the accesses): H = W = 300 on the arrays of H = W = 20
+    would write far past `out`; the call is refused before native code runs."""
+    rng = np.random.default_rng(6)
+    A, out = rng.random((20, 20)), np.zeros((10, 10))
+    result = transfertune.transfer(user_kernels.sum_pool_hw, 20, 20, A, out, target="cpu-seq", settings=FAST,
+                                   lookup=RecipeLookup(Storage(store), Embedder.from_checkpoint(checkpoint),
+                                                       cache=tmp_path), size="LARGE")
+    assert result.run.guard.signature.pinned and "H: int=20" in result.report["shape_class"]
+    result.run(20, 20, A, out)
+    np.testing.assert_allclose(out, A.reshape(10, 2, 10, 2).sum(axis=(1, 3)), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"built for \(H: int=20, W: int=20.*called with \(H: int=300, W: int=300"):
+        result.run(300, 300, A, out)
+    with pytest.raises(ArgumentError, match="shapes and int values it was checked at"):
+        result.run(20, 18, A, out)
+
+
+def test_size_expressions_read_every_name_as_a_symbol():
+    from transfertune.ir.symbolic import parse_sizes
+
+    expr = parse_sizes("8*(1 + max(E*N - 1, pi + S*beta)) + idiv(gamma, 2) + Q + O + M")
+    assert {str(s) for s in expr.free_symbols} == {"E", "N", "pi", "S", "beta", "gamma", "Q", "O", "M"}
+    values = {"E": 3, "N": 5, "pi": 2, "S": 4, "beta": 1, "gamma": 7, "Q": 1, "O": 1, "M": 1}
+    assert expr.subs({s: values[str(s)] for s in expr.free_symbols}) == 8 * (1 + 14) + 3 + 3
+    # where a program's time goes, with loops bounded by int arguments M and N
+    from transfertune.ir.work import nest_work
+    from transfertune.porting.user import bind_arguments, parse_user_program
+
+    program = parse_user_program(user_kernels.scale_mn, bind_arguments(
+        user_kernels.scale_mn, (20, 30, np.zeros((20, 30)), np.zeros((20, 30))))).program
+    (one,), (six,) = nest_work(program, {"M": 1, "N": 1}), nest_work(program, {"M": 2, "N": 3})
+    assert six == 6 * one > 1
+
+
 def test_python_and_c_semantics_mismatch_is_a_clear_error(store, checkpoint):
     values = np.arange(-20, 20, dtype=np.int64)
     with pytest.raises(ValueError, match="computes B differently from Python"):
@@ -197,14 +254,44 @@ def test_transfer_measures_through_a_dask_executor(store, checkpoint, tmp_path):
 
 
 def test_check_inputs_never_compare_nan_and_use_a_second_shape():
-    from transfertune.porting.user import bind_arguments, check_inputs
+    from transfertune.porting.user import bind_arguments, check_inputs, parse_user_program
 
     args = bind_arguments(user_kernels.matmul_acc, (np.full((40, 40), np.nan), np.random.rand(40, 30),
                                                     np.empty((30, 40))))
-    full, small = check_inputs(user_kernels.matmul_acc, args)
+    full, small = check_inputs(user_kernels.matmul_acc, args, parse_user_program(user_kernels.matmul_acc, args).program)
     for inputs in (full, small):
         assert all(np.isfinite(v).all() for v in inputs.values())
     assert small["C"].shape != full["C"].shape and all(e % 2 for v in small.values() for e in v.shape)
+
+
+def test_constant_inputs_never_make_a_check_vacuous():
+    """All-ones inputs would hide a transposed read: the checks vary them; where the
+    function raises on varied values (an index array), the given ones are used and a
+    warning says why."""
+    from transfertune.porting.user import bind_arguments, check_inputs, parse_user_program
+
+    args = bind_arguments(user_kernels.matmul_acc, (np.zeros((40, 30)), np.ones((40, 20)), np.ones((20, 30))))
+    full, small = check_inputs(user_kernels.matmul_acc, args, parse_user_program(user_kernels.matmul_acc, args).program)
+    for inputs in (full, small):
+        assert all(np.ptp(v) > 0 for v in inputs.values())
+    assert np.all(args["A"] == 1) and np.all(args["C"] == 0)  # the caller's arrays are left as they were
+    assert np.all(full["A"] >= 1) and np.all(full["C"] >= 0)  # the sign and magnitude of the value are kept
+    args = bind_arguments(user_kernels.gather, (np.zeros(40, dtype=np.int64), np.random.rand(1), np.zeros(40)))
+    program = parse_user_program(user_kernels.gather, args).program
+    with pytest.warns(UserWarning, match="idx, out hold one value throughout and the function raises"):
+        full, small = check_inputs(user_kernels.gather, args, program)
+    assert np.all(full["idx"] == 0) and small["idx"].shape == (11,)
+
+
+def test_second_shape_gives_equal_int_sizes_distinct_values():
+    """M == N == 40 at transfer: the second shape must tell M from N (it used to make both 11)."""
+    from transfertune.porting.user import bind_arguments, check_inputs, parse_user_program
+
+    args = bind_arguments(user_kernels.scale_mn, (40, 40, np.random.rand(40, 40), np.zeros((40, 40))))
+    _, small = check_inputs(user_kernels.scale_mn, args, parse_user_program(user_kernels.scale_mn, args).program)
+    sizes = [small["M"], small["N"], *small["A"].shape, *small["B"].shape]
+    assert len(set(sizes)) == len(sizes) and all(s % 2 and s < 40 for s in sizes)
+    assert small["M"] <= min(small["A"].shape[0], small["B"].shape[0])  # the call is valid: Python accepted it
 
 
 def test_guard_refuses_an_inner_dimension_overrun_that_fits_in_the_bytes():

@@ -36,6 +36,41 @@ def test_index_round_trip(tmp_path):
     assert RecipeIndex.for_size(4, 10**6).kind == "hnsw"
 
 
+def test_index_save_is_atomic(tmp_path, monkeypatch):
+    """A reader never sees a partial file: save writes a temporary in the same directory
+    (so the rename is atomic) and renames it; a crash mid-write leaves the old file whole."""
+    import os
+
+    path = tmp_path / "i.index.npz"
+    old = RecipeIndex(4, manifest={"version": "old"})
+    old.add(np.eye(4, dtype=np.float32), np.array([1, 2, 3, 4]))
+    old.save(path)
+    renamed = []
+    real_replace = os.replace
+
+    def replace(src, dst):
+        renamed.append((Path(src), Path(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    old.save(path)
+    assert renamed == [(renamed[0][0], path)] and renamed[0][0].parent == path.parent
+    monkeypatch.setattr(os, "replace", real_replace)
+
+    def torn(file, **arrays):  # half the bytes written, then the process "dies"
+        file.write(b"PK\x03\x04 half an npz")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", torn)
+    new = RecipeIndex(4, manifest={"version": "new"})
+    with pytest.raises(KeyboardInterrupt):
+        new.save(path)
+    monkeypatch.undo()
+    again = RecipeIndex.load(path)
+    assert again.manifest == {"version": "old"} and len(again) == 4
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary left behind
+
+
 def test_index_benchmark_sweeps_hnsw_search_effort(tmp_path, monkeypatch):
     import importlib.util
 
@@ -157,7 +192,7 @@ def test_polybench_loo_experiment_and_notebook(store, config, tmp_path, capsys):
     assert set(summary["geomean"]) == {"transfer", "polly", "docc", "clang_c", "polly_c", "numpy", "oracle"}
     assert summary["geomean"]["numpy"] > 0  # both kernels have a NumPy formulation
     assert summary["geomean"]["clang_c"] is None  # no PolyBench/C checkout configured: no C peers
-    assert summary["kernels"] == 2 and "cpu" in summary["machine"]
+    assert summary["kernels"] == 2 and "cpu" in summary["machine"] and "commit" in summary
     by_target = summary["by_target"]["cpu-omp"]
     assert by_target["geomean"] == summary["geomean"] and by_target["kernels"] == 2
     assert by_target["transfer_over"]["numpy"] > 0 and by_target["transfer_over"]["polly_c"] is None
@@ -174,6 +209,41 @@ def test_polybench_loo_experiment_and_notebook(store, config, tmp_path, capsys):
     finally:
         del os.environ["TT_RESULTS"]
     assert (out / "notebook_speedups.png").exists()
+
+
+def test_unseen_experiment_writes_its_tables_and_resumes(store, checkpoint, config, tmp_path, capsys):
+    """Two corpus kernels on cpu-seq with a tiny budget: CSV, Markdown and summary.json
+    (with the commit) in the experiment's own output directory; a second call resumes."""
+    import json
+
+    from transfertune.cli import main as cli_main
+    from transfertune.commands import experiment
+
+    assert str(config("experiment", "name=unseen").output_dir) == "outputs/unseen"
+    out = tmp_path / "unseen"
+    overrides = ["name=unseen", "kernels=[row-sums,col-means]", "targets=[cpu-seq]", "size=MINI", "check_size=SMALL",
+                 "repetitions=2", "max_variants=2", "k=1", "recipes_per_neighbour=1", f"db={store}",
+                 f"checkpoint={checkpoint}", f"output_dir={out}", "~data.sizes.cpu-omp", "data.sizes.cpu-seq=LARGE"]
+    assert experiment.main(config("experiment", *overrides)) == 0
+    rows = (out / "results.csv").read_text().splitlines()
+    assert rows[0].startswith("kernel,family,target,baseline_s,transfer,numpy_s") and len(rows) == 3
+    assert "| row-sums |" in (out / "results.md").read_text()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["by_target"]["cpu-seq"]["kernels"] == 2 and summary["wrong"] == []
+    assert summary["commit"] is None or len(summary["commit"].removesuffix("-dirty")) == 40
+    before = (out / "results.csv").read_text()
+    assert experiment.main(config("experiment", *overrides)) == 0  # resumed: nothing is transferred again
+    assert (out / "results.csv").read_text() == before
+    # a directory another experiment wrote (polybench_loo's table) is a one-line error, not a KeyError
+    other = tmp_path / "loo"
+    other.mkdir()
+    (other / "results.csv").write_text("kernel,target,baseline_s,transfer,oracle,variants,seconds,recipe\n"
+                                       "gemm,cpu-seq,0.1,1.5,2.0,3,1.0,{}\n")
+    capsys.readouterr()
+    assert cli_main(["experiment", *(o for o in overrides if not o.startswith("output_dir=")),
+                     f"output_dir={other}"]) == 2
+    err = capsys.readouterr().err
+    assert "holds another table" in err and "numpy_s" in err and len(err.splitlines()) == 1
 
 
 def test_query_and_transfer_commands(store, checkpoint, config, tmp_path, capsys):

@@ -63,3 +63,38 @@ def copy_block(A: np.ndarray, B: np.ndarray) -> None:
     for i in range(B.shape[0]):
         for j in range(B.shape[1]):
             A[i, j] = B[i, j]
+
+
+def scale_mn(M: int, N: int, A: np.ndarray, B: np.ndarray) -> None:
+    """Sizes as int arguments, named like SymPy built-ins (``N`` is `sympy.N`)."""
+    for i in range(M):
+        for j in range(N):
+            B[i, j] = 2.0 * A[i, j] + A[i, 0]
+
+
+def product_sympy_named(S: int, beta: int, gamma: int, Q: np.ndarray, R: np.ndarray, P: np.ndarray) -> None:
+    """A matrix product whose sizes SymPy would read as its singleton registry (S) and
+    special functions (beta, gamma)."""
+    for i in range(S):
+        for j in range(beta):
+            for k in range(gamma):
+                P[i, j] += Q[i, k] * R[k, j]
+
+
+def rows_named_e(E: int, A: np.ndarray, B: np.ndarray) -> None:
+    for i in range(E):  # docc reads E as Euler's number
+        for j in range(A.shape[1]):
+            B[i, j] = 3.0 * A[i, j]
+
+
+def sum_pool_hw(H: int, W: int, A: np.ndarray, out: np.ndarray) -> None:
+    """2 x 2 sum pooling with sizes as ints; docc cannot bound ``out[i // 2, ...]``, so
+    the program is pinned to the call it was transferred at."""
+    for i in range(0, H - 1, 2):
+        for j in range(0, W - 1, 2):
+            out[i // 2, j // 2] = A[i, j] + A[i + 1, j] + A[i, j + 1] + A[i + 1, j + 1]
+
+
+def gather(idx: np.ndarray, A: np.ndarray, out: np.ndarray) -> None:
+    for i in range(out.shape[0]):
+        out[i] = A[idx[i]]

@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _resolve(command)(cfg)
     except ValueError as err:  # bad input of any kind: one line, exit 2
-        print(f"transfertune {command}: {str(err).strip().splitlines()[0] if str(err).strip() else err!r}",
-              file=sys.stderr)
+        message = str(err).strip()
+        print(f"transfertune {command}: {message.splitlines()[0] if message else repr(err)}", file=sys.stderr)
         return 2
 
 

@@ -79,14 +79,20 @@ class RecipeIndex:
         return self.index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
 
     def save(self, path: str | Path) -> None:
-        """One file (index bytes + manifest in an .npz), written under a temporary name and
-        renamed: a reader, even in another process, sees the old file or the new one whole."""
+        """One file (index bytes + manifest in an .npz), written under a temporary name in
+        the same directory and renamed: a reader, even in another process, sees the old file
+        or the new one whole, and a write that fails leaves the old file and no temporary."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = json.dumps({"dim": self.dim, "kind": self.kind, "count": len(self), **self.manifest}, sort_keys=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".tmp", delete=False) as tmp:
-            np.savez(tmp, index=faiss.serialize_index(self.index), meta=np.frombuffer(meta.encode(), dtype=np.uint8))
-        os.replace(tmp.name, path)
+        tmp = tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".tmp", delete=False)
+        try:
+            with tmp:
+                np.savez(tmp, index=faiss.serialize_index(self.index), meta=np.frombuffer(meta.encode(), dtype=np.uint8))
+            os.replace(tmp.name, path)
+        except BaseException:
+            Path(tmp.name).unlink(missing_ok=True)
+            raise
 
     @classmethod
     def load(cls, path: str | Path) -> RecipeIndex:

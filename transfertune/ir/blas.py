@@ -27,6 +27,8 @@ from typing import Any
 import sympy as sp
 from docc import sdfg as d
 
+from transfertune.ir.symbolic import parse_sizes
+
 _TASKLET = {"fp_add": 2, "fp_mul": 4, "fp_fma": 7, "assign": 0}
 """docc's tasklet codes that a product's statement may be made of."""
 _ROW_MAJOR, _NO_TRANS, _TRANS, _DOUBLE = 101, 111, 112, 100
@@ -264,7 +266,7 @@ def gemm_rewrite(sdfg: dict, loop_id: int) -> tuple[dict, GemmCall]:
         raise NotMatrixProduct(f"{len(loops)} loops; a product has 3 (2 for a matrix-vector product)")
     variables = [sp.Symbol(lp["indvar"]) for lp in loops]
     bounds = {sp.Symbol(lp["indvar"]): _bound(lp) for lp in loops}
-    if any(sp.sympify(b).free_symbols & set(variables) for b in bounds.values()):
+    if any(parse_sizes(b).free_symbols & set(variables) for b in bounds.values()):
         raise NotMatrixProduct("a bound depends on a loop variable (triangular)")
     statement = _Statement(sdfg, block)
     c_name, c_subset = statement.target
@@ -285,7 +287,7 @@ def gemm_rewrite(sdfg: dict, loop_id: int) -> tuple[dict, GemmCall]:
 
     def linear(subset: str) -> tuple[sp.Symbol, sp.Symbol | None, sp.Expr]:
         """(row variable, column variable or None for a vector, leading dimension)."""
-        e = sp.expand(sp.sympify(subset, locals={str(v): v for v in variables}))
+        e = sp.expand(parse_sizes(subset))
         used = {v: e.coeff(v) for v in variables if e.coeff(v) != 0}
         if sp.expand(e - sum(v * c for v, c in used.items())) != 0:
             raise NotMatrixProduct(f"subset {subset} has an offset or is not linear")

@@ -19,6 +19,7 @@ import numpy as np
 import sympy as sp
 
 from transfertune.ir.program import Program, probe_params
+from transfertune.ir.symbolic import parse_sizes
 
 _CONDITION = re.compile(r"^\(?\s*(\w+)\s*(<=|<)\s*(.+?)\s*\)?$")
 _STEP = re.compile(r"^\s*(?:(\w+)\s*\+\s*(\d+)|(\d+)\s*\+\s*(\w+))\s*$")
@@ -103,9 +104,9 @@ def _sum_over(loop: dict, body: sp.Expr) -> sp.Expr:
     if match is None or step is None or match.group(1) != loop["indvar"]:
         return body
     try:
-        low = sp.sympify(loop["init"])
-        high = sp.sympify(match.group(3)) - (1 if match.group(2) == "<" else 0)
-    except (sp.SympifyError, TypeError):
+        low = parse_sizes(loop["init"])
+        high = parse_sizes(match.group(3)) - (1 if match.group(2) == "<" else 0)
+    except (sp.SympifyError, SyntaxError, TypeError):
         return body
     stride = int(step.group(2) or step.group(3))
     return sp.summation(body, (var, low, high)) / stride

@@ -104,7 +104,7 @@ def transfer(func: Callable[..., None], *args: Any, target: str = "cpu-omp", k: 
     if previous is not None:
         return Transferred(_compile(program, here, previous.recipe, user.guard),
                            {**previous.report, "from_database": True})
-    full, small = check_inputs(func, bound)
+    full, small = check_inputs(func, bound, program)
     untouched = _compile(program, here, ProgramRecipe({}), user.guard)
     compare_with_python(func, untouched.library, untouched.entry, program, small)
     if lookup is None:

@@ -10,7 +10,6 @@ the shipped seed never sees the experiment's measurements.
 
 from __future__ import annotations
 
-import csv
 import json
 import platform
 import tempfile
@@ -30,12 +29,14 @@ from transfertune.measure.peers import COMPARED as PEERS
 from transfertune.measure.peers import peers_for
 from transfertune.measure.variants import Settings, suite_workload
 from transfertune.porting.api import transfer_program
-from transfertune.porting.tables import geomean, plot_speedups, write_csv
+from transfertune.porting.tables import geomean, plot_speedups, resumed_rows, source_commit, write_csv
 from transfertune.suites.polybench import NAMES, get_kernel
 from transfertune.train.dataset import kernel_folds
 from transfertune.train.train import fit, research_store, samples
 
 SPEEDUPS = ("transfer", *PEERS, "oracle")
+COLUMNS = ("kernel", "target", "baseline_s", *SPEEDUPS, "variants", "seconds", "recipe")
+"""The table's columns (`_row`); older tables lack the newer peers."""
 
 
 def scratch_storage(cfg: DictConfig, folder: Path) -> Storage:
@@ -99,10 +100,8 @@ def _run(cfg: DictConfig, tmp: Path) -> dict[str, Any]:
 def finished_rows(path: Path) -> list[dict[str, Any]]:
     """Rows of an earlier, interrupted run of the experiment (resume: they are kept and
     their kernels are not transferred again)."""
-    if not path.exists():
-        return []
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows: list[dict[str, Any]] = resumed_rows(path, ("kernel", "target", "baseline_s", "transfer", "oracle", "variants",
+                                                     "seconds", "recipe"), COLUMNS)
     for r in rows:
         r["baseline_s"] = float(r["baseline_s"])
         for key in SPEEDUPS:
@@ -177,6 +176,7 @@ def _write(rows: list[dict[str, Any]], out: Path) -> dict[str, Any]:
         "kernels": len({r["kernel"] for r in rows}),
         "machine": {"cpu": fp.cpu_model, "cores": fp.cores, "caches": fp.caches, "isa": list(fp.isa),
                     "host": platform.node()},
+        "commit": source_commit(),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     names = {"transfer": "transfer", "polly": "Polly", "docc": "docc", "clang_c": "C clang -O3",

@@ -2,7 +2,8 @@
 compiled program (docc's ``@native`` is the model: one line for the user).
 
 A shape class is what a build is valid for (`Signature`: dtypes and ranks, exact shapes
-only where docc could not bound the accesses). The first call of a class runs
+and int values only where docc could not bound the accesses, so such a program is
+transferred again for other sizes). The first call of a class runs
 `transfer` (answered from the store when this program, class and target were
 transferred before, in any process) and then the compiled program on the caller's
 arguments; later calls of the class go straight to the compiled program, whose guard

@@ -1,12 +1,17 @@
-"""What the experiments share when they write results: the CSV, geometric means and the
-bar plot of speedups per kernel, one panel per target."""
+"""What the experiments share when they write results: the CSV (and reading it back to
+resume), geometric means, the commit that measured, and the bar plot of speedups per
+kernel, one panel per target."""
 
 from __future__ import annotations
 
 import csv
 import math
+import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from transfertune.paths import ROOT
 
 
 def geomean(values: list[float | None]) -> float | None:
@@ -21,6 +26,43 @@ def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["kernel"])
         writer.writeheader()
         writer.writerows(rows)
+
+
+def resumed_rows(path: Path, required: Iterable[str], known: Iterable[str]) -> list[dict[str, str]]:
+    """The rows of an earlier run's CSV at `path` (none when there is none), as text.
+
+    An output directory shared by two experiments (or versions) holds a table of another
+    shape; reading its rows as ours would crash later on a missing column or mix the two
+    tables, so a header lacking a `required` column or with one not `known` is a one-line
+    ValueError instead."""
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        columns = set(reader.fieldnames or ())
+    missing, unknown = sorted(set(required) - columns), sorted(columns - set(known))
+    if rows and (missing or unknown):
+        raise ValueError(f"{path} holds another table (missing columns: {', '.join(missing) or 'none'}; unexpected: "
+                         f"{', '.join(unknown) or 'none'}): another experiment wrote this output_dir; pass another "
+                         "output_dir, or resume=false to start it afresh")
+    return rows
+
+
+def source_commit() -> str | None:
+    """The commit of the code that measured (``-dirty`` when tracked files differed from
+    it), so that a table names what produced it; None outside a git checkout."""
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    head = git("rev-parse", "HEAD")
+    if head is None:
+        return None
+    return f"{head}-dirty" if git("status", "--porcelain", "--untracked-files=no") else head
 
 
 def plot_speedups(rows: list[dict[str, Any]], keys: dict[str, str], title: str, path: Path) -> None:

@@ -10,7 +10,6 @@ against the kernel's NumPy reference at the transfer shape and at a second datas
 
 from __future__ import annotations
 
-import csv
 import inspect
 import json
 import platform
@@ -32,11 +31,14 @@ from transfertune.measure.variants import Settings
 from transfertune.paths import ROOT
 from transfertune.porting.api import Transferred, transfer
 from transfertune.porting.experiment import scratch_storage
-from transfertune.porting.tables import geomean, plot_speedups, write_csv
+from transfertune.porting.tables import geomean, plot_speedups, resumed_rows, source_commit, write_csv
 from transfertune.porting.user import ArgumentError
 from transfertune.suites import corpus, polybench
 
 TOLERANCE = 1e-6
+COLUMNS = ("kernel", "family", "target", "baseline_s", "transfer", "numpy_s", "numpy", "correct", "neighbours",
+           "variants", "seconds", "recipe")
+"""The table's columns, in order (`_transfer_one` writes them; a resumed table must have them)."""
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -118,10 +120,7 @@ def _time_reference(kernel: Kernel, args: dict[str, Any], repetitions: int = 3) 
 
 
 def _finished(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows: list[dict[str, Any]] = resumed_rows(path, COLUMNS, COLUMNS)
     for r in rows:
         for key in ("baseline_s", "transfer", "numpy_s", "numpy", "seconds"):
             r[key] = float(r[key])
@@ -140,6 +139,7 @@ def _write(rows: list[dict[str, Any]], out: Path) -> dict[str, Any]:
         "wrong": sorted(f"{r['kernel']}@{r['target']}" for r in rows if r["correct"] == "NO"),
         "regressions": sorted(f"{r['kernel']}@{r['target']}" for r in rows if r["transfer"] < 1.0),
         "machine": {"cpu": fp.cpu_model, "cores": fp.cores, "isa": list(fp.isa), "host": platform.node()},
+        "commit": source_commit(),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     lines = ["| kernel | family | target | untouched | transfer | NumPy | correct (2 shapes) | nearest neighbour "

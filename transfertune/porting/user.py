@@ -22,6 +22,7 @@ import ctypes
 import hashlib
 import inspect
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
@@ -34,6 +35,7 @@ import sympy
 from transfertune.ir.kernel import Args, Kernel, copy_args
 from transfertune.ir.loopnest import canonical_json
 from transfertune.ir.program import Program, parse_with_sdfg
+from transfertune.ir.symbolic import parse_sizes
 from transfertune.isolated import run_isolated
 from transfertune.measure.variants import Workload
 
@@ -41,7 +43,9 @@ DTYPES = ("float64", "float32", "int64", "int32")
 """Array element types docc 0.8.1 compiles (checked: parse, build, run)."""
 SMALL_EXTENT = 8
 """Extents below this (channels, filter taps) keep their value at the second shape."""
-_SECOND_SHAPE_PRIMES = (11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97)
+DOCC_CONSTANTS = ("E", "e", "pi", "I", "oo", "inf", "zoo", "nan", "EulerGamma", "Catalan", "GoldenRatio")
+"""Names docc 0.8.1's symbolic engine reads as constants, not as the argument: an int
+argument ``E`` bounding a loop is compiled as ``i < exp(1)`` (checked: wrong code)."""
 
 
 class ArgumentError(ValueError):
@@ -55,14 +59,18 @@ class Signature:
 
     arguments: tuple[tuple[str, str], ...]
     """(name, kind) in order; kind is an array's ``dtype/ndim`` (``dtype/shape`` when
-    pinned), or ``int`` / ``float``."""
+    pinned), or ``int`` / ``float`` (``int=value`` when pinned)."""
     pinned: bool = False
 
     @classmethod
     def of(cls, args: Args, pinned: bool = False) -> Signature:
-        """`pinned`: the exact shapes are part of the class (where docc could not bound
-        the program's accesses, only the shapes it was checked at are safe)."""
+        """`pinned`: the exact shapes and int values are part of the class. Where docc
+        could not bound the program's accesses, only the call it was checked at is safe,
+        and an int argument may be a loop bound as much as an extent is (the same arrays
+        with a larger bound would be written past their end)."""
         def kind(v: Any) -> str:
+            if isinstance(v, int) and pinned:
+                return f"int={v}"
             if not isinstance(v, np.ndarray):
                 return type(v).__name__
             return f"{v.dtype}/{'x'.join(map(str, v.shape)) if pinned else v.ndim}"
@@ -97,8 +105,10 @@ class Guard:
         """Raise `ArgumentError` unless `args` is a call this build is right for."""
         mine = Signature.of(args, self.signature.pinned)
         if mine != self.signature:
+            pinned = (": docc could not bound its accesses, so it runs only at the shapes and int values it was "
+                      "checked at (transfer again for these)") if self.signature.pinned else ""
             raise ArgumentError(f"this program was built for ({self.signature.describe()}), "
-                                f"called with ({mine.describe()})")
+                                f"called with ({mine.describe()}){pinned}")
         for name, value in args.items():
             if isinstance(value, np.ndarray) and value.size == 0:
                 raise ArgumentError(f"argument {name} is empty (shape {value.shape})")
@@ -138,7 +148,7 @@ def _evaluate(expression: str, sizes: dict[str, int]) -> int:
 @cache
 def _compiled(expression: str) -> tuple[tuple[str, ...], Callable[..., Any]]:
     """An expression of sizes as a Python function of its symbols (parsed once)."""
-    expr = sympy.sympify(expression)
+    expr = parse_sizes(expression)
     names = tuple(sorted(str(s) for s in expr.free_symbols))
     return names, sympy.lambdify(names, expr, modules="math")
 
@@ -225,6 +235,11 @@ def _primes(count: int, start: int = 11) -> list[int]:
 
 def parse_user_program(func: Callable[..., None], args: Args) -> UserProgram:
     """Parse at probe arguments in a child (docc aborts the process on some code)."""
+    constants = [n for n, v in args.items() if isinstance(v, int) and n in DOCC_CONSTANTS]
+    if constants:
+        raise ValueError(f"int argument {constants[0]} of {func.__name__}: docc reads the names "
+                         f"{', '.join(DOCC_CONSTANTS)} as mathematical constants in loop bounds, not as the "
+                         "argument; rename it")
     kernel = user_kernel(func, args)
     outcome = run_isolated(_parse, kernel, probe_arguments(args), timeout=120)
     if not outcome.ok:
@@ -265,7 +280,7 @@ def split_footprint(footprint: dict[str, tuple[str, ...]], args: Args, symbols: 
         strides = [sympy.Mul(*inner[k:]) for k in range(value.ndim)]  # stride of dim k; the last is 1
         per_dim: list[list[str]] = [[] for _ in range(value.ndim)]
         for expression in expressions:
-            split = _split(sympy.expand(sympy.sympify(expression) / value.itemsize), inner, strides)
+            split = _split(sympy.expand(parse_sizes(expression) / value.itemsize), inner, strides)
             if split is None:
                 per_dim = []
                 break
@@ -323,26 +338,65 @@ def _parse(kernel: Kernel, args: Args) -> tuple[str, tuple[str, ...], dict[str, 
 # -- the second shape and the Python reference ----------------------------------------------
 
 
-def check_inputs(func: Callable[..., None], args: Args, seed: int = 0) -> tuple[Args, Args]:
+def check_inputs(func: Callable[..., None], args: Args, program: Program, seed: int = 0) -> tuple[Args, Args]:
     """Inputs for verification: (at the transfer shape, at a second small shape).
 
-    Non-finite values (``np.empty`` outputs, NaN-filled inputs) are replaced by random
-    finite ones, so no comparison is vacuous. The second shape gives every extent of at
-    least `SMALL_EXTENT` its own odd prime, in the order of the original extents, if the
-    Python function accepts that; else one prime per distinct original extent; else the
-    original extents shifted down by one amount (keeping their differences). Values are
-    the caller's, cropped or tiled.
+    No comparison may be vacuous: non-finite values (``np.empty`` outputs, NaN-filled
+    inputs) are replaced by random finite ones, and an array holding one value throughout
+    (``np.zeros``, ``np.ones``) by varied values (`_varied`): with all ones, a program
+    that read ``A[k, i]`` for ``A[i, k]`` would agree. Where the function raises on varied
+    values (an index array), the given ones are used and a warning says so.
+
+    The second shape gives every size of the program its own odd prime: every int argument
+    and every array dimension (each is a symbol of its own in `program.symbols`, parsed at
+    probe sizes), so sizes the caller passed equal (M == N == 40) differ there and a
+    program that confused them cannot pass. The ints get the smallest primes, so loops
+    they bound stay inside arrays whose extents equalled them. Where the Python function
+    refuses that shape, in turn: dimensions of equal extent share a prime (ints still their
+    own); ints follow the extent they equal, dimensions distinct, then shared; the original
+    extents shifted down by one amount. Sizes below `SMALL_EXTENT` keep their value.
+    Values are the caller's, cropped or tiled.
     """
     rng = np.random.default_rng(seed)
-    full = _finite(args, rng)
-    if not _shifted_shapes(args):  # every extent is already small: the transfer shape is the check
-        return full, full
-    for shape_of in (_distinct_shapes, _grouped_shapes, _shifted_shapes):
-        small = _reshaped(full, shape_of(args))
-        if small is not None and python_outputs(func, small, timeout=60).ok:
-            return full, small
-    raise ValueError(f"{func.__name__} raises at every smaller shape tried; call transfer with arrays "
-                     "whose extents are at least 16")
+    given = _finite(args, rng)
+    shapes = _second_shapes(args, program)
+    constant = [n for n, v in given.items() if isinstance(v, np.ndarray) and v.size > 1 and np.all(v == v.flat[0])]
+    if constant:
+        varied = _varied(given, constant, rng)
+        small = _accepted(func, varied, shapes)
+        if small is not None:
+            return varied, small
+        warnings.warn(f"{func.__name__}: {', '.join(constant)} hold one value throughout and the function raises on "
+                      "varied values, so the checks use the values given (differences they hide go unseen)", stacklevel=2)
+    if not shapes:  # every size is already small: the transfer shape is the check
+        return given, given
+    small = _accepted(func, given, shapes)
+    if small is None:
+        raise ValueError(f"{func.__name__} raises at every smaller shape tried; call transfer with arrays "
+                         "whose extents are at least 16")
+    return given, small
+
+
+def _accepted(func: Callable[..., None], full: Args, shapes: list[SecondShape]) -> Args | None:
+    """The first of `full`'s second shapes (`full` itself where there are none) that the
+    Python function runs without raising; None if it raises on every one."""
+    candidates = (_reshaped(full, extents, ints) for extents, ints in shapes) if shapes else iter([full])
+    return next((c for c in candidates if c is not None and python_outputs(func, c, timeout=60).ok), None)
+
+
+def _varied(args: Args, names: list[str], rng: np.random.Generator) -> Args:
+    """`args` with the arrays `names` (one value c throughout) spread from c away from zero,
+    keeping its sign and magnitude: floats over up to max(1, |c|), ints by 0 to 2 (index
+    arrays most likely stay in bounds)."""
+    out = copy_args(args)
+    for name in names:
+        value = out[name]
+        c = value.flat[0]
+        sign = -1 if c < 0 else 1
+        spread = max(1.0, abs(float(c))) * rng.random(value.shape) if value.dtype.kind == "f" else rng.integers(
+            0, 3, value.shape)
+        value[...] = c + sign * spread
+    return out
 
 
 def _finite(args: Args, rng: np.random.Generator) -> Args:
@@ -357,33 +411,33 @@ def _finite(args: Args, rng: np.random.Generator) -> Args:
     return out
 
 
-def _extents(args: Args) -> list[tuple[str, int, int]]:
-    return [(n, d, e) for n, v in args.items() if isinstance(v, np.ndarray) for d, e in enumerate(v.shape)]
+SecondShape = tuple[dict[tuple[str, int], int], dict[str, int] | None]
+"""A second shape: new extent per (array, dimension), and new int arguments (None: each
+int follows the extent it equalled)."""
 
 
-def _distinct_shapes(args: Args) -> dict[tuple[str, int], int]:
-    big = sorted(((e, i) for i, (_, _, e) in enumerate(_extents(args)) if e >= SMALL_EXTENT))
-    dims = _extents(args)
-    return {(dims[i][0], dims[i][1]): p for (_, i), p in zip(big, _SECOND_SHAPE_PRIMES, strict=False)}
+def _second_shapes(args: Args, program: Program) -> list[SecondShape]:
+    """The second shapes `check_inputs` tries, most distinct first; none when every size is small."""
+    def extent(dim: tuple[str, int]) -> int:
+        return int(args[dim[0]].shape[dim[1]])
+
+    dims = sorted((d for d in program.symbols.values() if extent(d) >= SMALL_EXTENT), key=extent)
+    ints = [n for n, v in args.items() if isinstance(v, int) and v >= SMALL_EXTENT]
+    if not dims and not ints:
+        return []
+    primes = _primes(len(ints) + len(dims))
+    own, above = dict(zip(ints, primes, strict=False)), primes[len(ints):]
+    values = sorted({extent(d) for d in dims})
+    shared_above, shared = dict(zip(values, above, strict=False)), dict(zip(values, primes, strict=False))
+    shift = min(values) - (SMALL_EXTENT + 1) if values else 0
+    return [(dict(zip(dims, above, strict=True)), own), ({d: shared_above[extent(d)] for d in dims}, own),
+            (dict(zip(dims, primes, strict=False)), None), ({d: shared[extent(d)] for d in dims}, None),
+            ({d: extent(d) - shift for d in dims}, None)]
 
 
-def _grouped_shapes(args: Args) -> dict[tuple[str, int], int]:
-    values = sorted({e for _, _, e in _extents(args) if e >= SMALL_EXTENT})
-    prime = dict(zip(values, _SECOND_SHAPE_PRIMES, strict=False))
-    return {(n, d): prime[e] for n, d, e in _extents(args) if e in prime}
-
-
-def _shifted_shapes(args: Args) -> dict[tuple[str, int], int]:
-    big = [e for _, _, e in _extents(args) if e >= SMALL_EXTENT]
-    shift = min(big) - 9 if big else 0
-    return {(n, d): e - shift for n, d, e in _extents(args) if e >= SMALL_EXTENT}
-
-
-def _reshaped(args: Args, new: dict[tuple[str, int], int]) -> Args | None:
-    """`args` with extents replaced as in `new`, values cropped or tiled; int arguments
-    equal to a replaced extent follow it. None when nothing would change."""
-    if not new or all(args[n].shape[d] == e for (n, d), e in new.items()):
-        return None
+def _reshaped(args: Args, new: dict[tuple[str, int], int], ints: dict[str, int] | None) -> Args | None:
+    """`args` with extents replaced as in `new`, values cropped or tiled, int arguments as
+    in `ints` (None: an int equal to a replaced extent follows it). None when nothing would change."""
     follow = {args[n].shape[d]: e for (n, d), e in new.items()}
     out: Args = {}
     for name, value in args.items():
@@ -391,10 +445,11 @@ def _reshaped(args: Args, new: dict[tuple[str, int], int]) -> Args | None:
             shape = tuple(new.get((name, d), e) for d, e in enumerate(value.shape))
             out[name] = np.ascontiguousarray(np.resize(value, shape) if value.size else np.zeros(shape, value.dtype))
         elif isinstance(value, int):
-            out[name] = follow.get(value, value)
+            out[name] = follow.get(value, value) if ints is None else ints.get(name, value)
         else:
             out[name] = value
-    return out
+    same = all(out[n].shape == v.shape if isinstance(v, np.ndarray) else out[n] == v for n, v in args.items())
+    return None if same else out
 
 
 def python_outputs(func: Callable[..., None], args: Args, timeout: float = 120.0) -> Any:

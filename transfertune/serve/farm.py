@@ -87,6 +87,8 @@ def _arguments(sdfg_json: str, extent: int) -> tuple[list[str], dict[str, tuple[
     import sympy
     from docc import sdfg as d
 
+    from transfertune.ir.symbolic import parse_sizes
+
     data = json.loads(sdfg_json)
     containers, order = data["containers"], list(data["arguments"])
     scalars: dict[str, Any] = {}
@@ -111,7 +113,7 @@ def _arguments(sdfg_json: str, extent: int) -> tuple[list[str], dict[str, tuple[
         for name, expression in analysis.argument_sizes(loop).items():
             if name in arrays:
                 itemsize = np.dtype(DTYPES[arrays[name]]).itemsize
-                need[name] = max(need[name], -(-int(sympy.sympify(str(expression)).subs(size)) // itemsize))
+                need[name] = max(need[name], -(-int(parse_sizes(str(expression)).subs(size)) // itemsize))
     return order, {n: (arrays[n], need[n]) for n in arrays}, scalars
 
 
