@@ -151,7 +151,7 @@ def test_picked_recipes_missing_on_the_held_out_nest_are_measured_and_stored(tmp
     sample = evaluation.NestSample("jacobi-1d", "stencils", nest.index, nest.nest_hash, graph=None,
                                    y=torch.zeros(1), mask=torch.zeros(1))
     recipe = Recipe((Step("tile", (), {"size": 8}),))
-    choice = evaluation.Choice(0, "gnn", sample, "cpu-seq", [recipe.canonical()], "heat-3d")
+    choice = evaluation.Choice(0, "gnn", sample, "cpu-seq", [recipe.canonical()], "heat-3d", "MINI")
     assert evaluation.fraction_reached(sample, recipe.canonical(), "cpu-seq") is None
     assert evaluation.measure_missing(storage, [choice], {"cpu-seq": "MINI"}, repetitions=2) == 1
     assert sample.speedups["cpu-seq"][recipe.canonical()] > 0

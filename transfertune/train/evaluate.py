@@ -19,6 +19,7 @@ import json
 import random
 import statistics
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ from transfertune.ir.loopnest import loop_nests
 from transfertune.ir.program import build_program
 from transfertune.ir.recipe import Recipe
 from transfertune.ir.target import local_target
+from transfertune.ir.work import nest_work, shares, suite_values
 from transfertune.measure.variants import Settings
 from transfertune.suites import family_of, get_kernel, suite_or_none
 from transfertune.suites.augmented import base_of
@@ -99,6 +101,8 @@ class Choice:
     recipes: list[str]
     neighbour: str
     """The kernel of the nearest training nest (a variant's base kernel)."""
+    size: str
+    """The dataset size the held-out nest was measured at (of `target`)."""
 
 
 def neighbours(method: str, train: list[NestSample], test: list[NestSample], cfg: DictConfig,
@@ -164,7 +168,7 @@ def choose(cfg: DictConfig, data: list[NestSample], setting: str = "polybench") 
                 for target in cfg.data.sizes:
                     picked = [neighbour_recipe(train[i], target, str(cfg.recipes)) for i in idx]
                     out.append(Choice(fold, method, sample, target, [r for r in picked if r is not None],
-                                      base_of(train[idx[0]].program)))
+                                      base_of(train[idx[0]].program), str(cfg.data.sizes[target])))
     return out
 
 
@@ -235,19 +239,30 @@ def evaluate(cfg: DictConfig, data: list[NestSample], storage: Storage | None = 
 
 
 def sanity(choices: list[Choice], method: str = "gnn") -> list[dict[str, Any]]:
-    """Per held-out kernel: the kernel `method` found nearest to its nests (the
-    nest-weighted majority), and whether it shares the computation's family: a check a
-    reader can make at a glance."""
-    votes: dict[str, list[str]] = {}
+    """Per held-out kernel: the kernel `method` found nearest to its nests, each nest's
+    vote weighted by its share of the kernel's work (so an initialising loop does not
+    outvote the loop where the time goes), and whether it shares the computation's
+    family: a check a reader can make at a glance."""
+    votes: dict[str, dict[str, float]] = {}
     for c in choices:
         if c.method == method and c.target == choices[0].target:
-            votes.setdefault(c.sample.program, []).append(c.neighbour)
+            weight = work_shares(c.sample.program, c.size)[c.sample.position]
+            picks = votes.setdefault(c.sample.program, {})
+            picks[c.neighbour] = picks.get(c.neighbour, 0.0) + weight
     rows = []
     for kernel, picks in sorted(votes.items()):
-        neighbour = max(sorted(set(picks)), key=picks.count)
+        neighbour = max(sorted(picks), key=picks.get)
         rows.append({"kernel": kernel, "family": family_of(kernel), "neighbour": neighbour,
                      "neighbour_family": family_of(neighbour), "same_family": family_of(kernel) == family_of(neighbour)})
     return rows
+
+
+@cache
+def work_shares(program: str, size: str) -> list[float]:
+    """Each nest's share of a suite kernel's statement executions at dataset `size`."""
+    kernel = get_kernel(program)
+    built = build_program(kernel)
+    return shares(nest_work(built, suite_values(built, kernel.params(size))))
 
 
 def family_agreement(choices: list[Choice], method: str) -> float:
