@@ -147,6 +147,27 @@ def test_rate_limit_per_token():
     assert service.allow(Token(2, "other", "cpu-omp"))
 
 
+def test_sdfgs_that_could_call_code_are_refused(service, store, capsys, tmp_path):
+    """At the endpoint (400, with the reason) and in the farm, which compiles and runs
+    what clients sent."""
+    import copy
+
+    from transfertune.serve.farm import Requested, client_workload
+
+    token = _token(store, "caller", capsys)
+    gemm = _gemm_sdfg()
+    calling = copy.deepcopy(gemm)
+    calling["root"]["children"].append({"type": "library_node", "code": "Call", "callee_name": "system"})
+    cases = {"declares externals": {**gemm, "externals": ["system"]}, "calls function 'system'": calling,
+             "is a function": {**gemm, "containers": {**gemm["containers"], "f": {"type": "function"}}}}
+    for reason, sdfg in cases.items():
+        reply = httpx.post(service + "/transfertune_sdfg", json={"sdfg": sdfg, "target": "openmp"},
+                           headers={"Authorization": f"Token {token}"}, timeout=60)
+        assert reply.status_code == 400 and reason in reply.json()["error"], reply.text
+        with pytest.raises(ValueError, match=reason):
+            client_workload(Requested("h", json.dumps(sdfg), ("n",), 0), 8, tmp_path)
+
+
 def _gemm_sdfg() -> dict:
     from transfertune.ir.program import build_program
     from transfertune.suites import get_kernel

@@ -2,12 +2,13 @@
 ``GET /`` for people.
 
 A request is authenticated by its token (stored hashed), limited in size, rate (per
-token) and time, parsed by docc in a worker process, embedded and looked up in the
-recipe index of the caller's target (or the nearest known target, said in the reply),
-and answered with docc Recorder steps recorded while applying the chosen recipes to the
-very SDFG the client sent. Only recipes measured correct and faster on their own nest
-are lent; an SDFG nobody can help with gets an empty sequence. Every request is stored
-(its nests, target, what was lent) before the reply leaves, for the tuning farm.
+token) and time, refused if its SDFG could call code outside itself, parsed by docc in a
+worker process, embedded and looked up in the recipe index of the caller's target (or
+the nearest known target, said in the reply), and answered with docc Recorder steps
+recorded while applying the chosen recipes to the very SDFG the client sent. Only
+recipes measured correct and faster on their own nest are lent; an SDFG nobody can help
+with gets an empty sequence. Every request is stored (its nests, target, what was lent)
+before the reply leaves, for the tuning farm.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from transfertune.db import Storage, Token
 from transfertune.index.lookup import RecipeLookup, ResolvedTarget, resolve_target
 from transfertune.ir.loopnest import LoopNest
 from transfertune.ir.target import Target
+from transfertune.serve.guard import refuse_foreign_code
 from transfertune.serve.lend import client_nests, record_plan
 from transfertune.serve.page import render_page
 
@@ -236,4 +238,5 @@ def _parse_body(body: bytes) -> tuple[str, str]:
     missing = {"root", "containers", "arguments"} - sdfg.keys()
     if missing:
         raise ValueError(f"the SDFG lacks {', '.join(sorted(missing))}")
+    refuse_foreign_code(sdfg)
     return json.dumps(sdfg), str(data.get("target", "sequential"))
