@@ -16,8 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import GEMM_RECIPE, measured_store
 from transfertune.cli import main
 from transfertune.db import Storage
+from transfertune.ir.recipe import Recipe, Step
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -147,6 +149,53 @@ def test_an_sdfg_nobody_can_help_gets_an_empty_sequence(service, store, capsys, 
 def test_page_lists_what_the_store_knows(service):
     page = httpx.get(service + "/", timeout=60)
     assert page.status_code == 200 and "gemm" in page.text and "Recent requests" in page.text
+
+
+LIBRARY_CALL = Recipe((Step("blas", ()),))
+UNFIT = Recipe((Step("tile", (3, 3, 3), {"size": 8}),))
+"""A recipe docc's client could replay, with no loop at its path in any nest here."""
+
+
+@pytest.fixture(scope="module")
+def blas_service(checkpoint, tmp_path_factory):
+    """A service over a store where gemm's best recipe is a library call (which docc's
+    client cannot replay) and its runner-up GEMM_RECIPE, and jacobi-2d's only recipe fits
+    none of its loops: (URL, store)."""
+    folder = tmp_path_factory.mktemp("blas")
+    db = measured_store(f"sqlite:///{folder / 'blas.db'}", {"gemm": {LIBRARY_CALL: 3.0, GEMM_RECIPE: 2.0},
+                                                             "jacobi-2d": {UNFIT: 1.5}})
+    with _serving(db, checkpoint, folder, "per_minute=1000", "map=null") as (url, _):
+        yield url, db
+
+
+def test_a_library_call_best_lends_the_replayable_runner_up(blas_service, capsys):
+    """3mm is not in the store; its neighbours' best recipe is a library call, so their
+    runner-up is lent, recorded and claimed, never the library call."""
+    url, db = blas_service
+    token = _token(db, "runner-up", capsys)
+    reply = httpx.post(url + "/transfertune_sdfg", json={"sdfg": _sdfg("3mm"), "target": "openmp"},
+                       headers={"Authorization": f"Token {token}"}, timeout=120).json()
+    sequence, meta = reply["local_replay"]["sequence"], reply["metadata"]
+    assert sequence and sequence[0]["transformation_type"] == "LoopTiling" and sequence[0]["parameters"]["tile_size"] == 32
+    assert meta["lent"] and all(x["recipe"] == GEMM_RECIPE.to_json() and x["speedup"] == 2.0 and x["steps_applied"]
+                                for x in meta["lent"])
+    assert meta["speedup"] == 2.0 and meta["vector_distance"] is not None
+    (stored,) = Storage(db).requests(limit=1)
+    assert stored["status"] == "lent" and stored["lent"] == meta["lent"]
+
+
+def test_a_lent_recipe_that_applies_nowhere_is_not_claimed(blas_service, capsys):
+    """jacobi-2d's own measured recipe fits none of its loops: nothing is replayed, so
+    nothing is claimed, and the request is stored as empty without lenders."""
+    url, db = blas_service
+    token = _token(db, "unfit", capsys)
+    reply = httpx.post(url + "/transfertune_sdfg", json={"sdfg": _sdfg("jacobi-2d"), "target": "openmp"},
+                       headers={"Authorization": f"Token {token}"}, timeout=120).json()
+    meta = reply["metadata"]
+    assert reply["local_replay"]["sequence"] == [] and meta["lent"] == [] and meta["speedup"] == 1.0
+    assert meta["steps_applied"] == 0 and meta["steps_skipped"] >= 1
+    (stored,) = Storage(db).requests(limit=1)
+    assert stored["status"] == "empty" and stored["lent"] == []
 
 
 @pytest.fixture(scope="module")
@@ -351,7 +400,10 @@ def test_load_from_many_clients_loses_nothing(tmp_path):
 
 def test_farm_tunes_the_least_known_requested_program(service, store, capsys):
     """After clients asked (the tests above), the farm measures a requested program's
-    nests on this machine, and those nests become known to the store."""
+    nests on this machine, those nests become known to the store, and the index grows
+    with them: asked again for that program, the running service answers each of its
+    nests from the farm's own measurements (lends its best replayable recipe, or says
+    that nothing replayable beat the untouched nest), as the README claims."""
     from transfertune.serve.farm import least_known
 
     assert httpx.get(service + "/", timeout=60).status_code == 200  # the service (and its requests) exist
@@ -363,6 +415,12 @@ def test_farm_tunes_the_least_known_requested_program(service, store, capsys):
     assert "farm: tuned 1 requested program" in capsys.readouterr().out
     after = {r.sdfg_hash: r.known for r in least_known(storage, "cpu-omp", "LARGE", 10)}
     assert after[first.sdfg_hash] > first.known
+    token = _token(store, "farm-client", capsys)
+    meta = httpx.post(service + "/transfertune_sdfg", json={"sdfg": json.loads(first.sdfg_json), "target": "openmp"},
+                      headers={"Authorization": f"Token {token}"}, timeout=120).json()["metadata"]
+    program = f"client@{first.sdfg_hash[:12]}"
+    assert all(x["kernel"] == program for x in meta["lent"])
+    assert {x["nest"] for x in meta["lent"] + meta["untouched"] if x["kernel"] == program} == set(range(len(first.nests)))
 
 
 def test_an_unmeasured_machine_is_answered_from_the_nearest_and_told(service, store, capsys):

@@ -7,9 +7,10 @@ its SDFG could call code outside itself, parsed by docc in a worker process, emb
 and looked up in the recipe index of the caller's target (or the nearest known target,
 said in the reply), and answered with docc Recorder steps recorded while applying the
 chosen recipes to the very SDFG the client sent. Only recipes measured correct and
-faster on their own nest are lent; an SDFG nobody can help with gets an empty sequence.
-Every admitted request is stored with its status (its nests, target, what was lent, or
-why it was refused) before the reply leaves, for the tuning farm and the page.
+faster on their own nest, and that docc's client can replay, are lent; an SDFG nobody
+can help with gets an empty sequence. Every admitted request is stored with its status
+(its nests, target, what was lent, or why it was refused) before the reply leaves, for
+the tuning farm and the page.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -35,7 +37,9 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from transfertune.db import RequestRecord, Storage, Token
 from transfertune.index.lookup import RecipeLookup, ResolvedTarget, resolve_target
 from transfertune.ir.loopnest import LoopNest
+from transfertune.ir.recipe import ProgramRecipe, Recipe
 from transfertune.ir.target import Target
+from transfertune.ir.transform import replayable
 from transfertune.serve.guard import refuse_foreign_code
 from transfertune.serve.lend import client_nests, record_plan
 from transfertune.serve.page import render_page
@@ -44,6 +48,9 @@ DOCC_TARGETS = {"sequential": "cpu-seq", "openmp": "cpu-omp", "cuda": "gpu-cuda"
 """docc's target names -> transfertune's."""
 TARGET_HEADER = "X-Transfertune-Target"
 """A client may name its machine's target key here (else its token's registration)."""
+RECIPES_PER_NEIGHBOUR = 5
+"""How many of a neighbour's best recipes are looked at: its best may be one docc's client
+cannot replay (a library call), and then its best replayable one is lent."""
 KEPT_BODY = 64 * 1024
 """A malformed body is stored whole up to this many bytes (above: only its size)."""
 
@@ -59,6 +66,16 @@ class Limits:
     service processes on it."""
     seconds: float = 30.0
     """Time each docc step of a request (parsing, recording) may take (504 above)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the index offers a client's SDFG: a recipe per nest and where each came from,
+    and the nests whose own measurements say nothing docc's client can replay beats them."""
+
+    recipe: ProgramRecipe = field(default_factory=ProgramRecipe)
+    lent: tuple[dict[str, Any], ...] = ()
+    untouched: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,29 +164,32 @@ class Service:
             return ResolvedTarget(other, key, f"no {name} machine measured: answering from {key}")
         return ResolvedTarget(name, None, "the store has no measured recipes")
 
-    def plan(self, nests: list[tuple[int, str]], target: ResolvedTarget) -> tuple[dict[str, Any], list[dict]]:
-        """Per nest, the best recipe of its nearest measured neighbour that has one; where
-        the nest itself was measured (the farm tuned it) its own measurements decide,
-        including "nothing is faster"."""
+    def plan(self, nests: list[tuple[int, str]], target: ResolvedTarget) -> Plan:
+        """Per nest, the best recipe docc's client can replay of its nearest measured
+        neighbour that has one; where the nest itself was measured (the farm tuned it),
+        its own measurements decide, "nothing replayable is faster" included."""
         if target.key is None or not nests:
-            return {}, []
+            return Plan()
         loops = [LoopNest("client", i, canonical, "") for i, canonical in nests]
         with self._lock:  # the lookup caches its index: one builder at a time
-            answers = self.lookup.query(loops, target, self.sizes.get(target.name, "LARGE"), k=3, recipes=1)
-        chosen, lent = {}, []
+            answers = self.lookup.query(loops, target, self.sizes.get(target.name, "LARGE"), k=3,
+                                        recipes=RECIPES_PER_NEIGHBOUR)
+        chosen, lent, untouched = {}, [], []
         for answer in answers:
-            for neighbour in answer["neighbours"]:
-                best_here = neighbour["recipes"][0]["speedup"] if neighbour["recipes"] else 0.0
-                if neighbour["hash"] == answer["hash"] and best_here <= 1.0:
-                    break  # this very nest was measured (by the farm) and nothing beat its untouched code
-                if best_here > 1.0:
-                    best = neighbour["recipes"][0]
-                    chosen[str(answer["nest"])] = best["recipe"]
+            own = [n for n in answer["neighbours"] if n["hash"] == answer["hash"]]
+            for neighbour in own or answer["neighbours"]:
+                best = next((r for r in neighbour["recipes"] if replayable(Recipe.from_json(r["recipe"]))), None)
+                if best is not None:
+                    chosen[answer["nest"]] = Recipe.from_json(best["recipe"])
                     lent.append({"nest": answer["nest"], "kernel": neighbour["kernel"],
                                  "kernel_nest": neighbour["position"], "speedup": best["speedup"],
                                  "distance": neighbour["distance"], "recipe": best["recipe"]})
                     break
-        return {"format": "transfertune-program-recipe", "version": 1, "nests": chosen}, lent
+            else:
+                if own:
+                    untouched.append({"nest": answer["nest"], "kernel": own[0]["kernel"],
+                                      "kernel_nest": own[0]["position"]})
+        return Plan(ProgramRecipe(chosen), tuple(lent), tuple(untouched))
 
 
 def create_app(service: Service, embedding_map: Path | None = None) -> FastAPI:
@@ -226,26 +246,39 @@ async def _answer(service: Service, request: Request, token: Token) -> Outcome:
                                            request.headers.get(TARGET_HEADER, token.target))
         target = resolved.name
         nests = await service.in_worker(client_nests, sdfg_text)
-        plan, lent = await asyncio.to_thread(service.plan, nests, resolved)
+        plan = await asyncio.to_thread(service.plan, nests, resolved)
         sequence, steps = [], []
-        if lent:
-            sequence, steps = await service.in_worker(record_plan, sdfg_text, plan)
+        if plan.lent:
+            sequence, steps = await service.in_worker(record_plan, sdfg_text, plan.recipe.to_json())
     except TimeoutError:
         why = f"no answer within {service.limits.seconds:g} s"
         return Outcome(504, {"error": why}, RequestRecord("timeout", target, sdfg_json=sdfg_text, size=len(body),
                                                           message=why))
     except (ValueError, RuntimeError) as err:
         return _malformed(err, body, target)
-    applied = [s for s in steps if s["applied"]]
+    lent = _applied(plan.lent, steps)
     best = max(lent, key=lambda x: x["speedup"], default=None)
     metadata = {"region_id": hashlib.sha256(sdfg_text.encode()).hexdigest()[:16],
                 "speedup": best["speedup"] if best else 1.0,
                 "vector_distance": best["distance"] if best else None,
                 "target": resolved.name, "answered_by": resolved.key, "note": resolved.note,
-                "lent": lent, "steps_applied": len(applied), "steps_skipped": len(steps) - len(applied)}
+                "lent": lent, "untouched": list(plan.untouched),
+                "steps_applied": sum(s["applied"] for s in steps),
+                "steps_skipped": sum(not s["applied"] for s in steps)}
     record = RequestRecord("lent" if sequence else "empty", resolved.name, resolved.key, sdfg_text, len(body),
                            tuple(hashlib.sha256(c.encode()).hexdigest() for _, c in nests), tuple(lent))
     return Outcome(200, {"local_replay": {"sequence": sequence}, "metadata": metadata}, record)
+
+
+def _applied(lent: tuple[dict[str, Any], ...], steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The lent recipes of which docc's client replays something: those with at least one
+    step applied and recorded, each with how many of its steps were and were not (a
+    recipe ported from another nest often fits only in part). Only these are claimed:
+    the reply's `speedup` is the best of their measured speedups."""
+    applied = Counter(s["nest"] for s in steps if s["applied"])
+    skipped = Counter(s["nest"] for s in steps if not s["applied"])
+    return [{**x, "steps_applied": applied[x["nest"]], "steps_skipped": skipped[x["nest"]]}
+            for x in lent if applied[x["nest"]]]
 
 
 def _malformed(err: Exception, body: bytes, target: str = "") -> Outcome:
