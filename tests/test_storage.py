@@ -74,7 +74,7 @@ def test_schema_is_versioned_and_reopening_is_idempotent(url):
     Storage(url)
     storage = Storage(url)
     with storage.session() as s:
-        assert s.execute(text("select version_num from alembic_version")).scalar_one() == "0003"
+        assert s.execute(text("select version_num from alembic_version")).scalar_one() == "0004"
 
 
 def test_a_store_of_the_first_schema_is_upgraded_in_place(tmp_path):
@@ -93,7 +93,7 @@ def test_a_store_of_the_first_schema_is_upgraded_in_place(tmp_path):
     storage = Storage(url)  # opening upgrades it: the transfers table exists afterwards
     assert storage.latest_transfer(content="p", target="t", shape="s") is None
     with storage.session() as s:
-        assert s.execute(text("select version_num from alembic_version")).scalar_one() == "0003"
+        assert s.execute(text("select version_num from alembic_version")).scalar_one() == "0004"
 
 
 def _writer(url, nest, worker, count):
@@ -132,6 +132,56 @@ def test_a_killed_run_keeps_every_finished_measurement(url):
     proc.join(120)
     assert proc.exitcode == -signal.SIGKILL
     assert len(Storage(url).measurements(status="ok")) == 5
+
+
+def _admitter(url, token, attempts, admitted):
+    storage = Storage(url)
+    admitted.put(sum(storage.admit_request(token, 7) is not None for _ in range(attempts)))
+
+
+def test_the_rate_limit_is_shared_by_every_process(url):
+    """Four processes (as four service processes) admit one token's requests at once:
+    exactly its per-minute count gets through, on every backend; other tokens are not
+    held back by it."""
+    storage = Storage(url)
+    token = storage.token(storage.create_token("busy", "cpu-omp"))
+    ctx = mp.get_context("spawn")
+    admitted = ctx.Queue()
+    workers = [ctx.Process(target=_admitter, args=(url, token, 5, admitted)) for _ in range(4)]
+    for w in workers:
+        w.start()
+    counts = [admitted.get(timeout=120) for _ in workers]
+    for w in workers:
+        w.join(120)
+        assert w.exitcode == 0
+    assert sum(counts) == 7 and storage.admit_request(token, 7) is None
+    assert storage.admit_request(storage.token(storage.create_token("calm", "cpu-omp")), 7) is not None
+
+
+def test_a_store_of_schema_0003_keeps_its_tokens_and_frees_revoked_names(url):
+    """Upgraded in place on every backend (0003 named the unique token name differently
+    on each): tokens survive, and a revoked name can be given again."""
+    from alembic import command
+    from alembic.config import Config
+
+    from transfertune.db.storage import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0003")
+        connection.execute(text("insert into tokens (name, digest, target, created_at) "
+                                "values ('alice', 'd', 'cpu-omp', current_timestamp)"))
+    engine.dispose()
+    storage = Storage(url)
+    with pytest.raises(ValueError, match="exists"):
+        storage.create_token("alice", "cpu-omp")
+    storage.revoke_token("alice")
+    again = storage.create_token("alice", "cpu-omp")
+    assert storage.token(again).name == "alice"
+    assert storage.tokens() == [("alice", "cpu-omp", False), ("alice", "cpu-omp", True)]
 
 
 def test_unknown_backend_is_a_clear_error(tmp_path):

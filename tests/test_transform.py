@@ -1,6 +1,6 @@
 from transfertune.ir.program import build_program
 from transfertune.ir.recipe import ProgramRecipe, Recipe, Step
-from transfertune.ir.transform import apply_program_recipe, apply_recipe
+from transfertune.ir.transform import apply_program_recipe, apply_recipe, replayable
 from transfertune.suites.polybench import get_kernel
 
 
@@ -88,5 +88,8 @@ def test_docc_client_recordings_skip_library_calls():
     from docc import sdfg as d
 
     recorder = d.Recorder()
-    sdfg, results = apply_program_recipe(gemm_sdfg(), Recipe((Step("blas", ()),)), recorder)
-    assert not results[0].applied and "cannot be replayed" in results[0].reason
+    library_call = Recipe((Step("blas", ()),))
+    sdfg, results = apply_program_recipe(gemm_sdfg(), library_call, recorder)
+    assert not results[0].applied and "cannot replay blas" in results[0].reason
+    assert not replayable(library_call) and not replayable(Recipe((Step("tile", (), {"size": 8}), Step("blas", ()))))
+    assert replayable(Recipe((Step("tile", (), {"size": 8}), Step("parallelize", ()))))

@@ -2,6 +2,7 @@
 
 from transfertune.db.storage import (
     ProgramRun,
+    RequestRecord,
     Storage,
     StoredMeasurement,
     Token,
@@ -11,4 +12,5 @@ from transfertune.db.storage import (
     seed_store,
 )
 
-__all__ = ["ProgramRun", "Storage", "StoredMeasurement", "Token", "Transfer", "default_url", "open_store", "seed_store"]
+__all__ = ["ProgramRun", "RequestRecord", "Storage", "StoredMeasurement", "Token", "Transfer", "default_url", "open_store",
+           "seed_store"]

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -123,19 +124,26 @@ class TransferRow(Base):
 
 class TokenRow(Base):
     """A client of the recipe service: its token is stored only as a SHA-256 digest, with
-    the target (key or name) its machine is registered for."""
+    the target (key or name) its machine is registered for. A name is unique among active
+    tokens only, so a revoked client's name can be given to a new token."""
 
     __tablename__ = "tokens"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(128), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     target: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    __table_args__ = (Index("uq_token_active_name", "name", unique=True, sqlite_where=text("revoked_at IS NULL"),
+                            postgresql_where=text("revoked_at IS NULL")),)
 
 
 class ServiceRequestRow(Base):
-    """An SDFG a client sent, its nests (canonical hashes), and what the service lent."""
+    """A request a client's token was admitted for: stored when admitted ("pending"), then
+    finished with its status (lent, empty, malformed, too_large, timeout), the SDFG (a
+    malformed body only when small), its size, its nests (canonical hashes), what the
+    service lent and why it refused. The rows of the last minute are the rate limit's count."""
 
     __tablename__ = "service_requests"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -148,5 +156,8 @@ class ServiceRequestRow(Base):
     lent: Mapped[list] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16))
     seconds: Mapped[float] = mapped_column(Float)
+    message: Mapped[str] = mapped_column(Text, default="")
+    size: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    __table_args__ = (Index("ix_service_request_time", "created_at"),)
+    __table_args__ = (Index("ix_service_request_time", "created_at"),
+                      Index("ix_service_request_token_time", "token_id", "created_at"))

@@ -23,14 +23,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
@@ -131,6 +131,25 @@ class Token:
     id: int
     name: str
     target: str
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """What the store keeps of one admitted service request, whatever became of it."""
+
+    status: str
+    """lent, empty (nothing to lend), malformed (400), too_large (413) or timeout (504)."""
+    target: str = ""
+    """The target name that answered (empty when the request never got that far)."""
+    answered_by: str | None = None
+    sdfg_json: str = ""
+    """The SDFG sent; for a malformed body, the body itself only when it is small."""
+    size: int = 0
+    """Bytes of the body (as declared, for one refused unread)."""
+    nests: tuple[str, ...] = ()
+    lent: tuple[dict[str, Any], ...] = ()
+    message: str = ""
+    """Why the request was refused."""
 
 
 @dataclass(frozen=True)
@@ -358,10 +377,10 @@ class Storage:
 
     def create_token(self, name: str, target: str) -> str:
         """A new client token for `target` (a target key or name); only its digest is
-        stored, the token itself is returned once."""
+        stored, the token itself is returned once. A revoked token's name may be reused."""
         secret = "tt_" + secrets.token_urlsafe(32)
         with self.session() as s:
-            if s.execute(select(TokenRow.id).where(TokenRow.name == name)).first() is not None:
+            if s.execute(select(TokenRow.id).where(TokenRow.name == name, TokenRow.revoked_at.is_(None))).first():
                 raise ValueError(f"a token named {name!r} exists; revoke it first (transfertune token action=revoke)")
             s.add(TokenRow(name=name, digest=_digest(secret), target=target, created_at=datetime.now(UTC)))
         return secret
@@ -385,17 +404,39 @@ class Storage:
         with self.session() as s:
             return [(t.name, t.target, t.revoked_at is None) for t in s.scalars(select(TokenRow).order_by(TokenRow.id))]
 
-    def record_request(self, *, token: Token, target: str, answered_by: str | None, sdfg_json: str,
-                       nests: list[str], lent: list[dict[str, Any]], status: str, seconds: float) -> None:
-        """Store what a client sent and what it was lent (committed before the reply)."""
+    def admit_request(self, token: Token, per_minute: int) -> int | None:
+        """Store a new request of `token` as "pending" and return its id, or None (nothing
+        stored) when the token already had `per_minute` requests admitted in the last
+        minute. The count is the store's, so every service process sharing the store
+        shares the limit; writing the token row first serialises one token's admissions
+        (a row lock on PostgreSQL, the write lock on SQLite)."""
+        now = datetime.now(UTC)
         with self.session() as s:
-            s.add(ServiceRequestRow(token_id=token.id, target=target, answered_by=answered_by,
-                                    sdfg_hash=hashlib.sha256(sdfg_json.encode()).hexdigest(), sdfg_json=sdfg_json,
-                                    nests=nests, lent=lent, status=status, seconds=seconds,
-                                    created_at=datetime.now(UTC)))
+            s.execute(update(TokenRow).where(TokenRow.id == token.id).values(last_used_at=now))
+            recent = s.execute(select(func.count(ServiceRequestRow.id)).where(
+                ServiceRequestRow.token_id == token.id,
+                ServiceRequestRow.created_at > now - timedelta(minutes=1))).scalar_one()
+            if recent >= per_minute:
+                return None
+            row = ServiceRequestRow(token_id=token.id, target="", answered_by=None, sdfg_hash="", sdfg_json="",
+                                    nests=[], lent=[], status="pending", seconds=0.0, message="", size=0,
+                                    created_at=now)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def finish_request(self, request: int, record: RequestRecord, seconds: float) -> None:
+        """What became of admitted request `request` (committed before the reply leaves)."""
+        digest = hashlib.sha256(record.sdfg_json.encode()).hexdigest() if record.sdfg_json else ""
+        with self.session() as s:
+            s.execute(update(ServiceRequestRow).where(ServiceRequestRow.id == request).values(
+                status=record.status, target=record.target, answered_by=record.answered_by, sdfg_hash=digest,
+                sdfg_json=record.sdfg_json, size=record.size, nests=list(record.nests), lent=list(record.lent),
+                message=record.message, seconds=seconds))
 
     def requests(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """Service requests, newest first: when, client, target, nests, what was lent."""
+        """Service requests, newest first: when, client, target, status, nests, what was
+        lent, why it was refused."""
         query = (select(ServiceRequestRow, TokenRow.name).join(TokenRow, ServiceRequestRow.token_id == TokenRow.id)
                  .order_by(ServiceRequestRow.id.desc()))
         if limit is not None:
@@ -403,14 +444,16 @@ class Storage:
         with self.session() as s:
             return [{"at": r.created_at.isoformat(timespec="seconds"), "client": name, "target": r.target,
                      "answered_by": r.answered_by, "nests": list(r.nests), "lent": list(r.lent), "status": r.status,
-                     "seconds": r.seconds, "sdfg_hash": r.sdfg_hash}
+                     "seconds": r.seconds, "sdfg_hash": r.sdfg_hash, "size": r.size, "message": r.message}
                     for r, name in s.execute(query).all()]
 
     def requested_programs(self, *, target: str) -> list[tuple[str, str, list[str]]]:
         """(SDFG hash, SDFG JSON, nest hashes) of every distinct program clients sent for
-        `target` (a name), newest first: what the tuning farm works from."""
+        `target` (a name) and were answered for, newest first: what the tuning farm works
+        from (a refused or timed-out request has no nests to tune)."""
         query = (select(ServiceRequestRow.sdfg_hash, ServiceRequestRow.sdfg_json, ServiceRequestRow.nests)
-                 .where(ServiceRequestRow.target == target).order_by(ServiceRequestRow.id.desc()))
+                 .where(ServiceRequestRow.target == target, ServiceRequestRow.status.in_(("lent", "empty")))
+                 .order_by(ServiceRequestRow.id.desc()))
         seen: dict[str, tuple[str, str, list[str]]] = {}
         with self.session() as s:
             for sdfg_hash, sdfg_json, nests in s.execute(query).all():

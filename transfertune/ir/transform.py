@@ -15,7 +15,12 @@ from typing import Any
 from docc import sdfg as d
 
 from transfertune.ir.blas import NotMatrixProduct, replace_products
-from transfertune.ir.recipe import ProgramRecipe, Recipe, Step
+from transfertune.ir.recipe import OPERATIONS, ProgramRecipe, Recipe, Step
+
+REPLAYABLE_OPS = frozenset(OPERATIONS) - {"blas"}
+"""Operations applied as docc transformations, which docc's Recorder records and docc's
+own client replays. ``blas`` rewrites the SDFG's JSON into library calls instead
+(`transfertune.ir.blas`): no Recorder step can carry it, so a client cannot replay it."""
 
 
 @dataclass(frozen=True)
@@ -73,13 +78,16 @@ def apply_recipe(sdfg: d.StructuredSDFG, recipe: Recipe, nest: int = 0, recorder
         if any(r.applied and r.step.op == "blas" for r in results):
             results.append(StepResult(nest, step, False, "after blas: the nest is a library call"))
             continue
+        if recorder is not None and step.op not in REPLAYABLE_OPS:
+            results.append(StepResult(nest, step, False, f"docc's client cannot replay {step.op}"))
+            continue
         if ops is not None and step.op not in ops:
             results.append(StepResult(nest, step, False, f"the target does not build {step.op}"))
             continue
         # Analyses are invalidated by every applied step: rebuild them each time.
         manager = d.AnalysisManager(builder)
         if step.op == "blas":
-            sdfg, result = _library_call(sdfg, manager, step, nest, recorder)
+            sdfg, result = _library_call(sdfg, manager, step, nest)
             builder = d.StructuredSDFGBuilder(sdfg)
             results.append(result)
             continue
@@ -99,17 +107,21 @@ def apply_recipe(sdfg: d.StructuredSDFG, recipe: Recipe, nest: int = 0, recorder
     return sdfg, results
 
 
-def _library_call(sdfg: d.StructuredSDFG, manager: d.AnalysisManager, step: Step, nest: int,
-                  recorder: d.Recorder | None) -> tuple[d.StructuredSDFG, StepResult]:
+def _library_call(sdfg: d.StructuredSDFG, manager: d.AnalysisManager, step: Step,
+                  nest: int) -> tuple[d.StructuredSDFG, StepResult]:
     """The ``blas`` step: a JSON rewrite of the SDFG, not a docc transformation."""
-    if recorder is not None:
-        return sdfg, StepResult(nest, step, False, "a library call cannot be replayed by docc's client")
     try:
         loop = resolve(_root(manager, nest), step.loop)
         rewritten, calls = replace_products(sdfg, loop)
     except (NotApplicable, NotMatrixProduct) as why:
         return sdfg, StepResult(nest, step, False, str(why))
     return rewritten, StepResult(nest, step, True, "; ".join(f"{c.c} += {c.a}*{c.b}" for c in calls))
+
+
+def replayable(recipe: Recipe) -> bool:
+    """Whether docc's client can replay every step of `recipe` (see `REPLAYABLE_OPS`): a
+    recipe it would replay only in part was never measured as such, so it is not lent."""
+    return all(step.op in REPLAYABLE_OPS for step in recipe.steps)
 
 
 class NotApplicable(Exception):

@@ -28,6 +28,7 @@ from transfertune.ir.kernel import detached_kernel
 from transfertune.ir.program import Program
 from transfertune.isolated import run_isolated
 from transfertune.measure.variants import Workload
+from transfertune.serve.guard import refuse_foreign_code
 
 DTYPES = {15: np.float64, 14: np.float32, 5: np.int64, 4: np.int32}
 """docc primitive type codes of the element types transfertune measures."""
@@ -59,7 +60,9 @@ def least_known(storage: Storage, target: str, size: str, limit: int) -> list[Re
 
 def client_workload(request: Requested, extent: int, folder: Path, seed: int = 0) -> Workload:
     """A runnable workload for a client's SDFG (see module docstring); ValueError when its
-    arguments are of types transfertune does not measure."""
+    arguments are of types transfertune does not measure, or when it could call code
+    outside itself (`refuse_foreign_code`: the farm compiles and runs it)."""
+    refuse_foreign_code(json.loads(request.sdfg_json))
     outcome = run_isolated(_arguments, request.sdfg_json, extent, timeout=120)
     if not outcome.ok:
         raise ValueError(f"cannot size the arguments of {request.sdfg_hash[:12]}: {outcome.message.strip()[-200:]}")

@@ -51,6 +51,7 @@ def _requests(requests: list[dict[str, Any]]) -> str:
     for r in requests:
         lent = ", ".join(f"{x['kernel']} ({x['speedup']:.2f}x)" for x in r["lent"]) or "nothing"
         rows.append(f"<tr><td>{escape(r['at'])}</td><td>{escape(r['client'])}</td><td>{escape(r['target'])}</td>"
-                    f"<td>{len(r['nests'])}</td><td>{escape(lent)}</td><td>{r['seconds'] * 1000:.0f} ms</td></tr>")
-    return ("<h2>Recent requests</h2><table><tr><th>when</th><th>client</th><th>target</th><th>nests</th>"
-            "<th>lent from</th><th>time</th></tr>" + "".join(rows) + "</table>")
+                    f"<td title='{escape(r['message'])}'>{escape(r['status'])}</td><td>{len(r['nests'])}</td>"
+                    f"<td>{escape(lent)}</td><td>{r['seconds'] * 1000:.0f} ms</td></tr>")
+    return ("<h2>Recent requests</h2><table><tr><th>when</th><th>client</th><th>target</th><th>status</th>"
+            "<th>nests</th><th>lent from</th><th>time</th></tr>" + "".join(rows) + "</table>")
