@@ -211,7 +211,7 @@ def test_polybench_loo_experiment_and_notebook(store, config, tmp_path, capsys):
     assert (out / "notebook_speedups.png").exists()
 
 
-def test_unseen_experiment_writes_its_tables_and_resumes(store, checkpoint, config, tmp_path, capsys):
+def test_unseen_experiment_writes_its_tables_and_resumes(store, config, tmp_path, capsys):
     """Two corpus kernels on cpu-seq with a tiny budget: CSV, Markdown and summary.json
     (with the commit) in the experiment's own output directory; a second call resumes."""
     import json
@@ -223,7 +223,7 @@ def test_unseen_experiment_writes_its_tables_and_resumes(store, checkpoint, conf
     out = tmp_path / "unseen"
     overrides = ["name=unseen", "kernels=[row-sums,col-means]", "targets=[cpu-seq]", "size=MINI", "check_size=SMALL",
                  "repetitions=2", "max_variants=2", "k=1", "recipes_per_neighbour=1", f"db={store}",
-                 f"checkpoint={checkpoint}", f"output_dir={out}", "~data.sizes.cpu-omp", "data.sizes.cpu-seq=LARGE"]
+                 "epochs=5", f"output_dir={out}", "data.sizes.cpu-omp=LARGE", "data.sizes.cpu-seq=LARGE"]
     assert experiment.main(config("experiment", *overrides)) == 0
     rows = (out / "results.csv").read_text().splitlines()
     assert rows[0].startswith("kernel,family,target,baseline_s,transfer,numpy_s") and len(rows) == 3

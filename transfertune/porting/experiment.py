@@ -30,6 +30,7 @@ from transfertune.measure.peers import peers_for
 from transfertune.measure.variants import Settings, suite_workload
 from transfertune.porting.api import transfer_program
 from transfertune.porting.tables import geomean, plot_speedups, resumed_rows, source_commit, write_csv
+from transfertune.suites.augmented import base_of
 from transfertune.suites.polybench import NAMES, get_kernel
 from transfertune.train.dataset import kernel_folds
 from transfertune.train.train import fit, research_store, samples
@@ -75,7 +76,7 @@ def _run(cfg: DictConfig, tmp: Path) -> dict[str, Any]:
         bar.set_postfix_str(f"{name} {target}")
         key = tuple(sorted(fold))
         if key not in embedders:
-            embedders[key] = _fold_embedder(cfg, [s for s in data if s.program not in fold],
+            embedders[key] = fold_embedder(cfg, [s for s in data if base_of(s.program) not in fold],
                                             tmp / f"fold-{len(embedders)}")
         # One cache for the run: an index is tagged by checkpoint and excluded kernels, so a
         # fold's index is built once and topped up for its next kernel instead of rebuilt.
@@ -110,7 +111,9 @@ def finished_rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _fold_embedder(cfg: DictConfig, train_set: list[Any], folder: Path) -> Embedder:
+def fold_embedder(cfg: DictConfig, train_set: list[Any], folder: Path) -> Embedder:
+    """An encoder trained on `train_set` alone (the kernels an experiment may know), saved
+    in `folder` and loaded the way the shipped checkpoint is."""
     import torch
     from omegaconf import OmegaConf
 

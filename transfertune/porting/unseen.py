@@ -22,18 +22,18 @@ from typing import Any
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from transfertune.index.embedder import Embedder
 from transfertune.index.lookup import RecipeLookup
 from transfertune.ir.kernel import Kernel, copy_args
 from transfertune.ir.target import local_fingerprint
 from transfertune.measure.child import max_error
 from transfertune.measure.variants import Settings
-from transfertune.paths import ROOT
 from transfertune.porting.api import Transferred, transfer
-from transfertune.porting.experiment import scratch_storage
+from transfertune.porting.experiment import fold_embedder, scratch_storage
 from transfertune.porting.tables import geomean, plot_speedups, resumed_rows, source_commit, write_csv
 from transfertune.porting.user import ArgumentError
-from transfertune.suites import corpus, polybench
+from transfertune.suites import corpus, polybench, suite_or_none
+from transfertune.suites.augmented import base_of
+from transfertune.train.train import samples
 
 TOLERANCE = 1e-6
 COLUMNS = ("kernel", "family", "target", "baseline_s", "transfer", "numpy_s", "numpy", "correct", "neighbours",
@@ -49,13 +49,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     rows = _finished(out / "results.csv") if cfg.resume else []
     done = {(r["kernel"], r["target"]) for r in rows}
     jobs = [(n, str(t)) for n in names for t in cfg.targets if (n, str(t)) not in done]
-    checkpoint = Path(str(cfg.checkpoint))
     with tempfile.TemporaryDirectory(prefix="tt-unseen-") as tmp:
-        # Recipes from PolyBench only: whatever else the store holds (the corpus itself) lends nothing.
+        # Recipes from PolyBench only: whatever else the store holds (the corpus itself) lends nothing,
+        # and the encoder never saw the corpus either (trained here on PolyBench and its rewrites alone).
         storage = scratch_storage(cfg, Path(tmp))
         others = frozenset(p for p, _, _, _, _ in storage.nests()) - set(polybench.NAMES)
-        lookup = RecipeLookup(storage, Embedder.from_checkpoint(checkpoint if checkpoint.is_absolute()
-                                                                else ROOT / checkpoint),
+        known = [s for s in samples(cfg, storage) if suite_or_none(base_of(s.program)) == "polybench"]
+        lookup = RecipeLookup(storage, fold_embedder(cfg, known, Path(tmp) / "encoder"),
                               cache=Path(tmp) / "index", exclude=others)
         bar = tqdm(jobs, desc="unseen", unit="transfer")
         for name, target in bar:
