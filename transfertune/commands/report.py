@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from transfertune.db import Storage, open_store
 from transfertune.ir.target import local_target
-from transfertune.suites import suite_names
+from transfertune.suites import suite_names, suite_or_none
 
 CORE = ("polly", "docc", "tuned")
 """Measured in every tuned run; the geomeans are over the kernels that have all three."""
@@ -32,6 +32,8 @@ def rows(storage: Storage, target: str, size: str) -> tuple[list[dict[str, Any]]
     key = local_target(target).key
     runs = {**storage.latest_runs(target_name=target, size=size, variant="tuned"),
             **storage.latest_runs(target=key, size=size, variant="tuned")}
+    # The augmented suite's rewrites are training data for the embedding, not benchmarks.
+    runs = {k: v for k, v in runs.items() if suite_or_none(k) != "augmented"}
     here = sum(r.target_key == key for r in runs.values())
     others = sorted({r.target_key for r in runs.values()} - {key})
     parts = ([f"target {key} (this machine, {here} kernels)"] if here else []) + (
