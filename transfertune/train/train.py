@@ -3,11 +3,22 @@
 Objective: from a nest's graph, predict how it responded to transformations (its log
 speedups under the probe recipes and its best log speedup, per target; see
 `transfertune.train.dataset`). The encoder's output is the embedding; a linear head
-reads the responses off it, and a second term (`distance_alignment`, weight
-``alignment``) makes distances in the embedding equal distances between the measured
-responses. Nests that respond alike to the same transformations are thereby pulled
-together, which is what "similar" has to mean for recipe transfer, unlike syntactic
-similarity, which a hand-made feature kNN already has.
+reads the responses off it, and three more terms shape the space around it:
+
+- ``alignment``: distances in the embedding equal distances between the measured
+  responses, so the nearest neighbour is the nest that responded most alike (the head
+  alone makes close nests respond alike, not the converse);
+- ``contrastive``: a nest lies nearest to its rewrites (the same nest of its augmented
+  variants, `transfertune.suites.augmented`), so code written in another loop order or
+  with other names lands where its behaviour does;
+- ``family``: nests of the same computation (matrix product, stencil, reduction, ...)
+  lie together. Forty-odd kernels' measured responses are too few and too noisy to tell
+  a product from a stencil on their own, yet which transformations pay off follows the
+  computation's reuse and dependence pattern, which the family names.
+
+Transfer lends a neighbour's measured recipes, so "close" has to mean "responds alike
+to the same transformations", not syntactic likeness, which a hand-made feature kNN
+already has.
 """
 
 from __future__ import annotations
