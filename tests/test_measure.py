@@ -95,3 +95,17 @@ def test_early_stop_times_a_far_slower_variant_once(target):
     results = run_resilient(job | {"repetitions": 4, "early_stop": 3.0}, target, timeout=30)
     assert len(results["good"]["samples"]) == 4
     assert len(results["slow"]["samples"]) == 1 and "stopped early" in results["slow"]["message"]
+
+
+def test_a_slow_first_call_alone_does_not_stop_a_variant_early(target):
+    """A library's one-time set-up on its first call (OpenBLAS's thread pool, say) must
+    not make a fast variant look slow: only a variant slow on a second warm-up stops."""
+    program = build_program(get_kernel("gemm"))
+    good = codegen.generate(program, target, "baseline")
+    cold = (f"#include <unistd.h>\nstatic int calls = 0;\n{SIGNATURE}\n"
+            "{ if (calls++ == 0) usleep(200000); C[0] = C[0]; }\n")
+    libraries = {"good": _library(good.code, target), "cold": _library(cold, target)}
+    job = base_job(program, "benchmark", libraries, good.entry) | {"kernel": "gemm", "params": {"NI": 30, "NJ": 30, "NK": 30}}
+    results = run_resilient(job | {"repetitions": 4, "early_stop": 3.0}, target, timeout=30)
+    assert len(results["cold"]["samples"]) == 4 and "stopped early" not in (results["cold"].get("message") or "")
+    assert max(results["cold"]["samples"]) < 0.1

@@ -148,8 +148,11 @@ def benchmark(job: dict[str, Any]) -> None:
     Inputs are copied fresh from pristine arrays before every call (outside the timed
     region), so each repetition does the same work; rotating the order each round
     spreads drift in machine speed over all variants. With ``early_stop`` = f, a
-    variant whose warm-up took more than f times the fastest warm-up is not repeated:
-    its one run is its only sample (and the result says so). With ``settle`` seconds,
+    variant whose warm-up took more than f times the fastest warm-up is warmed up once
+    more (a first call may pay once for what later calls reuse: OpenBLAS's and OpenMP's
+    thread pools, page faults on fresh buffers), and if the faster of its two warm-ups
+    is still that slow it is not repeated: that run is its only sample (and the result
+    says so). With ``settle`` seconds,
     the child pauses before every call (outside the timed region): the worker threads
     of the previous call's runtime (OpenMP's, OpenBLAS's) spin for a while after it
     returns, and would otherwise take cores from the next variant, which on millisecond
@@ -159,16 +162,22 @@ def benchmark(job: dict[str, Any]) -> None:
     pristine = _inputs(job, check=False)
     variants = list(job["libraries"])
     fns, warmup = {}, {}
-    for variant in variants:
-        _emit({"start": variant, "phase": "warmup"})
-        fns[variant] = _loader(job, job["libraries"][variant], pristine)
+
+    def warm(variant: str) -> float:
         call = fns[variant](copy_args(pristine))
         time.sleep(settle)
         begin = time.perf_counter()
         call()
-        warmup[variant] = time.perf_counter() - begin
+        return time.perf_counter() - begin
+
+    for variant in variants:
+        _emit({"start": variant, "phase": "warmup"})
+        fns[variant] = _loader(job, job["libraries"][variant], pristine)
+        warmup[variant] = warm(variant)
     factor = job.get("early_stop")
     fastest = min(warmup.values())
+    for variant in [v for v in variants if factor and warmup[v] > factor * fastest]:
+        warmup[variant] = min(warmup[variant], warm(variant))
     stopped = [v for v in variants if factor and warmup[v] > factor * fastest]
     timed = [v for v in variants if v not in stopped]
     samples: dict[str, list[float]] = {v: [] for v in timed}
