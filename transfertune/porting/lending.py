@@ -100,15 +100,22 @@ def dominant_nest(kernel: str, size: str) -> int | None:
     (None for programs no suite holds, or without one dominant nest)."""
     if suite_or_none(kernel) is None:
         return None
-    found = get_kernel(kernel)
     try:
-        params = found.params(size)
+        fractions = kernel_shares(kernel, size)
     except ValueError:
         return None
-    program = build_program(found)
-    fractions = shares(nest_work(program, suite_values(program, params)))
     best = max(range(len(fractions)), key=fractions.__getitem__)
     return best if fractions[best] >= DOMINANT else None
+
+
+@cache
+def kernel_shares(kernel: str, size: str) -> list[float]:
+    """Each nest's share of a suite kernel's statement executions at dataset `size`
+    (ValueError for a size the kernel does not define)."""
+    found = get_kernel(kernel)
+    params = found.params(size)
+    program = build_program(found)
+    return shares(nest_work(program, suite_values(program, params)))
 
 
 def share_variants(ranked: list[list[Recipe]], limit: int | None, weights: list[int] | None = None

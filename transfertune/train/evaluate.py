@@ -19,7 +19,6 @@ import json
 import random
 import statistics
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -34,8 +33,8 @@ from transfertune.ir.loopnest import loop_nests
 from transfertune.ir.program import build_program
 from transfertune.ir.recipe import Recipe
 from transfertune.ir.target import local_target
-from transfertune.ir.work import nest_work, shares, suite_values
 from transfertune.measure.variants import Settings
+from transfertune.porting.lending import kernel_shares
 from transfertune.suites import family_of, get_kernel, suite_or_none
 from transfertune.suites.augmented import base_of
 from transfertune.train.dataset import NestSample, kernel_folds
@@ -246,7 +245,7 @@ def sanity(choices: list[Choice], method: str = "gnn") -> list[dict[str, Any]]:
     votes: dict[str, dict[str, float]] = {}
     for c in choices:
         if c.method == method and c.target == choices[0].target:
-            weight = work_shares(c.sample.program, c.size)[c.sample.position]
+            weight = kernel_shares(c.sample.program, c.size)[c.sample.position]
             picks = votes.setdefault(c.sample.program, {})
             picks[c.neighbour] = picks.get(c.neighbour, 0.0) + weight
     rows = []
@@ -255,14 +254,6 @@ def sanity(choices: list[Choice], method: str = "gnn") -> list[dict[str, Any]]:
         rows.append({"kernel": kernel, "family": family_of(kernel), "neighbour": neighbour,
                      "neighbour_family": family_of(neighbour), "same_family": family_of(kernel) == family_of(neighbour)})
     return rows
-
-
-@cache
-def work_shares(program: str, size: str) -> list[float]:
-    """Each nest's share of a suite kernel's statement executions at dataset `size`."""
-    kernel = get_kernel(program)
-    built = build_program(kernel)
-    return shares(nest_work(built, suite_values(built, kernel.params(size))))
 
 
 def family_agreement(choices: list[Choice], method: str) -> float:

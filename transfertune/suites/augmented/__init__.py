@@ -28,7 +28,9 @@ SEPARATOR = "@"
 VARIANTS_FILE = Path(__file__).with_name("variants.json")
 
 
+@cache
 def _variants() -> dict[str, dict]:
+    """The recorded variants (read once per process)."""
     return json.loads(VARIANTS_FILE.read_text()) if VARIANTS_FILE.exists() else {}
 
 
