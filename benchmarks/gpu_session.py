@@ -1,15 +1,17 @@
 """The GPU device checks in one bounded run, for a machine with an NVIDIA GPU.
 
-Stages, each writing its results to OUT as it goes and each stopped at its share of
-``--minutes`` (what finished is kept):
-  1. build: every PolyBench kernel's plain offload, docc's CUDA schedule and GPU probes,
-     compiled with nvcc in parallel (the machine's cores), filling the build cache;
-  2. verify: all of them against NumPy at MEDIUM (docc's schedule is known to be wrong on
-     correlation and trmm: reported as such, never kept);
-  3. tune: each kernel at LARGE, probes plus a short search, into OUT/gpu.db;
-  4. transfer: the leave-one-out experiment on gpu-cuda (at most 9 variants, never slower
-     than the plain offload), results in OUT/loo/.
-Run it through benchmarks/gpu_session.sh (sets up the environment first).
+Stages, each writing its results as it goes (under ``--work``; what finished is kept):
+  0. preflight: gemm's plain offload, docc's CUDA schedule, a GPU recipe and the CuPy
+     peer, verified and timed at MEDIUM; if nothing runs, the run stops here (exit 3)
+     with the reason, instead of spending the device's minutes on failures;
+  1. build: every kernel's plain offload, docc's schedule and GPU probes compiled with
+     nvcc on all cores, filling the build cache the later stages hit;
+  2. tune: each kernel at LARGE (its GPU probes), every variant verified
+     against NumPy before it is timed, into ``gpu.db``; then the tuning report;
+  3. transfer: the leave-one-out experiment on gpu-cuda over the tuned kernels (at most
+     9 variants, never slower than the plain offload), results in ``loo/``.
+A second run on the same machine resumes (tuning reads the store, the experiment its
+table). Run it through benchmarks/gpu_session.sh, which sets up the environment.
 """
 
 from __future__ import annotations
@@ -17,13 +19,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
+import traceback
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-STAGES = {"build": 0.25, "verify": 0.15, "tune": 0.35, "transfer": 0.25}
-"""Each stage's share of the minutes."""
+SHARES = {"build": 0.12, "tune": 0.55, "transfer": 0.33}
+"""Each stage's share of the minutes left after the preflight."""
+ORDER = ("gemm", "2mm", "3mm", "syrk", "syr2k", "atax", "bicg", "mvt", "gemver", "gesummv", "trmm", "covariance",
+         "correlation", "deriche", "jacobi-1d", "trisolv", "durbin", "doitgen", "symm", "cholesky", "jacobi-2d",
+         "fdtd-2d", "heat-3d", "lu", "ludcmp", "nussinov", "adi", "gramschmidt", "seidel-2d", "floyd-warshall")
+"""Kernels in the order they are tuned: those whose untouched build offloads first; last
+those whose untouched build runs on the host for 10-50 s a call at LARGE (nothing in
+them is a map at the outermost level), which a short session leaves out."""
 
 
 def build_kernel(name: str) -> dict[str, Any]:
@@ -52,53 +62,80 @@ def build_kernel(name: str) -> dict[str, Any]:
     return {"kernel": name, "builds": out}
 
 
-def main() -> None:
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=os.environ.get("OUT", "outputs/gpu"))
-    parser.add_argument("--minutes", type=float, default=8.0)
-    parser.add_argument("--kernels", default="all")
+    parser.add_argument("--work", default="outputs/gpu", help="results and the store (a rerun resumes from them)")
+    parser.add_argument("--minutes", type=float, default=8.0, help="the whole run, preflight included")
+    parser.add_argument("--kernels", default="all", help="comma-separated, or all (in ORDER)")
     args = parser.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + 60 * args.minutes
 
     from transfertune.ir.target import local_target
-    from transfertune.suites.polybench import NAMES
 
     target = local_target("gpu-cuda")
-    names = list(NAMES) if args.kernels == "all" else args.kernels.split(",")
-    (out / "target.json").write_text(json.dumps(target.to_json(), indent=2))
-    budget = {stage: share * args.minutes * 60 for stage, share in STAGES.items()}
+    (work / "target.json").write_text(json.dumps(target.to_json(), indent=2))
+    log(f"target {target.key}: {target.fingerprint.cpu_model}, {target.march}")
+    if not _preflight(work):
+        return 3
+    names = list(ORDER) if args.kernels == "all" else args.kernels.split(",")
+    left = deadline - time.monotonic()
+    stages = {stage: share * left for stage, share in SHARES.items()}
+    for stage, fn in (("build", _build), ("tune", _tune), ("transfer", _transfer)):
+        end = time.monotonic() + stages[stage] if stage != "transfer" else deadline
+        log(f"stage {stage}: {end - time.monotonic():.0f} s")
+        try:
+            fn(names, work, end)
+        except Exception:  # noqa: BLE001 - a failed stage is reported; the next still runs
+            traceback.print_exc()
+            log(f"stage {stage} failed")
+    return 0
 
-    begin = time.monotonic()
-    with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool, (out / "build.jsonl").open("w") as log:
-        for result in pool.map(build_kernel, names):
-            log.write(json.dumps(result) + "\n")
-            log.flush()
-            if time.monotonic() - begin > budget["build"]:
-                break
-    _verify(names, target, out, budget["verify"])
-    _tune(names, out, budget["tune"])
-    _transfer(names, out, budget["transfer"])
 
-
-def _verify(names: list[str], target: Any, out: Path, seconds: float) -> None:
-    from transfertune.measure.variants import Variant, measure_variants
+def _preflight(work: Path) -> bool:
+    """gemm's variants verified and timed at MEDIUM: whether running on the GPU works at all."""
+    from transfertune.ir.recipe import ProgramRecipe
+    from transfertune.ir.target import local_target
+    from transfertune.measure.variants import Settings, Variant, measure_variants
     from transfertune.suites import get_kernel
+    from transfertune.tune.probes import GPU_PROBES
 
-    begin = time.monotonic()
-    with (out / "verify.jsonl").open("w") as log:
-        for name in names:
-            if time.monotonic() - begin > seconds:
+    variants = [Variant("baseline"), Variant("docc"), Variant("cupy"),
+                Variant("gpu_split_xy", ProgramRecipe({0: GPU_PROBES["gpu_split_xy"]}))]
+    results = measure_variants(get_kernel("gemm"), local_target("gpu-cuda"), "MEDIUM", variants,
+                               Settings(repetitions=3, check_size="SMALL", timeout=60))
+    report = {name: m.to_json() for name, m in results.items()}
+    (work / "preflight.json").write_text(json.dumps(report, indent=2))
+    for name, m in results.items():
+        device = f", device {m.device_median * 1e3:.3f} ms" if m.device_median else ""
+        log(f"preflight gemm MEDIUM {name}: {m.status} {m.median * 1e3:.3f} ms{device} {m.message[-300:]}")
+    return results["baseline"].ok
+
+
+def _build(names: list[str], work: Path, end: float) -> None:
+    with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool, (work / "build.jsonl").open("a") as out:
+        futures = [pool.submit(build_kernel, name) for name in names]
+        for future in futures:
+            remaining = end - time.monotonic()
+            if remaining <= 0:
                 break
-            results = measure_variants(get_kernel(name), target, "MEDIUM", [Variant("baseline"), Variant("docc")],
-                                       benchmark=False)
-            log.write(json.dumps({"kernel": name, **{v: {"status": m.status, "max_error": m.max_error,
-                                                          "message": m.message[-300:]}
-                                                      for v, m in results.items()}}) + "\n")
-            log.flush()
+            try:
+                result = future.result(timeout=remaining)
+            except Exception as err:  # noqa: BLE001 - time-out or a failed build: recorded, go on
+                out.write(json.dumps({"error": repr(err)[:300]}) + "\n")
+                continue
+            out.write(json.dumps(result) + "\n")
+            out.flush()
+        for future in futures:
+            future.cancel()
 
 
-def _tune(names: list[str], out: Path, seconds: float) -> None:
+def _tune(names: list[str], work: Path, end: float) -> None:
     from transfertune.db import Storage
     from transfertune.measure.variants import Settings
     from transfertune.suites import get_kernel
@@ -106,36 +143,55 @@ def _tune(names: list[str], out: Path, seconds: float) -> None:
     from transfertune.tune.strategy import Budget, get_strategy
     from transfertune.tune.tuner import TuneOptions, Tuner
 
-    storage = Storage(f"sqlite:///{out / 'gpu.db'}")
-    per_kernel = seconds / max(1, len(names))
-    options = TuneOptions(size="LARGE", budget=Budget(8, per_kernel), top=1, final_repetitions=3,
-                          settings=Settings(repetitions=3, early_stop=1.5, timeout=60))
+    storage = Storage(f"sqlite:///{work / 'gpu.db'}")
+    # Probes only: a short session buys more kernels with them than a search of a few.
+    options = TuneOptions(size="LARGE", budget=Budget(0), top=1, final_repetitions=3,
+                          settings=Settings(repetitions=3, early_stop=1.5, timeout=30))
     tuner = Tuner(storage, InlineExecutor(), "gpu-cuda", get_strategy("evolutionary"), options)
-    begin = time.monotonic()
-    with (out / "tune.jsonl").open("w") as log:
+    with (work / "tune.jsonl").open("a") as out:
         for name in names:
-            if time.monotonic() - begin > seconds:
+            if time.monotonic() > end:
+                log(f"tune: time is up before {name}")
                 break
+            begin = time.monotonic()
             result = tuner.tune_kernel(get_kernel(name))
             m = result.measurements
-            log.write(json.dumps({"kernel": name, "recipe": result.recipe.to_json(),
+            out.write(json.dumps({"kernel": name, "recipe": result.recipe.to_json(),
                                   **{v: x.to_json() for v, x in m.items()}}) + "\n")
-            log.flush()
+            out.flush()
+            base = m["baseline"]
+            line = ", ".join(f"{v} {base.median / x.median:.2f}x" if x.ok and base.ok else f"{v} {x.status}"
+                             for v, x in m.items() if v != "baseline")
+            log(f"tuned {name}: baseline {base.median:.4g} s; {line} ({time.monotonic() - begin:.0f} s)")
+    _report(work)
 
 
-def _transfer(names: list[str], out: Path, seconds: float) -> None:  # noqa: ARG001 - bounded by the run's time-out
+def _report(work: Path) -> None:
+    from transfertune.commands.report import geomeans, rows, to_markdown
+    from transfertune.db import Storage
+
+    table, source = rows(Storage(f"sqlite:///{work / 'gpu.db'}"), "gpu-cuda", "LARGE")
+    (work / "tune.md").write_text(to_markdown(table, geomeans(table), source))
+
+
+def _transfer(names: list[str], work: Path, end: float) -> None:  # noqa: ARG001 - bounded by the run's time-out
     from hydra import compose, initialize_config_dir
 
-    from transfertune.commands import experiment
+    from transfertune.db import Storage
     from transfertune.paths import CONFIG_DIR
+    from transfertune.porting import experiment
 
+    tuned = Storage(f"sqlite:///{work / 'gpu.db'}").latest_runs(target_name="gpu-cuda", size="LARGE",
+                                                                 variant="tuned")
+    kernels = [n for n in names if n in tuned]
+    log(f"transfer: {len(kernels)} tuned kernels")
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(config_name="experiment", overrides=[
-            f"kernels=[{','.join(names)}]", "targets=[gpu-cuda]", "size=LARGE", "~data.sizes.cpu-omp",
-            "~data.sizes.cpu-seq", "+data.sizes.gpu-cuda=LARGE", f"db=sqlite:///{out / 'gpu.db'}",
-            f"output_dir={out / 'loo'}", "epochs=40"])
-    experiment.main(cfg)  # rewrites its results after every kernel: what the time allowed is kept
+            f"kernels=[{','.join(kernels)}]", "targets=[gpu-cuda]", "size=LARGE", "~data.sizes.cpu-omp",
+            "~data.sizes.cpu-seq", "+data.sizes.gpu-cuda=LARGE", f"db=sqlite:///{work / 'gpu.db'}",
+            f"output_dir={work / 'loo'}", "epochs=40", f"data.cache_dir={work / 'cache'}"])
+    experiment.run(cfg)  # rewrites its table after every kernel: what the time allowed is kept
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -117,3 +117,48 @@ def test_gpu_session_build_stage_on_a_described_device(monkeypatch):
     builds = result["builds"]
     assert builds["baseline"] == "ok" and builds["docc"] == "ok", builds
     assert sum(status == "ok" for label, status in builds.items() if "@" in label) >= 2, builds
+
+
+@needs_nvcc
+def test_gpu_builds_time_their_kernels_with_cuda_events():
+    """Every launch in docc's host code is bracketed by CUDA events summed into an exported
+    counter (device time, copies excluded); host-only code gets no counter."""
+    from transfertune.backends.cuda import DEVICE_SECONDS, instrument_launches
+
+    target = target_for(H100)
+    source = codegen.generate(build_program(get_kernel("gemm")), target, "baseline")
+    launches = source.code.count("<<<")
+    assert launches and source.code.count("tt_launch_begin(); kernel_") == launches
+    assert source.code.count("tt_launch_end();") == launches
+    build = codegen.build_source(source, target)
+    assert build.status == "ok", build.log[-2000:]
+    symbols = subprocess.run(["nm", "-D", "--defined-only", build.library], capture_output=True, text=True).stdout
+    assert f" {DEVICE_SECONDS}" in symbols
+    host_only = "#include \"x.h\"\nextern \"C\" void f(double *a) { a[0] = 1.0; }\n"
+    assert instrument_launches(host_only) == host_only
+
+
+def test_the_cupy_peer_exists_on_gpus_only_for_array_formulations():
+    from transfertune.measure.peers import peers_for
+
+    gpu, cpu = target_for(H100), local_target("cpu-seq")
+    assert peers_for(get_kernel("gemm"), ["baseline", "docc", "numpy", "cupy"], None, gpu) == ("baseline", "docc", "cupy")
+    assert "cupy" not in peers_for(get_kernel("gemm"), ["numpy", "cupy"], None, cpu)
+    assert peers_for(get_kernel("jacobi-1d"), ["docc", "cupy"], None, gpu) == ("docc",)  # no one-call formulation
+
+
+@pytest.mark.skipif(local_device() is not None, reason="this machine has a GPU: the device checks run it")
+def test_the_cupy_peer_without_a_gpu_is_a_status():
+    from transfertune.measure.variants import Variant, measure_variants
+
+    results = measure_variants(get_kernel("gemm"), target_for(H100), "MINI", [Variant("cupy")], benchmark=False)
+    assert results["cupy"].status in ("crash", "error") and "cupy" in results["cupy"].message.lower()
+
+
+def test_gpu_responses_are_the_gpu_probes():
+    from transfertune.train.dataset import response_layout
+    from transfertune.tune.probes import GPU_PROBES, PROBES
+
+    layout = response_layout({"cpu-seq": "LARGE", "gpu-cuda": "LARGE"})
+    assert [r for t, r in layout if t == "gpu-cuda"] == [*GPU_PROBES, "best"]
+    assert [r for t, r in layout if t == "cpu-seq"] == [*PROBES, "best"]

@@ -74,7 +74,7 @@ def test_schema_is_versioned_and_reopening_is_idempotent(url):
     Storage(url)
     storage = Storage(url)
     with storage.session() as s:
-        assert s.execute(text("select version_num from alembic_version")).scalar_one() == "0004"
+        assert s.execute(text("select version_num from alembic_version")).scalar_one() == "0005"
 
 
 def test_a_store_of_the_first_schema_is_upgraded_in_place(tmp_path):
@@ -93,7 +93,7 @@ def test_a_store_of_the_first_schema_is_upgraded_in_place(tmp_path):
     storage = Storage(url)  # opening upgrades it: the transfers table exists afterwards
     assert storage.latest_transfer(content="p", target="t", shape="s") is None
     with storage.session() as s:
-        assert s.execute(text("select version_num from alembic_version")).scalar_one() == "0004"
+        assert s.execute(text("select version_num from alembic_version")).scalar_one() == "0005"
 
 
 def _writer(url, nest, worker, count):
@@ -196,12 +196,16 @@ def test_portable_export_round_trip_is_idempotent(url, gemm_nest, tmp_path):
     _writer(f"sqlite:///{tmp_path / 'src.db'}", gemm_nest, 0, 3)
     source.record(Measurement("baseline", "time-out", message="killed"), kernel=get_kernel("gemm"),
                   target=local_target("cpu-seq"), size="MINI", run="r9", nest=gemm_nest)
+    # A GPU measurement carries its device time (kernels only, copies excluded) through the round trip.
+    source.record(Measurement("baseline", "ok", (0.5, 0.4), device_samples=(0.1, 0.12)), kernel=get_kernel("gemm"),
+                  target=local_target("cpu-seq"), size="MINI", run="r10")
     counts = export(source, tmp_path / "export", {"machine": "test"})
-    assert counts["measurements"] == 4 and (tmp_path / "export" / "manifest.json").exists()
+    assert counts["measurements"] == 5 and (tmp_path / "export" / "manifest.json").exists()
     target = Storage(url)
-    assert load(target, tmp_path / "export") == 4
+    assert load(target, tmp_path / "export") == 5
     assert load(target, tmp_path / "export") == 0
     assert [m.measurement for m in target.measurements()] == [m.measurement for m in source.measurements()]
+    assert target.measurements()[-1].measurement.device_median == pytest.approx(0.11)
     assert target.nests() == source.nests()
     with pytest.raises(ValueError, match="not an export"):
         load(target, tmp_path)

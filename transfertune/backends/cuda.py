@@ -11,12 +11,18 @@ only to run.
 Every nest that a recipe does not place is offloaded plainly (its outermost map on the
 grid's X dimension, 32 threads a block): that plain offload is the untouched program on
 this target, the baseline every GPU recipe is measured against.
+
+A call's time includes what docc's host code does around the kernels (device
+allocation, copies in and out). The time on the device alone is taken with CUDA events
+around every kernel launch (`instrument_launches`) and summed into the library's
+``tt_device_seconds``, which the measuring child reads after each call.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import subprocess
 import tempfile
@@ -35,6 +41,29 @@ _FILE_MARK = "//@@ transfertune file: "
 """Separates the files of a CUDA bundle (header, host code, kernels)."""
 PLAIN_OFFLOAD = Recipe((Step("offload", (), {"block": 32}),))
 """What a nest gets on the GPU when no recipe says otherwise."""
+DEVICE_SECONDS = "tt_device_seconds"
+"""The exported double a CUDA build sums its kernels' device time into (`instrument_launches`)."""
+_LAUNCH = re.compile(r"^(\s*)(kernel_\w+<<<.*>>>\(.*\);)\s*$", re.MULTILINE)
+_TIMER = f"""
+#include <cuda_runtime.h>
+extern "C" {{ double {DEVICE_SECONDS} = 0.0; }}
+static cudaEvent_t tt_events[2];
+static bool tt_events_ready = false;
+static void tt_launch_begin(void) {{
+    if (!tt_events_ready) {{
+        cudaEventCreate(&tt_events[0]);
+        cudaEventCreate(&tt_events[1]);
+        tt_events_ready = true;
+    }}
+    cudaEventRecord(tt_events[0]);
+}}
+static void tt_launch_end(void) {{
+    float ms = 0.0f;
+    cudaEventRecord(tt_events[1]);
+    cudaEventSynchronize(tt_events[1]);
+    if (cudaEventElapsedTime(&ms, tt_events[0], tt_events[1]) == cudaSuccess) {DEVICE_SECONDS} += 1e-3 * ms;
+}}
+"""
 
 
 @dataclass(frozen=True)
@@ -103,7 +132,7 @@ class CudaBackend(Backend):
     name = "cuda"
     targets = ("gpu-cuda",)
     source_suffix = ".cu"
-    peers = ("baseline", "docc")
+    peers = ("baseline", "docc", "cupy")
 
     def local_target(self, name: str) -> Target:
         if name not in self.targets:
@@ -133,7 +162,8 @@ class CudaBackend(Backend):
                 Path(folder).glob("*.cu"))
             if not any(f.suffix == ".cpp" for f in files):
                 raise RuntimeError(f"docc wrote no CUDA host code (found {[f.name for f in files]})")
-            return "".join(f"{_FILE_MARK}{f.name}\n{f.read_text()}\n" for f in files)
+            texts = [instrument_launches(f.read_text()) if f.suffix == ".cpp" else f.read_text() for f in files]
+            return "".join(f"{_FILE_MARK}{f.name}\n{text}\n" for f, text in zip(files, texts, strict=True))
 
     def write_sources(self, code: str, folder: Path) -> list[Path]:
         """Unbundle into `folder`; the files to compile (host and kernels, not headers)."""
@@ -164,6 +194,16 @@ class CudaBackend(Backend):
     def environment(self, target: Target) -> dict[str, str]:
         """Host code runs on one thread; the GPU is device 0."""
         return {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
+
+
+def instrument_launches(host: str) -> str:
+    """docc's host code with every kernel launch bracketed by CUDA events, their elapsed
+    time summed into ``tt_device_seconds`` (copies and allocation excluded). The timer
+    goes after the host file's first include (docc's header, which the kernels share).
+    Host code that launches nothing (no nest offloaded) stays as it is: it has no device time."""
+    first, _, rest = host.partition("\n")
+    timed, launches = _LAUNCH.subn(r"\1tt_launch_begin(); \2 tt_launch_end();", rest)
+    return f"{first}\n{_TIMER}{timed}" if launches else host
 
 
 def target_for(device: Device) -> Target:

@@ -24,7 +24,7 @@ from transfertune.measure.peers import peers_for
 from transfertune.measure.variants import Variant, measure_variants, suite_workload
 
 LABELS = {"baseline": "untouched -O3", "polly": "Polly", "docc": "docc schedule", "clang_c": "C, clang -O3",
-          "polly_c": "C, Polly", "numpy": "NumPy"}
+          "polly_c": "C, Polly", "numpy": "NumPy", "cupy": "CuPy (cuBLAS), copies included"}
 COLUMNS = ["kernel", "size", "target", "target_key"] + [
     f"{peer}_{field}" for peer in PEERS for field in ("status", "median_s", "spread", "gflops")]
 

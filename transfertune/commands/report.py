@@ -20,8 +20,9 @@ from transfertune.ir.target import local_target
 from transfertune.suites import suite_names, suite_or_none
 
 CORE = ("polly", "docc", "tuned")
-"""Measured in every tuned run; the geomeans are over the kernels that have all three."""
-EXTRA = ("clang_c", "polly_c", "numpy")
+"""Measured in every tuned run where the target has them (a GPU has no Polly); the
+geomeans are over the kernels that have all of them."""
+EXTRA = ("clang_c", "polly_c", "numpy", "cupy")
 """Measured where the kernel has them (C peers with ``reference.polybench_c`` at tuning)."""
 VARIANTS = ("baseline", *CORE, *EXTRA)
 
@@ -61,13 +62,20 @@ def rows(storage: Storage, target: str, size: str) -> tuple[list[dict[str, Any]]
 
 def geomeans(table: list[dict[str, Any]]) -> dict[str, float | None]:
     """Geometric mean speedups over the kernels where Polly, docc and tuned are all
-    measured; an extra peer's over those of them where it is measured too."""
-    complete = [r for r in table if all(r[f"{v}_speedup"] for v in CORE)]
+    measured (those of them the target has); an extra peer's over those of them where it
+    is measured too."""
+    core = _present(table, CORE)
+    complete = [r for r in table if all(r[f"{v}_speedup"] for v in core)]
     out = {}
     for v in CORE + EXTRA:
         ratios = [r[f"{v}_speedup"] for r in complete if r[f"{v}_speedup"]]
         out[v] = math.exp(sum(math.log(x) for x in ratios) / len(ratios)) if ratios else None
     return out
+
+
+def _present(table: list[dict[str, Any]], variants: tuple[str, ...]) -> tuple[str, ...]:
+    """Those of `variants` that some kernel's run has (tried, whatever became of it)."""
+    return tuple(v for v in variants if any(r[f"{v}_status"] != "missing" for r in table))
 
 
 def main(cfg: DictConfig) -> int:
@@ -103,9 +111,9 @@ def to_markdown(table: list[dict[str, Any]], geo: dict[str, float | None], sourc
     def ratio(x: float | None) -> str:
         return f"{x:.2f}x" if x else "-"
 
-    shown = ("baseline", *CORE, *(v for v in EXTRA if any(r[f"{v}_s"] for r in table)))
+    shown = ("baseline", *_present(table, CORE), *(v for v in EXTRA if any(r[f"{v}_s"] for r in table)))
     names = {"baseline": "baseline", "polly": "Polly", "docc": "docc", "tuned": "tuned", "clang_c": "C clang -O3",
-             "polly_c": "C Polly", "numpy": "NumPy"}
+             "polly_c": "C Polly", "numpy": "NumPy", "cupy": "CuPy"}
     lines = [f"Data: {source}. Median runtime ± half the range; speedups over the untouched code, same run.",
              "", "| kernel | " + " | ".join(names[v] for v in shown) + " | "
              + " | ".join(f"{names[v]} speedup" for v in shown[1:]) + " | variants | tuning |",

@@ -31,7 +31,7 @@ def main(cfg: DictConfig) -> int:
             line = f"{kernel.name:16s} " + ("(from database) " if result.resumed else "")
             if m["baseline"].ok and m["tuned"].ok:
                 line += f"tuned {m['baseline'].median / m['tuned'].median:.2f}x"
-                for peer in ("polly", "polly_c", "numpy"):
+                for peer in ("polly", "polly_c", "numpy", "cupy"):
                     if peer in m and m[peer].ok:
                         line += f", {peer} {m['baseline'].median / m[peer].median:.2f}x"
             else:

@@ -57,7 +57,8 @@ def export(storage: Storage, path: str | Path, manifest: dict[str, Any] | None =
                  "nest": nests[m.nest_id].hash if m.nest_id else None,
                  "recipe": recipes[m.recipe_id].hash if m.recipe_id else None,
                  "target": targets[m.target_id].key, "created_at": m.created_at.isoformat(),
-                 **{f: getattr(m, f) for f in _MEASUREMENT_FIELDS}}
+                 **{f: getattr(m, f) for f in _MEASUREMENT_FIELDS},
+                 **({"device_samples": m.device_samples} if m.device_samples else {})}
                 for m in s.scalars(select(MeasurementRow).order_by(MeasurementRow.id))],
         }
     for name in FILES:
@@ -105,6 +106,7 @@ def load(storage: Storage, path: str | Path) -> int:
             s.add(MeasurementRow(program_id=program_ids[tuple(m["program"])], nest_id=nest_id, recipe_id=recipe_id,
                                  target_id=target_ids[m["target"]],
                                  created_at=datetime.fromisoformat(m["created_at"]),
+                                 device_samples=m.get("device_samples"),  # GPU targets only
                                  **{f: m[f] for f in _MEASUREMENT_FIELDS}))
             added += 1
     return added

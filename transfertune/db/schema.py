@@ -96,6 +96,8 @@ class MeasurementRow(Base):
     max_error: Mapped[float | None] = mapped_column(Float, nullable=True)
     message: Mapped[str] = mapped_column(Text, default="")
     phases: Mapped[dict] = mapped_column(JSON)
+    device_samples: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    """GPU targets: seconds in kernels on the device per sample (copies excluded)."""
     run: Mapped[str] = mapped_column(String(64))
     transfertune_version: Mapped[str] = mapped_column(String(32))
     docc_version: Mapped[str] = mapped_column(String(32))

@@ -266,7 +266,8 @@ class Storage:
                 variant=m.variant, target_id=self.target_id(s, target), size=size, status=m.status,
                 median=m.median if m.samples else None, spread=m.spread if m.samples else None,
                 samples=list(m.samples), max_error=_finite(m.max_error), message=m.message[:4000],
-                phases=m.phases, run=run, transfertune_version=_version("transfertune"),
+                phases=m.phases, device_samples=list(m.device_samples) or None, run=run,
+                transfertune_version=_version("transfertune"),
                 docc_version=_version("docc-compiler"), host=platform.node(),
                 created_at=datetime.now(UTC))
             s.add(row)
@@ -305,7 +306,7 @@ class Storage:
             program=name, nest_hash=nhash, recipe=json.loads(rjson) if rjson else None,
             variant=row.variant, target_key=tkey, size=row.size,
             measurement=Measurement(row.variant, row.status, tuple(row.samples), row.message,
-                                    row.max_error, dict(row.phases)),
+                                    row.max_error, dict(row.phases), tuple(row.device_samples or ())),
             run=row.run) for row, name, nhash, rjson, tkey in rows]
 
     def nest_speedups(self, *, size: str, target: Target | str | None = None, target_name: str | None = None,

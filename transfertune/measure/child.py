@@ -4,6 +4,10 @@ It loads compiled variants with ctypes, and either verifies them against the Num
 reference or times them, printing one JSON line per event on stdout *as it goes*:
 ``{"start": variant}`` before touching a variant, then its result. The parent reads the
 last ``start`` without a result to know which variant crashed or hung the child.
+
+A GPU build exports the seconds its kernels spent on the device during the last call
+(``tt_device_seconds``, CUDA events around every launch); where a library has it, each
+timed sample comes with that device time too (``device_samples``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,11 @@ from transfertune.suites import get_kernel
 
 NUMPY_REFERENCE = "numpy:reference"
 """The 'library' of the NumPy peer: the suite kernel's own NumPy formulation."""
+CUPY_REFERENCE = "cupy:reference"
+"""The 'library' of the CuPy peer: the same NumPy formulation on CuPy arrays (matrix
+products through cuBLAS), each call copying its arrays to the device and back."""
+DEVICE_SECONDS = "tt_device_seconds"
+"""What a GPU build exports (`transfertune.backends.cuda.instrument_launches`)."""
 
 
 def _emit(event: dict[str, Any]) -> None:
@@ -30,8 +39,8 @@ def _emit(event: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _entry(library: str, symbol: str, arguments: list[str], sample: list[Any]) -> Any:
-    fn = getattr(ctypes.CDLL(library), symbol)
+def _entry(lib: ctypes.CDLL, symbol: str, sample: list[Any]) -> Any:
+    fn = getattr(lib, symbol)
     types = []
     for value in sample:
         if isinstance(value, np.ndarray):
@@ -62,14 +71,64 @@ def _call(fn: Any, values: list[Any]) -> None:
     fn(*[v.ctypes.data if isinstance(v, np.ndarray) else v for v in values])
 
 
-def _loader(job: dict[str, Any], library: str, sample: Args) -> Callable[[Args], Callable[[], None]]:
-    """For one variant: given fresh arguments, the call to run (and time) on them; the
-    library is loaded once, here."""
-    if library == NUMPY_REFERENCE:
-        reference = get_kernel(job["kernel"]).reference
-        return lambda args: partial(reference, **args)
-    fn = _entry(library, job["entry"], job["arguments"], _values(sample, job["arguments"], job["symbols"]))
-    return lambda args: partial(_call, fn, _values(args, job["arguments"], job["symbols"]))
+class _DeviceClock:
+    """Device seconds of a variant's last call (None where the variant has no device time)."""
+
+    def __init__(self, counter: Any = None) -> None:
+        self.counter = counter
+        self.last: float | None = None
+
+    def wrap(self, call: Callable[[], None]) -> Callable[[], None]:
+        if self.counter is None:
+            return call
+
+        def timed() -> None:
+            self.counter.value = 0.0
+            call()
+            self.last = float(self.counter.value)
+
+        return timed
+
+
+def _on_device(reference: Callable[..., None], outputs: tuple[str, ...], clock: _DeviceClock, **args: Any) -> None:
+    """`reference` on CuPy copies of `args`, the outputs copied back: what a user calling
+    cuBLAS from NumPy-style code pays, copies included (device time from CUDA events)."""
+    import cupy
+
+    on_device = {k: cupy.asarray(v) if isinstance(v, np.ndarray) else v for k, v in args.items()}
+    begin, end = cupy.cuda.Event(), cupy.cuda.Event()
+    begin.record()
+    reference(**on_device)
+    end.record()
+    end.synchronize()
+    clock.last = cupy.cuda.get_elapsed_time(begin, end) * 1e-3
+    for name in outputs:
+        args[name][...] = cupy.asnumpy(on_device[name])
+
+
+class _Loaded:
+    """One variant, loaded once: `call(args)` is the call to run (and time) on fresh
+    arguments; `clock.last` its device time, where it has one."""
+
+    def __init__(self, job: dict[str, Any], library: str, sample: Args) -> None:
+        self.job = job
+        self.clock = _DeviceClock()
+        if library in (NUMPY_REFERENCE, CUPY_REFERENCE):
+            kernel = get_kernel(job["kernel"])
+            self.fn = (partial(_on_device, kernel.reference, kernel.outputs, self.clock)
+                       if library == CUPY_REFERENCE else kernel.reference)
+            self.native = False
+            return
+        lib = ctypes.CDLL(library)
+        self.fn = _entry(lib, job["entry"], _values(sample, job["arguments"], job["symbols"]))
+        self.native = True
+        if hasattr(lib, DEVICE_SECONDS):
+            self.clock = _DeviceClock(ctypes.c_double.in_dll(lib, DEVICE_SECONDS))
+
+    def call(self, args: Args) -> Callable[[], None]:
+        if not self.native:
+            return partial(self.fn, **args)
+        return self.clock.wrap(partial(_call, self.fn, _values(args, self.job["arguments"], self.job["symbols"])))
 
 
 def max_error(got: np.ndarray, want: np.ndarray) -> float:
@@ -120,7 +179,7 @@ def _checks(job: dict[str, Any]) -> Iterator[tuple[Args, Args, tuple[str, ...]]]
             want = {**copy_args(args), **_load(check["expected"], {}, job["outputs"])}
         else:
             want = copy_args(args)
-            _loader(job, job["reference_library"], want)(want)()
+            _Loaded(job, job["reference_library"], want).call(want)()
         yield args, want, tuple(job["outputs"])
 
 
@@ -133,7 +192,7 @@ def verify(job: dict[str, Any]) -> None:
         worst, where = 0.0, ""
         for number, (args, want, outputs) in enumerate(sets):
             got = copy_args(args)
-            _loader(job, library, got)(got)()
+            _Loaded(job, library, got).call(got)()
             for name in outputs:
                 error = max_error(got[name], want[name])
                 if error > worst or not where:
@@ -152,7 +211,7 @@ def benchmark(job: dict[str, Any]) -> None:
     more (a first call may pay once for what later calls reuse: OpenBLAS's and OpenMP's
     thread pools, page faults on fresh buffers), and if the faster of its two warm-ups
     is still that slow it is not repeated: that run is its only sample (and the result
-    says so). With ``settle`` seconds,
+    says so). Device time, where a variant has it, is kept for the timed calls. With ``settle`` seconds,
     the child pauses before every call (outside the timed region): the worker threads
     of the previous call's runtime (OpenMP's, OpenBLAS's) spin for a while after it
     returns, and would otherwise take cores from the next variant, which on millisecond
@@ -161,10 +220,11 @@ def benchmark(job: dict[str, Any]) -> None:
     settle = float(job.get("settle", 0.0))
     pristine = _inputs(job, check=False)
     variants = list(job["libraries"])
-    fns, warmup = {}, {}
+    fns: dict[str, _Loaded] = {}
+    warmup: dict[str, float] = {}
 
     def warm(variant: str) -> float:
-        call = fns[variant](copy_args(pristine))
+        call = fns[variant].call(copy_args(pristine))
         time.sleep(settle)
         begin = time.perf_counter()
         call()
@@ -172,7 +232,7 @@ def benchmark(job: dict[str, Any]) -> None:
 
     for variant in variants:
         _emit({"start": variant, "phase": "warmup"})
-        fns[variant] = _loader(job, job["libraries"][variant], pristine)
+        fns[variant] = _Loaded(job, job["libraries"][variant], pristine)
         warmup[variant] = warm(variant)
     factor = job.get("early_stop")
     fastest = min(warmup.values())
@@ -181,20 +241,25 @@ def benchmark(job: dict[str, Any]) -> None:
     stopped = [v for v in variants if factor and warmup[v] > factor * fastest]
     timed = [v for v in variants if v not in stopped]
     samples: dict[str, list[float]] = {v: [] for v in timed}
+    device: dict[str, list[float]] = {v: [] for v in timed}
     for rep in range(job["repetitions"]):
         order = timed[rep % len(timed):] + timed[:rep % len(timed)]
         for variant in order:
-            call = fns[variant](copy_args(pristine))
+            call = fns[variant].call(copy_args(pristine))
             _emit({"start": variant, "phase": f"rep{rep}"})
             time.sleep(settle)
             begin = time.perf_counter()
             call()
             samples[variant].append(time.perf_counter() - begin)
+            if fns[variant].clock.last is not None:
+                device[variant].append(fns[variant].clock.last)
             _emit({"variant": variant, "sample": samples[variant][-1]})
     for variant in timed:
-        _emit({"variant": variant, "status": "ok", "samples": samples[variant]})
+        _emit({"variant": variant, "status": "ok", "samples": samples[variant], "device_samples": device[variant]})
     for variant in stopped:
+        last = fns[variant].clock.last
         _emit({"variant": variant, "status": "ok", "samples": [warmup[variant]],
+               "device_samples": [last] if last is not None else [],
                "message": f"stopped early: warm-up {warmup[variant] / fastest:.1f}x the fastest"})
 
 

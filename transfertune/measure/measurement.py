@@ -24,6 +24,9 @@ class Measurement:
     """Largest normalised error seen in verification."""
     phases: dict[str, float] = field(default_factory=dict)
     """Where the time went: generate, compile, verify, benchmark (seconds)."""
+    device_samples: tuple[float, ...] = ()
+    """GPU targets: seconds the same repetitions spent in kernels on the device (CUDA
+    events; host<->device copies and allocation excluded). Empty elsewhere."""
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -38,6 +41,10 @@ class Measurement:
         return statistics.median(self.samples) if self.samples else float("nan")
 
     @property
+    def device_median(self) -> float | None:
+        return statistics.median(self.device_samples) if self.device_samples else None
+
+    @property
     def spread(self) -> float:
         """Relative spread (max - min) / median of the samples; 0 for a single sample."""
         if len(self.samples) < 2 or self.median <= 0:
@@ -47,9 +54,10 @@ class Measurement:
     def to_json(self) -> dict[str, Any]:
         return {"variant": self.variant, "status": self.status, "samples": list(self.samples),
                 "median": self.median if self.samples else None, "spread": self.spread,
-                "message": self.message, "max_error": self.max_error, "phases": self.phases}
+                "message": self.message, "max_error": self.max_error, "phases": self.phases,
+                "device_samples": list(self.device_samples), "device_median": self.device_median}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Measurement:
         return cls(data["variant"], data["status"], tuple(data.get("samples", ())), data.get("message", ""),
-                   data.get("max_error"), dict(data.get("phases", {})))
+                   data.get("max_error"), dict(data.get("phases", {})), tuple(data.get("device_samples") or ()))

@@ -7,7 +7,9 @@
   what a user of PolyBench compares with. Present only where ``reference.polybench_c``
   names a checkout;
 - ``numpy``: the kernel's NumPy formulation, for kernels where it is a few whole-array
-  calls (`Kernel.numpy_peer`), run with the target's thread count.
+  calls (`Kernel.numpy_peer`), run with the target's thread count;
+- ``cupy`` (GPU targets): the same formulation on CuPy arrays, matrix products through
+  cuBLAS, each call copying its arrays to the device and back (as the GPU builds do).
 
 Peers are variants like any other: verified before they are timed, in the same rounds.
 """
@@ -24,7 +26,10 @@ from transfertune.suites import get_kernel, suite_or_none
 PROGRAM_PEERS = ("polly", "docc")
 C_PEERS = ("clang_c", "polly_c")
 NUMPY = "numpy"
-ALL = ("baseline", *PROGRAM_PEERS, *C_PEERS, NUMPY)
+CUPY = "cupy"
+ARRAY_PEERS = (NUMPY, CUPY)
+"""Peers that run the kernel's NumPy formulation instead of a build."""
+ALL = ("baseline", *PROGRAM_PEERS, *C_PEERS, *ARRAY_PEERS)
 COMPARED = ALL[1:]
 """The peers timed beside a tuned or transferred program in its final run."""
 POLLY_C_FLAGS = ("-mllvm", "-polly", "-mllvm", "-polly-tiling", "-mllvm", "-polly-vectorizer=stripmine")
@@ -36,7 +41,7 @@ def peers_for(kernel: Kernel, names: tuple[str, ...] | list[str], polybench_c: s
               target: Target | None = None) -> tuple[str, ...]:
     """The peers of `names` that `kernel` has on `target`: C peers only for PolyBench
     kernels with a checkout configured, ``numpy`` only where the kernel has a NumPy
-    formulation, and only those the target's backend has (a GPU has no Polly)."""
+    formulation, and only those the target's backend has (a GPU has no Polly, a CPU no CuPy)."""
     out = []
     for name in names:
         if name not in ALL:
@@ -45,7 +50,7 @@ def peers_for(kernel: Kernel, names: tuple[str, ...] | list[str], polybench_c: s
             continue
         if name in C_PEERS and (not polybench_c or not _polybench(kernel)):
             continue
-        if name == NUMPY and not kernel.numpy_peer:
+        if name in ARRAY_PEERS and not kernel.numpy_peer:
             continue
         out.append(name)
     return tuple(out)

@@ -19,7 +19,7 @@ from transfertune.ir.program import Program, build_program
 from transfertune.ir.recipe import ProgramRecipe, Recipe
 from transfertune.ir.target import Target
 from transfertune.measure import peers
-from transfertune.measure.child import NUMPY_REFERENCE
+from transfertune.measure.child import CUPY_REFERENCE, NUMPY_REFERENCE
 from transfertune.measure.measurement import Measurement
 from transfertune.measure.runner import base_job, run_resilient
 from transfertune.suites.polybench.c_source import CSourceError, c_reference
@@ -93,14 +93,16 @@ class _Plan:
     bench: codegen.BuildJob | None
     entry: str = ""
     steps: str = ""
+    array_library: str = ""
+    """The NumPy and CuPy peers: which of the child's array formulations runs (no build)."""
 
 
 def _plan(workload: Workload, target: Target, variant: Variant, benchmark: bool) -> _Plan:
     program = workload.program
-    if variant.kind == peers.NUMPY:
+    if variant.kind in peers.ARRAY_PEERS:
         if "kernel" not in workload.check or not program.kernel.numpy_peer:
-            raise RuntimeError(f"{program.kernel.name} has no NumPy peer")
-        return _Plan(None, None)
+            raise RuntimeError(f"{program.kernel.name} has no NumPy formulation (peer {variant.kind})")
+        return _Plan(None, None, array_library=CUPY_REFERENCE if variant.kind == peers.CUPY else NUMPY_REFERENCE)
     if variant.kind in peers.C_PEERS:
         if workload.c_source is None or "kernel" not in workload.check:
             raise RuntimeError(f"{variant.kind}: no PolyBench/C source for {program.kernel.name} "
@@ -146,7 +148,7 @@ def measure_variants(kernel: Kernel | Workload, target: Target, size: str, varia
     bench_libraries: dict[str, str] = {}
     for name, plan in plans.items():
         if plan.check is None or plan.bench is None:
-            libraries[name] = bench_libraries[name] = NUMPY_REFERENCE
+            libraries[name] = bench_libraries[name] = plan.array_library
             continue
         results = [built[plan.check]] + ([built[plan.bench]] if plan.bench != plan.check else [])
         phases[name]["compile"] = sum(r.seconds for r in results)
@@ -202,7 +204,8 @@ def measure_variants(kernel: Kernel | Workload, target: Target, size: str, varia
         else:
             event = timed.get(name, {"status": "error", "message": "not timed"})
             out[name] = Measurement(name, event["status"], tuple(event.get("samples", ())),
-                                    event.get("message", steps.get(name, "")), errors[name], phases[name])
+                                    event.get("message", steps.get(name, "")), errors[name], phases[name],
+                                    tuple(event.get("device_samples", ())))
     return out
 
 

@@ -36,8 +36,10 @@ from transfertune.train.dataset import kernel_folds
 from transfertune.train.train import fit, research_store, samples
 
 SPEEDUPS = ("transfer", *PEERS, "oracle")
-COLUMNS = ("kernel", "target", "baseline_s", *SPEEDUPS, "variants", "seconds", "recipe")
-"""The table's columns (`_row`); older tables lack the newer peers."""
+COLUMNS = ("kernel", "target", "baseline_s", *SPEEDUPS, "variants", "seconds", "recipe", "baseline_device_s",
+           "transfer_device_s")
+"""The table's columns (`_row`); older tables lack the newer peers and the device times
+(GPU targets: seconds in kernels on the device, copies excluded)."""
 
 
 def scratch_storage(cfg: DictConfig, folder: Path) -> Storage:
@@ -94,7 +96,7 @@ def _run(cfg: DictConfig, tmp: Path) -> dict[str, Any]:
         rows.append(_row(name, str(target), result.report, storage, str(cfg.size)))
         _write(rows, out)
         bar.write(f"{name:16s} {target}: transfer {_fmt(rows[-1]['transfer'])}, polly {_fmt(rows[-1]['polly'])}, "
-                  f"oracle {_fmt(rows[-1]['oracle'])}, {rows[-1]['variants']} variants")
+                  f"docc {_fmt(rows[-1]['docc'])}, oracle {_fmt(rows[-1]['oracle'])}, {rows[-1]['variants']} variants")
     return _write(rows, out)
 
 
@@ -108,6 +110,8 @@ def finished_rows(path: Path) -> list[dict[str, Any]]:
         for key in SPEEDUPS:
             r[key] = float(r[key]) if r.get(key) else None  # older tables lack the newer peers
         r["variants"], r["seconds"] = int(r["variants"]), float(r["seconds"])
+        for key in ("baseline_device_s", "transfer_device_s"):
+            r[key] = float(r[key]) if r.get(key) else None
     return rows
 
 
@@ -140,7 +144,8 @@ def _row(name: str, target: str, report: dict[str, Any], storage: Storage, size:
     return {"kernel": name, "target": target, "baseline_s": base, "transfer": speedup("transferred"),
             **{peer: speedup(peer) for peer in PEERS}, "oracle": oracle,
             "variants": report["variants_tried"], "seconds": round(report["seconds"], 1),
-            "recipe": json.dumps(report["recipe"])}
+            "recipe": json.dumps(report["recipe"]), "baseline_device_s": m["baseline"].get("device_median"),
+            "transfer_device_s": m.get("transferred", {}).get("device_median")}
 
 
 def _transfer_over(rows: list[dict[str, Any]]) -> dict[str, float | None]:
@@ -163,6 +168,12 @@ def _by_target(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return {t: [r for r in rows if r["target"] == t] for t in sorted({r["target"] for r in rows})}
 
 
+def _machine(target: str) -> dict[str, Any]:
+    """What `target` is on this machine (a GPU target: the device, by its fingerprint)."""
+    fp = local_target(target).fingerprint
+    return {"cpu": fp.cpu_model, "cores": fp.cores, "caches": fp.caches, "isa": list(fp.isa), "host": platform.node()}
+
+
 def _write(rows: list[dict[str, Any]], out: Path) -> dict[str, Any]:
     write_csv(rows, out / "results.csv")
     fp = local_fingerprint()
@@ -172,7 +183,7 @@ def _write(rows: list[dict[str, Any]], out: Path) -> dict[str, Any]:
         # Targets answer different questions (a parallel and a sequential machine), so each
         # also gets its own geometric means; "geomean" above pools them.
         "by_target": {t: {"geomean": {k: geomean([r[k] for r in mine]) for k in SPEEDUPS},
-                          "transfer_over": _transfer_over(mine), "kernels": len(mine)}
+                          "transfer_over": _transfer_over(mine), "kernels": len(mine), "machine": _machine(t)}
                       for t, mine in groups.items()},
         "max_variants_per_kernel": max((r["variants"] for r in rows), default=0),
         "regressions": sorted({f"{r['kernel']}@{r['target']}" for r in rows if r["transfer"] and r["transfer"] < 1.0}),
@@ -183,7 +194,7 @@ def _write(rows: list[dict[str, Any]], out: Path) -> dict[str, Any]:
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     names = {"transfer": "transfer", "polly": "Polly", "docc": "docc", "clang_c": "C clang -O3",
-             "polly_c": "C Polly", "numpy": "NumPy", "oracle": "oracle"}
+             "polly_c": "C Polly", "numpy": "NumPy", "cupy": "CuPy", "oracle": "oracle"}
     lines = ["| kernel | target | baseline | " + " | ".join(names[k] for k in SPEEDUPS)
              + " | transfer / C Polly | transfer / NumPy | variants | seconds |",
              "|---" * (len(SPEEDUPS) + 7) + "|"]

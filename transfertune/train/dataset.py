@@ -30,9 +30,8 @@ from transfertune.embed.featurize import FEATURE_VERSION, featurize
 from transfertune.ir.target import local_target
 from transfertune.isolated import run_isolated
 from transfertune.suites import group_of
-from transfertune.tune.probes import PROBES, probes_for
+from transfertune.tune.probes import probe_names, probes_for
 
-RESPONSES = tuple(PROBES) + ("best",)
 _log = logging.getLogger(__name__)
 
 
@@ -66,8 +65,9 @@ def kernel_folds(kernels: list[str], count: int, seed: int) -> list[list[str]]:
 
 
 def response_layout(sizes: dict[str, str]) -> list[tuple[str, str]]:
-    """(target, response) per entry of y, in order."""
-    return [(t, r) for t in sizes for r in RESPONSES]
+    """(target, response) per entry of y, in order: each target's probes (a GPU's are
+    its own), then its best."""
+    return [(t, r) for t in sizes for r in (*probe_names(t), "best")]
 
 
 def build_samples(storage: Storage, sizes: dict[str, str]) -> list[NestSample]:
@@ -125,7 +125,8 @@ def cached_samples(storage: Storage, sizes: dict[str, str], cache_dir: str | Pat
     The cache is an ``.npz`` of plain arrays read with ``allow_pickle=False`` (see
     `save_samples`): loading it runs no code. A cache that cannot be read is rebuilt."""
     rows = storage.measurements()
-    state = json.dumps([len(rows), rows[-1].run if rows else "", sizes, FEATURE_VERSION, RESPONSES], sort_keys=True)
+    state = json.dumps([len(rows), rows[-1].run if rows else "", sizes, FEATURE_VERSION,
+                        response_layout(sizes)], sort_keys=True)
     path = Path(cache_dir) / f"samples-{hashlib.sha256(state.encode()).hexdigest()[:16]}.npz"
     if path.exists():
         try:

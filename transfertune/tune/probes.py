@@ -34,17 +34,30 @@ GPU_PROBES: dict[str, Recipe] = {
                            Step("offload_nested", (0,), {"block": 4}))),
     "gpu_split_xy": Recipe((Step("distribute", (0,)), Step("offload", (), {"block": 32}),
                             Step("offload_nested", (0,), {"block": 8}))),
+    # Under a sequential outer loop (time steps, a pivot): offload the maps inside it.
+    "gpu_inner": Recipe((Step("offload", (0,), {"block": 64}), Step("offload", (1,), {"block": 64}),
+                         Step("offload", (2,), {"block": 64}))),
 }
 """The GPU's probes: mappings of a nest onto the grid (the three-step gemm mapping of
 the GPU issue is ``gpu_split_xy`` after interchange; see README)."""
 
 
+PROBE_SETS: dict[str, dict[str, Recipe]] = {"cpu": PROBES, "cuda": GPU_PROBES}
+"""Each backend's probes, by backend name."""
+
+
+def probe_names(target: str) -> tuple[str, ...]:
+    """Names of the probes of targets called `target`: the responses measured there."""
+    return tuple(PROBE_SETS[backend_of(target).name])
+
+
 def probes_for(target: Target) -> dict[str, Recipe]:
     """The probes as they apply to `target` (steps its backend does not build dropped,
     e.g. OpenMP on a sequential one); empty and duplicate recipes are dropped."""
-    ops = backend_of(target).ops(target)
+    backend = backend_of(target)
+    ops = backend.ops(target)
     out: dict[str, Recipe] = {}
-    for name, recipe in (GPU_PROBES if "offload" in ops else PROBES).items():
+    for name, recipe in PROBE_SETS[backend.name].items():
         steps = tuple(s for s in recipe.steps if s.op in ops)
         if steps and Recipe(steps) not in out.values():
             out[name] = Recipe(steps)
