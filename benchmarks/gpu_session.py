@@ -11,7 +11,11 @@ Stages, each writing its results as it goes (under ``--work``; what finished is 
   3. transfer: the leave-one-out experiment on gpu-cuda over the tuned kernels (at most
      9 variants, never slower than the plain offload), results in ``loo/``.
 A second run on the same machine resumes (tuning reads the store, the experiment its
-table). Run it through benchmarks/gpu_session.sh, which sets up the environment.
+table). Run it through benchmarks/gpu_session.sh, which sets up the environment. Back on
+a CPU machine, ``--publish DIR`` (the unpacked results.tgz) writes the tables to
+results/polybench_loo/gpu-cuda/ and adds ``by_target.gpu-cuda`` to the leave-one-out
+summary; ``transfertune db action=import path=...`` of an export of ``gpu.db`` adds the
+measurements to the seed.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 import traceback
@@ -34,6 +39,13 @@ ORDER = ("gemm", "2mm", "3mm", "syrk", "syr2k", "atax", "bicg", "mvt", "gemver",
 """Kernels in the order they are tuned: those whose untouched build offloads first; last
 those whose untouched build runs on the host for 10-50 s a call at LARGE (nothing in
 them is a map at the outermost level), which a short session leaves out."""
+
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "polybench_loo"
+PUBLISHED = {"loo/results.csv": "results.csv", "loo/results.md": "results.md", "loo/summary.json": "summary.json",
+             "loo/speedups.png": "speedups.png", "tune.md": "tune.md", "preflight.json": "preflight.json",
+             "target.json": "target.json", "session.log": "session.log"}
+"""What a session leaves in its work folder -> its name under results/polybench_loo/gpu-cuda/."""
 
 
 def build_kernel(name: str) -> dict[str, Any]:
@@ -71,7 +83,11 @@ def main() -> int:
     parser.add_argument("--work", default="outputs/gpu", help="results and the store (a rerun resumes from them)")
     parser.add_argument("--minutes", type=float, default=8.0, help="the whole run, preflight included")
     parser.add_argument("--kernels", default="all", help="comma-separated, or all (in ORDER)")
+    parser.add_argument("--publish", metavar="DIR", help="publish a finished session's DIR (no GPU needed)")
     args = parser.parse_args()
+    if args.publish:
+        publish(Path(args.publish), RESULTS)
+        return 0
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + 60 * args.minutes
@@ -106,7 +122,7 @@ def _preflight(work: Path) -> bool:
     from transfertune.tune.probes import GPU_PROBES
 
     variants = [Variant("baseline"), Variant("docc"), Variant("cupy"),
-                Variant("gpu_split_xy", ProgramRecipe({0: GPU_PROBES["gpu_split_xy"]}))]
+                Variant("gpu_sink_yx", ProgramRecipe({0: GPU_PROBES["gpu_sink_yx"]}))]
     results = measure_variants(get_kernel("gemm"), local_target("gpu-cuda"), "MEDIUM", variants,
                                Settings(repetitions=3, check_size="SMALL", timeout=60))
     report = {name: m.to_json() for name, m in results.items()}
@@ -146,7 +162,7 @@ def _tune(names: list[str], work: Path, end: float) -> None:
     storage = Storage(f"sqlite:///{work / 'gpu.db'}")
     # Probes only: a short session buys more kernels with them than a search of a few.
     options = TuneOptions(size="LARGE", budget=Budget(0), top=1, final_repetitions=3,
-                          settings=Settings(repetitions=3, early_stop=1.5, timeout=30))
+                          settings=Settings(repetitions=3, early_stop=1.5, timeout=10))
     tuner = Tuner(storage, InlineExecutor(), "gpu-cuda", get_strategy("evolutionary"), options)
     with (work / "tune.jsonl").open("a") as out:
         for name in names:
@@ -171,7 +187,7 @@ def _report(work: Path) -> None:
     from transfertune.db import Storage
 
     table, source = rows(Storage(f"sqlite:///{work / 'gpu.db'}"), "gpu-cuda", "LARGE")
-    (work / "tune.md").write_text(to_markdown(table, geomeans(table), source))
+    (work / "tune.md").write_text(to_markdown(table, geomeans(table, "gpu-cuda"), source))
 
 
 def _transfer(names: list[str], work: Path, end: float) -> None:  # noqa: ARG001 - bounded by the run's time-out
@@ -191,6 +207,22 @@ def _transfer(names: list[str], work: Path, end: float) -> None:  # noqa: ARG001
             "~data.sizes.cpu-seq", "+data.sizes.gpu-cuda=LARGE", f"db=sqlite:///{work / 'gpu.db'}",
             f"output_dir={work / 'loo'}", "epochs=40", f"data.cache_dir={work / 'cache'}"])
     experiment.run(cfg)  # rewrites its table after every kernel: what the time allowed is kept
+
+
+def publish(work: Path, results: Path) -> None:
+    """The session's tables under `results`/gpu-cuda, and its ``by_target.gpu-cuda`` (with
+    the device as ``machine``) in `results`/summary.json beside the CPU targets'."""
+    folder = results / "gpu-cuda"
+    folder.mkdir(parents=True, exist_ok=True)
+    for source, name in PUBLISHED.items():
+        if (work / source).exists():
+            shutil.copyfile(work / source, folder / name)
+    gpu = json.loads((work / "loo" / "summary.json").read_text())["by_target"]["gpu-cuda"]
+    path = results / "summary.json"
+    summary = json.loads(path.read_text()) if path.exists() else {"by_target": {}}
+    summary["by_target"]["gpu-cuda"] = {**gpu, "source": "gpu-cuda/summary.json"}
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+    log(f"published {work} to {folder}; {path} has by_target.gpu-cuda")
 
 
 if __name__ == "__main__":

@@ -69,6 +69,16 @@ def store(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def lending_store(tmp_path_factory):
+    """The same measurements as `store`, for tests that assert what a query lends: nothing
+    else writes here (other tests record timed transfers into `store`, whose winners
+    depend on how loaded the machine was)."""
+    return measured_store(f"sqlite:///{tmp_path_factory.mktemp('lending') / 'tt.db'}",
+                          {"gemm": {GEMM_RECIPE: 2.0, TILE: 1.1}, "syrk": {GEMM_RECIPE: 1.8, TILE: 1.05},
+                           "jacobi-2d": {TILE: 1.3}, "atax": {TILE: 1.2}, "2mm": {GEMM_RECIPE: 1.9}})
+
+
+@pytest.fixture(scope="session")
 def checkpoint(store, tmp_path_factory):
     out = tmp_path_factory.mktemp("ckpt")
     train(load_config("train", [f"db={store}", "model=small", "epochs=10", f"output_dir={out}", "val_fraction=0",

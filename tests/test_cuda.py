@@ -57,7 +57,7 @@ def test_plain_offload_and_a_gpu_recipe_compile_with_nvcc():
     assert "<<<" in baseline.code and "cudaMemcpy" in baseline.code and "cudaDeviceSynchronize" in baseline.code
     recipe = Recipe((Step("distribute", ()), Step("offload", (), {"block": 64})))
     mapped = codegen.generate(program, target, "recipe", ProgramRecipe({0: recipe}))
-    assert [r.applied for r in mapped.steps] == [True, True]
+    assert [(r.nest, r.applied) for r in mapped.steps] == [(0, True), (0, True), (1, True)]  # both parts offloaded
     for source in (baseline, mapped):
         build = codegen.build_source(source, target)
         assert build.status == "ok", build.log[-2000:]
@@ -162,3 +162,38 @@ def test_gpu_responses_are_the_gpu_probes():
     layout = response_layout({"cpu-seq": "LARGE", "gpu-cuda": "LARGE"})
     assert [r for t, r in layout if t == "gpu-cuda"] == [*GPU_PROBES, "best"]
     assert [r for t, r in layout if t == "cpu-seq"] == [*PROBES, "best"]
+
+
+@needs_nvcc
+def test_where_the_plain_offload_is_wrong_the_fallback_is_the_code_as_written(store):
+    """docc 0.8.1 offloads trmm's outer loop although it carries a dependence (measured
+    wrong on an H200). The fallback of tuning and transfer there is every nest left where
+    it is written: host code with no launch, which runs and verifies even without a GPU."""
+    from transfertune.db import Storage
+    from transfertune.measure.variants import Settings, Variant, measure_variants, suite_workload
+    from transfertune.tune.executor import InlineExecutor
+    from transfertune.tune.trials import Trials
+
+    target = target_for(H100)
+    workload = suite_workload(get_kernel("trmm"), "MINI", "MINI")
+    written = Trials(Storage(store), InlineExecutor(), workload, target, "MINI").as_written()
+    assert written is not None and all(not r.steps for r in written.nests.values())
+    source = codegen.generate(workload.program, target, "recipe", written)
+    assert "<<<" not in source.code
+    result = measure_variants(workload, target, "MINI", [Variant("as_written", written)], Settings(repetitions=1))
+    assert result["as_written"].ok, result["as_written"].message
+    cpu = Trials(Storage(store), InlineExecutor(), workload, local_target("cpu-seq"), "MINI")
+    assert cpu.as_written() is None  # on a CPU the untouched program is the code as written
+
+
+def test_gemm_maps_one_thread_to_each_output_element():
+    """The GPU issue's three-step gemm mapping (reduction loop sunk below the output's inner
+    loop, the nest split, both parts on X and Y) as a probe: two launches, the product's
+    kernel indexed by both grid dimensions with the k loop inside each thread."""
+    from transfertune.tune.probes import GPU_PROBES
+
+    program = build_program(get_kernel("gemm"))
+    source = codegen.generate(program, target_for(H100), "recipe", ProgramRecipe({0: GPU_PROBES["gpu_sink_xy"]}))
+    assert all(r.applied for r in source.steps) and source.code.count("<<<") == 2
+    product = next(c for c in source.code.split("//@@ transfertune file: ") if c.startswith("kernel_") and "for(k" in c)
+    assert "__daisy_cuda_indvar_x;" in product and "__daisy_cuda_indvar_y;" in product

@@ -47,6 +47,22 @@ def test_crash_hang_and_wrong_variants_are_contained(target):
     assert "signal 11" in results["crash"]["message"]
 
 
+def test_one_call_past_its_limit_costs_that_limit_not_the_run(target):
+    """A variant that hangs is stopped once its call runs past `call_timeout`, long
+    before the run's whole budget, and the others are still measured."""
+    import time
+
+    program = build_program(get_kernel("gemm"))
+    good = codegen.generate(program, target, "baseline")
+    libraries = {"good": _library(good.code, target), "hang": _library(f"{SIGNATURE}\n{BODIES['hang']}\n", target)}
+    job = base_job(program, "verify", libraries, good.entry) | {"kernel": "gemm", "params": {"NI": 6, "NJ": 7, "NK": 8}}
+    begin = time.monotonic()
+    results = run_resilient(job | {"tolerance": 1e-6}, target, timeout=120, call_timeout=3)
+    assert time.monotonic() - begin < 60
+    assert results["good"]["status"] == "ok" and results["hang"]["status"] == "time-out"
+    assert "one call ran over 3 s" in results["hang"]["message"]
+
+
 def test_compile_error_is_a_status_with_the_log(target):
     build = codegen.build("this is not C++", codegen.compile_flags(target, "baseline"))
     assert build.status == "compile-error"

@@ -93,7 +93,8 @@ def test_index_benchmark_sweeps_hnsw_search_effort(tmp_path, monkeypatch):
         index.ef_search = 64
 
 
-def test_query_returns_neighbours_and_ranked_recipes(store, checkpoint, tmp_path):
+def test_query_returns_neighbours_and_ranked_recipes(lending_store, checkpoint, tmp_path):
+    store = lending_store
     lookup = RecipeLookup(Storage(store), Embedder.from_checkpoint(checkpoint), cache=tmp_path)
     args = bind_arguments(matmul_acc, (np.zeros((8, 9)), np.zeros((8, 10)), np.zeros((10, 9))))
     program = parse_user_program(matmul_acc, args).program
@@ -246,13 +247,13 @@ def test_unseen_experiment_writes_its_tables_and_resumes(store, config, tmp_path
     assert "holds another table" in err and "numpy_s" in err and len(err.splitlines()) == 1
 
 
-def test_query_and_transfer_commands(store, checkpoint, config, tmp_path, capsys):
+def test_query_and_transfer_commands(lending_store, checkpoint, config, tmp_path, capsys):
     import json
 
     from transfertune.commands import query
     from transfertune.commands import transfer as transfer_command
 
-    common = [f"db={store}", f"checkpoint={checkpoint}", "~data.sizes.cpu-seq", "data.sizes.cpu-omp=LARGE"]
+    common = [f"db={lending_store}", f"checkpoint={checkpoint}", "~data.sizes.cpu-seq", "data.sizes.cpu-omp=LARGE"]
     common.append("format=json")
     assert query.main(config("query", "kernel=3mm", *common)) == 0
     answer = json.loads(capsys.readouterr().out)

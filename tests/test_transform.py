@@ -43,6 +43,22 @@ def test_plain_recipe_is_tried_on_every_nest_and_program_recipe_on_its_own():
     assert results[1].reason == "program has 2 nests"
 
 
+def test_steps_after_splitting_the_root_apply_to_every_part():
+    """gemm's nest splits into its scaling and its product loops; parallelising after the
+    split parallelises both (not only the first part), and the program stays correct."""
+    from transfertune.ir.target import local_target
+    from transfertune.measure.variants import Variant, measure_variants
+
+    recipe = Recipe((Step("distribute", ()), Step("parallelize", ())))
+    sdfg, results = apply_recipe(gemm_sdfg(), recipe)
+    assert [(r.nest, r.step.op, r.applied) for r in results] == [(0, "distribute", True), (0, "parallelize", True),
+                                                                  (1, "parallelize", True)]
+    assert sdfg.to_cpp().count("#pragma omp parallel for") == 2
+    measured = measure_variants(get_kernel("gemm"), local_target("cpu-omp"), "MINI",
+                                [Variant("split", ProgramRecipe({0: recipe}))], benchmark=False)
+    assert measured["split"].status == "ok", measured["split"].message
+
+
 def test_local_storage_step_applies_and_the_program_stays_correct():
     from transfertune.ir.target import local_target
     from transfertune.measure.variants import Variant, measure_variants

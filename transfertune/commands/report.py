@@ -16,7 +16,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from transfertune.db import Storage, open_store
-from transfertune.ir.target import local_target
+from transfertune.ir.target import backend_of, local_target
 from transfertune.suites import suite_names, suite_or_none
 
 CORE = ("polly", "docc", "tuned")
@@ -60,14 +60,14 @@ def rows(storage: Storage, target: str, size: str) -> tuple[list[dict[str, Any]]
     return out, source
 
 
-def geomeans(table: list[dict[str, Any]]) -> dict[str, float | None]:
+def geomeans(table: list[dict[str, Any]], target: str) -> dict[str, float | None]:
     """Geometric mean speedups over the kernels where Polly, docc and tuned are all
     measured (those of them the target has); an extra peer's over those of them where it
-    is measured too."""
+    is measured too. Keys: tuned and the peers `target`'s backend has."""
     core = _present(table, CORE)
     complete = [r for r in table if all(r[f"{v}_speedup"] for v in core)]
     out = {}
-    for v in CORE + EXTRA:
+    for v in (x for x in CORE + EXTRA if x == "tuned" or x in backend_of(target).peers):
         ratios = [r[f"{v}_speedup"] for r in complete if r[f"{v}_speedup"]]
         out[v] = math.exp(sum(math.log(x) for x in ratios) / len(ratios)) if ratios else None
     return out
@@ -81,7 +81,7 @@ def _present(table: list[dict[str, Any]], variants: tuple[str, ...]) -> tuple[st
 def main(cfg: DictConfig) -> int:
     storage = open_store(cfg.db or None)
     table, source = rows(storage, str(cfg.target), str(cfg.size))
-    geo = geomeans(table)
+    geo = geomeans(table, str(cfg.target))
     out = Path(str(cfg.output_dir))
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"{cfg.target}-{cfg.size}"
@@ -122,5 +122,6 @@ def to_markdown(table: list[dict[str, Any]], geo: dict[str, float | None], sourc
         lines.append(f"| {r['kernel']} | " + " | ".join(cell(r, v) for v in shown) + " | "
                      + " | ".join(ratio(r[f"{v}_speedup"]) for v in shown[1:])
                      + f" | {r['variants_tried']} | {r['tuning_s']:.0f} s |")
-    lines.append("| **geomean** |" + " |" * len(shown) + " " + " | ".join(ratio(geo[v]) for v in shown[1:]) + " | | |")
+    lines.append("| **geomean** |" + " |" * len(shown) + " " + " | ".join(ratio(geo.get(v)) for v in shown[1:])
+                 + " | | |")
     return "\n".join(lines) + "\n"

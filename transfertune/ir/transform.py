@@ -51,7 +51,7 @@ def apply_program_recipe(sdfg: d.StructuredSDFG, recipe: ProgramRecipe | Recipe,
     Nests are processed from last to first, so that a distribution, which adds
     outermost loops, never shifts the index of a nest still to be transformed.
     """
-    nest_count = len(d.AnalysisManager(d.StructuredSDFGBuilder(sdfg)).loop_analysis().outermost_loops())
+    nest_count = _nest_count(d.AnalysisManager(d.StructuredSDFGBuilder(sdfg)))
     if isinstance(recipe, Recipe):
         plan = {i: recipe for i in range(nest_count)}
     else:
@@ -71,9 +71,14 @@ def apply_recipe(sdfg: d.StructuredSDFG, recipe: Recipe, nest: int = 0, recorder
                  ops: frozenset[str] | None = None) -> tuple[d.StructuredSDFG, list[StepResult]]:
     """Apply `recipe` to outermost nest `nest` of `sdfg` step by step (recorded by
     `recorder` when given); the transformed SDFG (see `apply_program_recipe`) and what
-    became of each step."""
+    became of each step.
+
+    A ``distribute`` of the nest's root splits the nest into several outermost loops;
+    the steps after it apply to each of those parts (a mapping or parallelisation after a
+    split is meant for every loop it made, not only the first)."""
     builder = d.StructuredSDFGBuilder(sdfg)
     results: list[StepResult] = []
+    parts = [nest]
     for step in recipe.steps:
         if any(r.applied and r.step.op == "blas" for r in results):
             results.append(StepResult(nest, step, False, "after blas: the nest is a library call"))
@@ -84,27 +89,37 @@ def apply_recipe(sdfg: d.StructuredSDFG, recipe: Recipe, nest: int = 0, recorder
         if ops is not None and step.op not in ops:
             results.append(StepResult(nest, step, False, f"the target does not build {step.op}"))
             continue
-        # Analyses are invalidated by every applied step: rebuild them each time.
-        manager = d.AnalysisManager(builder)
-        if step.op == "blas":
-            sdfg, result = _library_call(sdfg, manager, step, nest)
-            builder = d.StructuredSDFGBuilder(sdfg)
-            results.append(result)
-            continue
-        try:
-            transformation = transformation_for(step, _root(manager, nest))
-        except NotApplicable as why:
-            results.append(StepResult(nest, step, False, str(why)))
-            continue
-        if not transformation.can_be_applied(builder, manager):
-            results.append(StepResult(nest, step, False, "docc: not legal here"))
-            continue
-        if recorder is not None:
-            recorder.apply(transformation, builder, manager)
-        else:
-            transformation.apply(builder, manager)
-        results.append(StepResult(nest, step, True))
+        splits_root = step.op == "distribute" and not step.loop
+        for part in list(parts):
+            # Analyses are invalidated by every applied step: rebuild them each time.
+            manager = d.AnalysisManager(builder)
+            if step.op == "blas":
+                sdfg, result = _library_call(sdfg, manager, step, part)
+                builder = d.StructuredSDFGBuilder(sdfg)
+                results.append(result)
+                continue
+            try:
+                transformation = transformation_for(step, _root(manager, part))
+            except NotApplicable as why:
+                results.append(StepResult(part, step, False, str(why)))
+                continue
+            if not transformation.can_be_applied(builder, manager):
+                results.append(StepResult(part, step, False, "docc: not legal here"))
+                continue
+            before = _nest_count(manager)
+            if recorder is not None:
+                recorder.apply(transformation, builder, manager)
+            else:
+                transformation.apply(builder, manager)
+            results.append(StepResult(part, step, True))
+            if splits_root and (added := _nest_count(d.AnalysisManager(builder)) - before):
+                parts = [q + added if q > part else q for q in parts]
+                parts[parts.index(part):parts.index(part) + 1] = list(range(part, part + added + 1))
     return sdfg, results
+
+
+def _nest_count(manager: d.AnalysisManager) -> int:
+    return len(manager.loop_analysis().outermost_loops())
 
 
 def _library_call(sdfg: d.StructuredSDFG, manager: d.AnalysisManager, step: Step,

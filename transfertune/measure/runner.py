@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -34,22 +37,36 @@ def child_env(target: Target) -> dict[str, str]:
 
 
 def run_child(job: dict[str, Any], target: Target, timeout: float,
-              on_event: Callable[[dict[str, Any]], None] | None = None) -> ChildReport:
-    """Run one child on `job`; never raises for anything the child does."""
+              on_event: Callable[[dict[str, Any]], None] | None = None, call_timeout: float | None = None
+              ) -> ChildReport:
+    """Run one child on `job`; never raises for anything the child does.
+
+    The child is killed when it runs past `timeout` in all, or when one call (the time
+    from one event to the next) runs past `call_timeout`: a variant that hangs, or takes
+    minutes where its peers take milliseconds, then costs `call_timeout` and its status
+    instead of the whole run's budget. Events are read as they come (`on_event` sees
+    them live)."""
     proc = subprocess.Popen([sys.executable, "-m", "transfertune.measure.child"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=child_env(target), preexec_fn=partial(die_with_parent, os.getpid()))
+                            env=child_env(target), preexec_fn=partial(die_with_parent, os.getpid()))
+    errors: list[bytes] = []
+    drain = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
+    drain.start()
     try:
-        out, err = proc.communicate(json.dumps(job), timeout=timeout)
-        timed_out = False
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        timed_out = True
+        proc.stdin.write(json.dumps(job).encode())
+        proc.stdin.close()
+    except BrokenPipeError:  # the child died before reading its job: its exit code says why
+        pass
     report = ChildReport()
-    in_flight = None
-    done = False
-    for line in (out or "").splitlines():
+    in_flight, done, killed = None, False, ""
+    begin = last = time.monotonic()
+    for line in _lines(proc, begin + timeout, call_timeout):
+        if line is None:
+            proc.kill()
+            over_call = call_timeout is not None and time.monotonic() - last >= call_timeout
+            killed = f"one call ran over {call_timeout:.0f} s" if over_call else f"killed after {timeout:.0f} s"
+            break
+        last = time.monotonic()
         try:
             event = json.loads(line)
         except json.JSONDecodeError:
@@ -63,13 +80,16 @@ def run_child(job: dict[str, Any], target: Target, timeout: float,
             in_flight = None
         elif event.get("done"):
             done = True
+    proc.wait()
+    drain.join(timeout=10)
+    err = b"".join(errors).decode(errors="replace")
     if done and proc.returncode == 0:
         return report
     report.failed = in_flight
-    report.message = (err or "").strip()[-1500:]
-    if timed_out:
+    report.message = err.strip()[-1500:]
+    if killed:
         report.failure = "time-out"
-        report.message = f"killed after {timeout:.0f} s"
+        report.message = killed
     elif proc.returncode and proc.returncode < 0:
         report.failure = "crash"
         report.message = f"signal {-proc.returncode}" + (f": {report.message}" if report.message else "")
@@ -79,14 +99,39 @@ def run_child(job: dict[str, Any], target: Target, timeout: float,
     return report
 
 
+def _lines(proc: subprocess.Popen, deadline: float, quiet: float | None) -> Iterator[str | None]:
+    """The child's stdout line by line until it closes; None (and stop) at `deadline`, or
+    when `quiet` seconds pass without a complete line."""
+    fd = proc.stdout.fileno()
+    pending = b""
+    last = time.monotonic()
+    while True:
+        wait = min(deadline, last + quiet if quiet is not None else deadline) - time.monotonic()
+        if wait <= 0 or not select.select([fd], [], [], wait)[0]:
+            yield None
+            return
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            if pending:
+                yield pending.decode(errors="replace")
+            return
+        *complete, pending = (pending + chunk).split(b"\n")
+        if complete:
+            last = time.monotonic()
+        for line in complete:
+            yield line.decode(errors="replace")
+
+
 def run_resilient(job: dict[str, Any], target: Target, timeout: float,
-                  on_event: Callable[[dict[str, Any]], None] | None = None) -> dict[str, dict[str, Any]]:
-    """Run `job` over all its variants; when a variant kills the child, record its
-    failure and carry on with the rest in a fresh child. Nothing else is lost."""
+                  on_event: Callable[[dict[str, Any]], None] | None = None,
+                  call_timeout: float | None = None) -> dict[str, dict[str, Any]]:
+    """Run `job` over all its variants; when a variant kills the child (or one of its
+    calls runs past `call_timeout`), record its failure and carry on with the rest in a
+    fresh child. Nothing else is lost."""
     remaining = dict(job["libraries"])
     results: dict[str, dict[str, Any]] = {}
     while remaining:
-        report = run_child({**job, "libraries": remaining}, target, timeout, on_event)
+        report = run_child({**job, "libraries": remaining}, target, timeout, on_event, call_timeout)
         results.update(report.results)
         for variant in report.results:
             remaining.pop(variant, None)

@@ -168,7 +168,8 @@ def measure_variants(kernel: Kernel | Workload, target: Target, size: str, varia
     begin = time.perf_counter()
     tolerance = max(settings.tolerance, workload.tolerance)
     checked = run_resilient(base_job(program, "verify", libraries, entry) | check
-                            | {"tolerance": tolerance}, target, settings.timeout, on_event)
+                            | {"tolerance": tolerance}, target, settings.timeout * max(1, len(libraries)), on_event,
+                            call_timeout=settings.timeout)
     verify_seconds = time.perf_counter() - begin
     errors = {}
     correct = {}
@@ -190,7 +191,7 @@ def measure_variants(kernel: Kernel | Workload, target: Target, size: str, varia
         job = base_job(program, "benchmark", {n: bench_libraries[n] for n in correct}, entry) | workload.bench
         timed = run_resilient(job | {"repetitions": settings.repetitions, "early_stop": settings.early_stop,
                                      "settle": SETTLE if target.threads > 1 else 0.0},
-                              target, budget, on_event)
+                              target, budget, on_event, call_timeout=settings.timeout)
         for name in correct:
             phases[name]["benchmark"] = (time.perf_counter() - begin) / len(correct)
     out = {}

@@ -24,7 +24,7 @@ from transfertune.db import Storage
 from transfertune.db.portable import export, load
 from transfertune.index.embedder import Embedder
 from transfertune.index.lookup import RecipeLookup
-from transfertune.ir.target import local_fingerprint, local_target
+from transfertune.ir.target import backend_of, local_fingerprint, local_target
 from transfertune.measure.peers import COMPARED as PEERS
 from transfertune.measure.peers import peers_for
 from transfertune.measure.variants import Settings, suite_workload
@@ -151,7 +151,8 @@ def _row(name: str, target: str, report: dict[str, Any], storage: Storage, size:
 def _transfer_over(rows: list[dict[str, Any]]) -> dict[str, float | None]:
     """Transfer's speedup over each peer (geomean over the kernels where both were
     measured, both ratios from the same run): the comparison the peers are there for."""
-    return {p: geomean([r["transfer"] / r[p] for r in rows if r["transfer"] and r[p]]) for p in PEERS}
+    return {p: geomean([r["transfer"] / r[p] for r in rows if r["transfer"] and r[p]]) for p in _speedups(
+        {r["target"] for r in rows}) if p in PEERS}
 
 
 def _ratio(row: dict[str, Any], peer: str) -> str:
@@ -168,6 +169,11 @@ def _by_target(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return {t: [r for r in rows if r["target"] == t] for t in sorted({r["target"] for r in rows})}
 
 
+def _speedups(targets: Any) -> tuple[str, ...]:
+    """The speedup columns that exist on `targets` (a GPU has no Polly, a CPU no CuPy)."""
+    return tuple(k for k in SPEEDUPS if k in ("transfer", "oracle") or any(k in backend_of(t).peers for t in targets))
+
+
 def _machine(target: str) -> dict[str, Any]:
     """What `target` is on this machine (a GPU target: the device, by its fingerprint)."""
     fp = local_target(target).fingerprint
@@ -179,10 +185,10 @@ def _write(rows: list[dict[str, Any]], out: Path) -> dict[str, Any]:
     fp = local_fingerprint()
     groups = _by_target(rows)
     summary = {
-        "geomean": {k: geomean([r[k] for r in rows]) for k in SPEEDUPS},
+        "geomean": {k: geomean([r[k] for r in rows]) for k in _speedups(groups)},
         # Targets answer different questions (a parallel and a sequential machine), so each
         # also gets its own geometric means; "geomean" above pools them.
-        "by_target": {t: {"geomean": {k: geomean([r[k] for r in mine]) for k in SPEEDUPS},
+        "by_target": {t: {"geomean": {k: geomean([r[k] for r in mine]) for k in _speedups([t])},
                           "transfer_over": _transfer_over(mine), "kernels": len(mine), "machine": _machine(t)}
                       for t, mine in groups.items()},
         "max_variants_per_kernel": max((r["variants"] for r in rows), default=0),
@@ -195,24 +201,26 @@ def _write(rows: list[dict[str, Any]], out: Path) -> dict[str, Any]:
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     names = {"transfer": "transfer", "polly": "Polly", "docc": "docc", "clang_c": "C clang -O3",
              "polly_c": "C Polly", "numpy": "NumPy", "cupy": "CuPy", "oracle": "oracle"}
-    lines = ["| kernel | target | baseline | " + " | ".join(names[k] for k in SPEEDUPS)
-             + " | transfer / C Polly | transfer / NumPy | variants | seconds |",
-             "|---" * (len(SPEEDUPS) + 7) + "|"]
+    shown = _speedups(groups)
+    against = [p for p in ("polly_c", "numpy", "cupy") if p in shown]
+    lines = ["| kernel | target | baseline | " + " | ".join(names[k] for k in shown)
+             + "".join(f" | transfer / {names[p]}" for p in against) + " | variants | seconds |",
+             "|---" * (len(shown) + len(against) + 5) + "|"]
     for r in rows:
         lines.append(f"| {r['kernel']} | {r['target']} | {r['baseline_s']:.4g} s | "
-                     + " | ".join(_fmt(r[k]) for k in SPEEDUPS)
-                     + f" | {_ratio(r, 'polly_c')} | {_ratio(r, 'numpy')} | {r['variants']} | {r['seconds']} |")
-    totals = [(t, summary["by_target"][t]) for t in groups]
-    for label, g in totals:
-        over = g["transfer_over"]
-        lines.append(f"| **geomean** | {label} | | " + " | ".join(_fmt(g["geomean"][k]) for k in SPEEDUPS)
-                     + f" | {_fmt(over['polly_c'])} | {_fmt(over['numpy'])} | | |")
+                     + " | ".join(_fmt(r[k]) for k in shown) + "".join(f" | {_ratio(r, p)}" for p in against)
+                     + f" | {r['variants']} | {r['seconds']} |")
+    for label in groups:
+        g = summary["by_target"][label]
+        lines.append(f"| **geomean** | {label} | | " + " | ".join(_fmt(g["geomean"].get(k)) for k in shown)
+                     + "".join(f" | {_fmt(g['transfer_over'].get(p))}" for p in against) + " | | |")
     lines += ["", "Speedups over the untouched build, measured in the same run as the transferred program. "
               "C clang -O3 / C Polly: the benchmark's own PolyBench/C source (reference.polybench_c); "
               "NumPy: the kernel's NumPy formulation (matrix products through NumPy's OpenBLAS), so "
-              "transfer / NumPy is the fraction of OpenBLAS's GFLOP/s reached. Each geomean is over the "
-              "kernels where that column was measured."]
+              "transfer / NumPy is the fraction of OpenBLAS's GFLOP/s reached; CuPy: the same formulation "
+              "on the GPU (cuBLAS), copies included. Each geomean is over the kernels where that column "
+              "was measured."]
     (out / "results.md").write_text("\n".join(lines) + "\n")
     if rows:
-        plot_speedups(rows, {k: k for k in SPEEDUPS}, "PolyBench leave-one-out transfer", out / "speedups.png")
+        plot_speedups(rows, {k: k for k in shown}, "PolyBench leave-one-out transfer", out / "speedups.png")
     return summary

@@ -32,14 +32,20 @@ GPU_PROBES: dict[str, Recipe] = {
     # Walk the inner dimension along X (coalesced) when the map nest allows the swap.
     "gpu_swap_xy": Recipe((Step("interchange", (), {"inner": (0,)}), Step("offload", (), {"block": 64}),
                            Step("offload_nested", (0,), {"block": 4}))),
-    "gpu_split_xy": Recipe((Step("distribute", (0,)), Step("offload", (), {"block": 32}),
+    # Split the nest into its statement groups, each part mapped on X and Y.
+    "gpu_parts_xy": Recipe((Step("distribute", ()), Step("offload", (), {"block": 32}),
                             Step("offload_nested", (0,), {"block": 8}))),
-    # Under a sequential outer loop (time steps, a pivot): offload the maps inside it.
-    "gpu_inner": Recipe((Step("offload", (0,), {"block": 64}), Step("offload", (1,), {"block": 64}),
-                         Step("offload", (2,), {"block": 64}))),
+    # A product's reduction loop sunk below the output's inner loop, then split: every
+    # thread owns one output element (gemm's three-step mapping of the GPU issue) ...
+    "gpu_sink_xy": Recipe((Step("interchange", (1,), {"inner": (1, 0)}), Step("distribute", ()),
+                           Step("offload", (), {"block": 32}), Step("offload_nested", (0,), {"block": 8}))),
+    # ... and with the output's inner loop on X, so neighbouring threads touch neighbouring elements.
+    "gpu_sink_yx": Recipe((Step("interchange", (1,), {"inner": (1, 0)}), Step("distribute", ()),
+                           Step("interchange", (), {"inner": (0,)}), Step("offload", (), {"block": 64}),
+                           Step("offload_nested", (0,), {"block": 4}))),
 }
-"""The GPU's probes: mappings of a nest onto the grid (the three-step gemm mapping of
-the GPU issue is ``gpu_split_xy`` after interchange; see README)."""
+"""The GPU's probes: mappings of a nest onto the grid. The steps after a ``distribute`` of
+the root apply to every part it made (`transfertune.ir.transform.apply_recipe`)."""
 
 
 PROBE_SETS: dict[str, dict[str, Recipe]] = {"cpu": PROBES, "cuda": GPU_PROBES}
