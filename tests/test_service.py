@@ -437,6 +437,9 @@ def test_farm_tunes_the_least_known_requested_program(service, store, capsys):
     assert "farm: tuned 1 requested program" in capsys.readouterr().out
     after = {r.sdfg_hash: r.known for r in least_known(storage, "cpu-omp", "LARGE", 10)}
     assert after[first.sdfg_hash] > first.known
+    farmed = [m.recipe for m in storage.measurements(program=f"client@{first.sdfg_hash[:12]}") if m.recipe]
+    steps = [s for r in farmed for recipe in ([r] if "steps" in r else r["nests"].values()) for s in recipe["steps"]]
+    assert steps and not any(s["op"] == "blas" for s in steps)  # a library call is never lendable
     token = _token(store, "farm-client", capsys)
     meta = httpx.post(service + "/transfertune_sdfg", json={"sdfg": json.loads(first.sdfg_json), "target": "openmp"},
                       headers={"Authorization": f"Token {token}"}, timeout=120).json()["metadata"]
@@ -461,3 +464,26 @@ def test_an_unmeasured_machine_is_answered_from_the_nearest_and_told(service, st
                        headers={"Authorization": f"Token {token}"}, timeout=60).json()
     assert "has no measured recipes" in reply["metadata"]["note"]
     assert reply["metadata"]["answered_by"] != other.key and reply["local_replay"]["sequence"]
+
+
+def test_a_request_whose_handler_fails_is_stored_as_an_error(store, checkpoint, capsys, monkeypatch):
+    """A failing handler (a bug, or a client that went away) leaves its admitted request
+    stored with status "error" and the reason, not "pending" for ever."""
+    from fastapi.testclient import TestClient
+
+    from transfertune.index.embedder import Embedder
+    from transfertune.index.lookup import RecipeLookup
+    from transfertune.serve import app as service_app
+
+    async def broken(*_args):
+        raise RuntimeError("handler bug")
+
+    monkeypatch.setattr(service_app, "_answer", broken)
+    lookup = RecipeLookup(Storage(store), Embedder.from_checkpoint(checkpoint))
+    app = service_app.create_app(service_app.Service(lookup, {"cpu-omp": "LARGE"}))
+    token = _token(store, "broken-handler", capsys)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        reply = client.post("/transfertune_sdfg", json={"sdfg": {}}, headers={"Authorization": f"Token {token}"})
+    assert reply.status_code == 500
+    newest = Storage(store).requests(limit=1)[0]
+    assert newest["status"] == "error" and "handler bug" in newest["message"]

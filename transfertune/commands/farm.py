@@ -19,7 +19,8 @@ def main(cfg: DictConfig) -> int:
     storage = open_store(cfg.db or None)
     executor = make_executor(str(cfg.executor), cfg.dask_address, str(cfg.target))
     options = TuneOptions(size=str(cfg.size), budget=Budget(variants=int(cfg.budget)),
-                          settings=Settings(repetitions=int(cfg.repetitions), early_stop=1.5), final_repetitions=5)
+                          settings=Settings(repetitions=int(cfg.repetitions), early_stop=1.5), final_repetitions=5,
+                          replayable_only=True)  # the service lends only what docc's client replays
     tuner = Tuner(storage, executor, str(cfg.target), get_strategy("evolutionary"), options, progress=print)
     try:
         with tempfile.TemporaryDirectory(prefix="tt-farm-") as tmp:

@@ -138,7 +138,8 @@ class RequestRecord:
     """What the store keeps of one admitted service request, whatever became of it."""
 
     status: str
-    """lent, empty (nothing to lend), malformed (400), too_large (413) or timeout (504)."""
+    """lent, empty (nothing to lend), malformed (400), too_large (413), timeout (504) or
+    error (the handler failed, or the client went away before the answer)."""
     target: str = ""
     """The target name that answered (empty when the request never got that far)."""
     answered_by: str | None = None

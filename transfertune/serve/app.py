@@ -213,7 +213,13 @@ def create_app(service: Service, embedding_map: Path | None = None) -> FastAPI:
         if number is None:
             return JSONResponse({"error": f"rate limit: {service.limits.per_minute} requests a minute"},
                                 status_code=429)
-        outcome = await _answer(service, request, token)
+        try:
+            outcome = await _answer(service, request, token)
+        except BaseException as err:  # a bug, or the client went away: the request is not left "pending"
+            failed = RequestRecord("error", message=f"{type(err).__name__}: {err}"[:500])
+            await asyncio.shield(asyncio.to_thread(service.storage.finish_request, number, failed,
+                                                   time.monotonic() - begin))
+            raise
         await asyncio.to_thread(service.storage.finish_request, number, outcome.record, time.monotonic() - begin)
         return JSONResponse(outcome.reply, status_code=outcome.code)
 

@@ -22,6 +22,7 @@ from transfertune.ir.loopnest import LoopNest, loop_nests
 from transfertune.ir.program import build_program
 from transfertune.ir.recipe import ProgramRecipe, Recipe
 from transfertune.ir.target import Target, local_target
+from transfertune.ir.transform import replayable
 from transfertune.measure.measurement import Measurement
 from transfertune.measure.peers import COMPARED as PEERS
 from transfertune.measure.peers import peers_for
@@ -42,6 +43,9 @@ class TuneOptions:
     seed: int = 0
     polybench_c: str | None = None
     """A PolyBench/C checkout: its kernels are the C peers of the final runs."""
+    replayable_only: bool = False
+    """Measure only recipes docc's client can replay (the service's farm: a library call it
+    could never lend would only spend the budget)."""
 
 
 @dataclass
@@ -78,7 +82,8 @@ class NestContext:
                 break
             recipe = space.sample(self.program, self.nest.index, self.tuner.target, self.rng.randrange(2**31),
                                   self.rng.randint(1, 4))
-            if recipe is not None and recipe.steps and recipe not in self._seen and recipe not in out:
+            if recipe is not None and recipe.steps and recipe not in self._seen and recipe not in out \
+                    and self.tuner.allowed(recipe):
                 out.append(recipe)
         return out
 
@@ -86,7 +91,8 @@ class NestContext:
         prefix, grow = space.mutate(recipe, self.rng)
         child = space.sample(self.program, self.nest.index, self.tuner.target, self.rng.randrange(2**31),
                              grow, prefix)
-        return child if child is not None and child.steps and child not in self._seen else None
+        fresh = child is not None and child.steps and child not in self._seen and self.tuner.allowed(child)
+        return child if fresh else None
 
     def evaluate(self, recipes: list[Recipe]) -> list[Candidate]:
         fresh = [r for r in recipes if r not in self._seen]
@@ -104,6 +110,14 @@ class Tuner:
         self.storage, self.executor, self.strategy, self.options = storage, executor, strategy, options
         self.target: Target = local_target(target)
         self.progress = progress or (lambda _msg: None)
+
+    def allowed(self, recipe: Recipe) -> bool:
+        """Whether this tuning run measures `recipe` (see `TuneOptions.replayable_only`)."""
+        return not self.options.replayable_only or replayable(recipe)
+
+    def probes(self) -> list[Recipe]:
+        """The probes every nest is measured under first (those this run measures)."""
+        return [r for r in probes_for(self.target).values() if self.allowed(r)]
 
     def trials(self, kernel: Kernel) -> Trials:
         """The measurement loop for `kernel` at the tuning size."""
@@ -131,7 +145,7 @@ class Tuner:
             if program != exclude:
                 for recipe, speedup in table.items():
                     scored[recipe] = max(scored.get(recipe, 0.0), speedup)
-        return [r for r, s in sorted(scored.items(), key=lambda kv: -kv[1]) if s > 1.0][:8]
+        return [r for r, s in sorted(scored.items(), key=lambda kv: -kv[1]) if s > 1.0 and self.allowed(r)][:8]
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -159,7 +173,7 @@ class Tuner:
         for nest in nests:
             self.progress(f"{kernel.name} nest {nest.index + 1}/{len(nests)}")
             context = NestContext(self, trials, nest, rng, seeds)
-            context.evaluate(list(probes_for(self.target).values()))
+            context.evaluate(self.probes())
             self.strategy.tune(context, self.options.budget)
             tried += len(context.results)
             best = trials.confirm(nest, context.results, careful, self.options.top)
@@ -172,7 +186,7 @@ class Tuner:
     def _missing_probes(self, kernel: Kernel, nests: list[LoopNest]) -> bool:
         """Whether a probe was added since this kernel was tuned: its finished run is then
         stale and the kernel is tuned again (measured candidates still come from the store)."""
-        probes = set(probes_for(self.target).values())
+        probes = set(self.probes())
         return any(not probes <= set(self.known(kernel, nest)) for nest in nests)
 
     def _final(self, kernel: Kernel) -> KernelResult | None:
