@@ -35,14 +35,13 @@ from transfertune.backends.backend import COMMON_OPS, Backend
 from transfertune.backends.cpu import DOCC_ROOT
 from transfertune.ir.recipe import Recipe, Step
 from transfertune.ir.target import Fingerprint, Target
+from transfertune.measure.measurement import DEVICE_SECONDS
 
 CUDA_HOME = Path(os.environ.get("CUDA_HOME", "/usr/local/cuda"))
 _FILE_MARK = "//@@ transfertune file: "
 """Separates the files of a CUDA bundle (header, host code, kernels)."""
 PLAIN_OFFLOAD = Recipe((Step("offload", (), {"block": 32}),))
 """What a nest gets on the GPU when no recipe says otherwise."""
-DEVICE_SECONDS = "tt_device_seconds"
-"""The exported double a CUDA build sums its kernels' device time into (`instrument_launches`)."""
 _LAUNCH = re.compile(r"^(\s*)(kernel_\w+<<<.*>>>\(.*\);)\s*$", re.MULTILINE)
 _TIMER = f"""
 #include <cuda_runtime.h>

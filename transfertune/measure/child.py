@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from transfertune.ir.kernel import Args, copy_args
+from transfertune.measure.measurement import DEVICE_SECONDS
 from transfertune.suites import get_kernel
 
 NUMPY_REFERENCE = "numpy:reference"
@@ -30,8 +31,6 @@ NUMPY_REFERENCE = "numpy:reference"
 CUPY_REFERENCE = "cupy:reference"
 """The 'library' of the CuPy peer: the same NumPy formulation on CuPy arrays (matrix
 products through cuBLAS), each call copying its arrays to the device and back."""
-DEVICE_SECONDS = "tt_device_seconds"
-"""What a GPU build exports (`transfertune.backends.cuda.instrument_launches`)."""
 
 
 def _emit(event: dict[str, Any]) -> None:

@@ -6,6 +6,9 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
+DEVICE_SECONDS = "tt_device_seconds"
+"""The double a GPU build exports and sums its kernels' device time of the last call into
+(`transfertune.backends.cuda.instrument_launches`; the measuring child reads it)."""
 STATUSES = ("ok", "wrong", "compile-error", "crash", "time-out", "error")
 """ok: verified and timed; wrong: ran but disagrees with the NumPy reference; the rest
 say where it failed. Only 'ok' measurements ever count as fast."""

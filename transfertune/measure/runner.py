@@ -59,14 +59,11 @@ def run_child(job: dict[str, Any], target: Target, timeout: float,
         pass
     report = ChildReport()
     in_flight, done, killed = None, False, ""
-    begin = last = time.monotonic()
-    for line in _lines(proc, begin + timeout, call_timeout):
-        if line is None:
+    for line in _lines(proc, timeout, call_timeout):
+        if isinstance(line, _Stopped):
             proc.kill()
-            over_call = call_timeout is not None and time.monotonic() - last >= call_timeout
-            killed = f"one call ran over {call_timeout:.0f} s" if over_call else f"killed after {timeout:.0f} s"
+            killed = line.why
             break
-        last = time.monotonic()
         try:
             event = json.loads(line)
         except json.JSONDecodeError:
@@ -99,16 +96,24 @@ def run_child(job: dict[str, Any], target: Target, timeout: float,
     return report
 
 
-def _lines(proc: subprocess.Popen, deadline: float, quiet: float | None) -> Iterator[str | None]:
-    """The child's stdout line by line until it closes; None (and stop) at `deadline`, or
-    when `quiet` seconds pass without a complete line."""
+@dataclass(frozen=True)
+class _Stopped:
+    """Why `_lines` stopped reading before the child closed its output."""
+
+    why: str
+
+
+def _lines(proc: subprocess.Popen, timeout: float, quiet: float | None) -> Iterator[str | _Stopped]:
+    """The child's stdout line by line until it closes; a `_Stopped` (and the end) after
+    `timeout` seconds in all, or when `quiet` seconds pass without a complete line."""
     fd = proc.stdout.fileno()
     pending = b""
     last = time.monotonic()
+    deadline = last + timeout
     while True:
-        wait = min(deadline, last + quiet if quiet is not None else deadline) - time.monotonic()
-        if wait <= 0 or not select.select([fd], [], [], wait)[0]:
-            yield None
+        quiet_end = last + quiet if quiet is not None else deadline
+        if not select.select([fd], [], [], max(0.0, min(deadline, quiet_end) - time.monotonic()))[0]:
+            yield _Stopped(f"one call ran over {quiet:.0f} s" if quiet_end < deadline else f"killed after {timeout:.0f} s")
             return
         chunk = os.read(fd, 65536)
         if not chunk:

@@ -24,7 +24,7 @@ from transfertune.db import Storage
 from transfertune.db.portable import export, load
 from transfertune.index.embedder import Embedder
 from transfertune.index.lookup import RecipeLookup
-from transfertune.ir.target import backend_of, local_fingerprint, local_target
+from transfertune.ir.target import Fingerprint, backend_of, local_fingerprint, local_target
 from transfertune.measure.peers import COMPARED as PEERS
 from transfertune.measure.peers import peers_for
 from transfertune.measure.variants import Settings, suite_workload
@@ -174,28 +174,26 @@ def _speedups(targets: Any) -> tuple[str, ...]:
     return tuple(k for k in SPEEDUPS if k in ("transfer", "oracle") or any(k in backend_of(t).peers for t in targets))
 
 
-def _machine(target: str) -> dict[str, Any]:
-    """What `target` is on this machine (a GPU target: the device, by its fingerprint)."""
-    fp = local_target(target).fingerprint
+def _machine(fp: Fingerprint) -> dict[str, Any]:
+    """A machine as the summary names it (for a GPU target, `fp` is the device's)."""
     return {"cpu": fp.cpu_model, "cores": fp.cores, "caches": fp.caches, "isa": list(fp.isa), "host": platform.node()}
 
 
 def _write(rows: list[dict[str, Any]], out: Path) -> dict[str, Any]:
     write_csv(rows, out / "results.csv")
-    fp = local_fingerprint()
     groups = _by_target(rows)
     summary = {
         "geomean": {k: geomean([r[k] for r in rows]) for k in _speedups(groups)},
         # Targets answer different questions (a parallel and a sequential machine), so each
         # also gets its own geometric means; "geomean" above pools them.
         "by_target": {t: {"geomean": {k: geomean([r[k] for r in mine]) for k in _speedups([t])},
-                          "transfer_over": _transfer_over(mine), "kernels": len(mine), "machine": _machine(t)}
+                          "transfer_over": _transfer_over(mine), "kernels": len(mine),
+                          "machine": _machine(local_target(t).fingerprint)}
                       for t, mine in groups.items()},
         "max_variants_per_kernel": max((r["variants"] for r in rows), default=0),
         "regressions": sorted({f"{r['kernel']}@{r['target']}" for r in rows if r["transfer"] and r["transfer"] < 1.0}),
         "kernels": len({r["kernel"] for r in rows}),
-        "machine": {"cpu": fp.cpu_model, "cores": fp.cores, "caches": fp.caches, "isa": list(fp.isa),
-                    "host": platform.node()},
+        "machine": _machine(local_fingerprint()),
         "commit": source_commit(),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -116,7 +116,6 @@ class Trials:
                                 suite=self.suite)
         return recipe, results
 
-
     def as_written(self) -> ProgramRecipe | None:
         """Every nest left where it is written, on a target whose backend places the nests
         no recipe names (a GPU's plain offload, which docc 0.8.1 gets wrong on some loops

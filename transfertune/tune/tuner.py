@@ -82,8 +82,7 @@ class NestContext:
                 break
             recipe = space.sample(self.program, self.nest.index, self.tuner.target, self.rng.randrange(2**31),
                                   self.rng.randint(1, 4))
-            if recipe is not None and recipe.steps and recipe not in self._seen and recipe not in out \
-                    and self.tuner.allowed(recipe):
+            if self._fresh(recipe) and recipe not in out:
                 out.append(recipe)
         return out
 
@@ -91,8 +90,12 @@ class NestContext:
         prefix, grow = space.mutate(recipe, self.rng)
         child = space.sample(self.program, self.nest.index, self.tuner.target, self.rng.randrange(2**31),
                              grow, prefix)
-        fresh = child is not None and child.steps and child not in self._seen and self.tuner.allowed(child)
-        return child if fresh else None
+        return child if self._fresh(child) else None
+
+    def _fresh(self, recipe: Recipe | None) -> bool:
+        """A recipe worth measuring here: it has steps, was not measured yet, and this run
+        measures such recipes (`Tuner.allowed`)."""
+        return recipe is not None and bool(recipe.steps) and recipe not in self._seen and self.tuner.allowed(recipe)
 
     def evaluate(self, recipes: list[Recipe]) -> list[Candidate]:
         fresh = [r for r in recipes if r not in self._seen]
