@@ -17,19 +17,21 @@ from transfertune.index.embedder import Embedder
 from transfertune.index.lookup import RecipeLookup
 from transfertune.measure.variants import Settings
 from transfertune.paths import SEED
-from transfertune.porting.user import ArgumentError
+from transfertune.porting.user import ArgumentError, Signature, bind_arguments
 
 FAST = Settings(repetitions=2, early_stop=1.5)
 
 
 def test_square_transfer_is_right_at_other_shapes_and_refuses_bad_calls(store, checkpoint, tmp_path):
-    # equal extents at transfer (docc would merge them into one symbol) ...
+    # equal extents at transfer (docc would merge them into one symbol); generic: one
+    # build right at every shape ...
     rng = np.random.default_rng(1)
     C, A, B = rng.random((40, 40)), rng.random((40, 40)), rng.random((40, 40))
     lookup = RecipeLookup(Storage(store), Embedder.from_checkpoint(checkpoint), cache=tmp_path)
     result = transfertune.transfer(user_kernels.matmul_sub, C, A, B, target="cpu-omp", settings=FAST, lookup=lookup,
-                                   size="LARGE")
+                                   size="LARGE", generic=True)
     assert "float64/2" in result.report["shape_class"] and result.report["nests"][0]["tried"]
+    assert "==" not in result.report["shape_class"]
     # ... and the program is right at distinct, odd extents
     C2, A2, B2 = rng.random((21, 33)), rng.random((21, 17)), rng.random((17, 33))
     want = C2 - A2 @ B2
@@ -46,12 +48,34 @@ def test_square_transfer_is_right_at_other_shapes_and_refuses_bad_calls(store, c
         result.run(np.zeros((0, 33)), np.zeros((0, 17)), B2)
 
 
+def test_sizes_equal_at_the_call_are_one_size_of_the_shape_class(store, checkpoint, tmp_path):
+    """By default sizes equal at the transfer are parsed as one (what lets docc prove a
+    library call legal): the build is right at every shape that keeps them equal, refuses
+    the others with a clear error, and the decorator transfers again for those."""
+    rng = np.random.default_rng(3)
+    lookup = RecipeLookup(Storage(store), Embedder.from_checkpoint(checkpoint), cache=tmp_path)
+    C, A, B = np.zeros((40, 40)), rng.random((40, 40)), rng.random((40, 40))
+    result = transfertune.transfer(user_kernels.matmul_acc, C, A, B, target="cpu-seq", settings=FAST, lookup=lookup,
+                                   size="LARGE")
+    signature = result.run.guard.signature
+    assert signature.equal == (("C.shape[0]", "C.shape[1]", "A.shape[0]", "A.shape[1]", "B.shape[0]", "B.shape[1]"),)
+    assert "C.shape[0] == C.shape[1]" in result.report["shape_class"]
+    C2, A2, B2 = rng.random((23, 23)), rng.random((23, 23)), rng.random((23, 23))
+    want = C2 + A2 @ B2
+    result.run(C2, A2, B2)
+    np.testing.assert_allclose(C2, want, rtol=1e-12)
+    with pytest.raises(ArgumentError, match=r"sizes that were equal.*C.shape\[1\]=33"):
+        result.run(np.zeros((21, 33)), rng.random((21, 17)), rng.random((17, 33)))
+    generic = Signature.of(bind_arguments(user_kernels.matmul_acc, (C, A, B)), generic=True)
+    assert generic.equal == () and generic.key != signature.key
+
+
 def test_int_size_arguments_named_like_sympy_builtins(store, checkpoint, tmp_path):
     """Sizes passed as ints, named M, N, S, beta, gamma (SymPy built-ins), transferred at
     equal MINI-like sizes, are right at another shape; E (a constant to docc) is refused."""
     rng = np.random.default_rng(5)
     lookup = RecipeLookup(Storage(store), Embedder.from_checkpoint(checkpoint), cache=tmp_path)
-    common = {"target": "cpu-omp", "settings": FAST, "lookup": lookup, "size": "LARGE"}
+    common = {"target": "cpu-omp", "settings": FAST, "lookup": lookup, "size": "LARGE", "generic": True}
     scaled = transfertune.transfer(user_kernels.scale_mn, 20, 20, rng.random((20, 20)), np.zeros((20, 20)), **common)
     A, B = rng.random((13, 27)), np.zeros((13, 27))
     scaled.run(13, 27, A, B)
@@ -95,7 +119,7 @@ def test_size_expressions_read_every_name_as_a_symbol():
     assert expr.subs({s: values[str(s)] for s in expr.free_symbols}) == 8 * (1 + 14) + 3 + 3
     # where a program's time goes, with loops bounded by int arguments M and N
     from transfertune.ir.work import nest_work
-    from transfertune.porting.user import bind_arguments, parse_user_program
+    from transfertune.porting.user import parse_user_program
 
     program = parse_user_program(user_kernels.scale_mn, bind_arguments(
         user_kernels.scale_mn, (20, 30, np.zeros((20, 30)), np.zeros((20, 30))))).program
@@ -254,11 +278,12 @@ def test_transfer_measures_through_a_dask_executor(store, checkpoint, tmp_path):
 
 
 def test_check_inputs_never_compare_nan_and_use_a_second_shape():
-    from transfertune.porting.user import bind_arguments, check_inputs, parse_user_program
+    from transfertune.porting.user import check_inputs, parse_user_program
 
     args = bind_arguments(user_kernels.matmul_acc, (np.full((40, 40), np.nan), np.random.rand(40, 30),
                                                     np.empty((30, 40))))
-    full, small = check_inputs(user_kernels.matmul_acc, args, parse_user_program(user_kernels.matmul_acc, args).program)
+    equal = parse_user_program(user_kernels.matmul_acc, args).guard.signature.equal
+    full, small = check_inputs(user_kernels.matmul_acc, args, equal)
     for inputs in (full, small):
         assert all(np.isfinite(v).all() for v in inputs.values())
     assert small["C"].shape != full["C"].shape and all(e % 2 for v in small.values() for e in v.shape)
@@ -268,37 +293,47 @@ def test_constant_inputs_never_make_a_check_vacuous():
     """All-ones inputs would hide a transposed read: the checks vary them; where the
     function raises on varied values (an index array), the given ones are used and a
     warning says why."""
-    from transfertune.porting.user import bind_arguments, check_inputs, parse_user_program
+    from transfertune.porting.user import check_inputs, parse_user_program
 
     args = bind_arguments(user_kernels.matmul_acc, (np.zeros((40, 30)), np.ones((40, 20)), np.ones((20, 30))))
-    full, small = check_inputs(user_kernels.matmul_acc, args, parse_user_program(user_kernels.matmul_acc, args).program)
+    equal = parse_user_program(user_kernels.matmul_acc, args).guard.signature.equal
+    full, small = check_inputs(user_kernels.matmul_acc, args, equal)
     for inputs in (full, small):
         assert all(np.ptp(v) > 0 for v in inputs.values())
     assert np.all(args["A"] == 1) and np.all(args["C"] == 0)  # the caller's arrays are left as they were
     assert np.all(full["A"] >= 1) and np.all(full["C"] >= 0)  # the sign and magnitude of the value are kept
     args = bind_arguments(user_kernels.gather, (np.zeros(40, dtype=np.int64), np.random.rand(1), np.zeros(40)))
-    program = parse_user_program(user_kernels.gather, args).program
+    equal = parse_user_program(user_kernels.gather, args).guard.signature.equal
     with pytest.warns(UserWarning, match="idx, out hold one value throughout and the function raises"):
-        full, small = check_inputs(user_kernels.gather, args, program)
+        full, small = check_inputs(user_kernels.gather, args, equal)
     assert np.all(full["idx"] == 0) and small["idx"].shape == (11,)
 
 
 def test_second_shape_gives_equal_int_sizes_distinct_values():
-    """M == N == 40 at transfer: the second shape must tell M from N (it used to make both 11)."""
-    from transfertune.porting.user import bind_arguments, check_inputs, parse_user_program
+    """M == N == 40 at transfer: a generic build's second shape must tell M from N (it
+    used to make both 11); a default build holds them as one size, so its second shape
+    keeps them equal and its guard refuses a call where they differ."""
+    from transfertune.porting.user import check_inputs, parse_user_program
 
     args = bind_arguments(user_kernels.scale_mn, (40, 40, np.random.rand(40, 40), np.zeros((40, 40))))
-    _, small = check_inputs(user_kernels.scale_mn, args, parse_user_program(user_kernels.scale_mn, args).program)
+    generic = parse_user_program(user_kernels.scale_mn, args, generic=True)
+    _, small = check_inputs(user_kernels.scale_mn, args, generic.guard.signature.equal)
     sizes = [small["M"], small["N"], *small["A"].shape, *small["B"].shape]
     assert len(set(sizes)) == len(sizes) and all(s % 2 and s < 40 for s in sizes)
     assert small["M"] <= min(small["A"].shape[0], small["B"].shape[0])  # the call is valid: Python accepted it
+    one = parse_user_program(user_kernels.scale_mn, args)
+    _, small = check_inputs(user_kernels.scale_mn, args, one.guard.signature.equal)
+    assert len({small["M"], small["N"], *small["A"].shape, *small["B"].shape}) == 1 and small["M"] < 40
+    assert one.guard.accepts(bind_arguments(user_kernels.scale_mn, (13, 13, np.zeros((13, 13)), np.zeros((13, 13)))))
+    with pytest.raises(ArgumentError, match="M=13 != N=17"):
+        one.guard.check(bind_arguments(user_kernels.scale_mn, (13, 17, np.zeros((13, 17)), np.zeros((13, 17)))))
 
 
 def test_guard_refuses_an_inner_dimension_overrun_that_fits_in_the_bytes():
-    from transfertune.porting.user import bind_arguments, parse_user_program
+    from transfertune.porting.user import parse_user_program
 
     square = bind_arguments(user_kernels.copy_block, (np.zeros((40, 40)), np.zeros((40, 40))))
-    guard = parse_user_program(user_kernels.copy_block, square).guard
+    guard = parse_user_program(user_kernels.copy_block, square, generic=True).guard
     assert guard.accepts(bind_arguments(user_kernels.copy_block, (np.zeros((20, 40)), np.zeros((10, 35)))))
     # B's rows are longer than A's: Python raises IndexError; in C the writes would wrap
     # into A's next row while staying inside A's bytes
@@ -320,7 +355,7 @@ def test_a_guard_always_accepts_the_call_it_was_built_for():
     j > 0): where it would refuse the very call transferred, the shapes are pinned."""
     import inspect
 
-    from transfertune.porting.user import bind_arguments, parse_user_program
+    from transfertune.porting.user import parse_user_program
     from transfertune.suites import get_kernel
 
     kernel = get_kernel("nussinov")

@@ -34,7 +34,7 @@ def main(cfg: DictConfig) -> int:
             args = load_arguments(func, cfg.args, OmegaConf.to_container(cfg.scalars) if cfg.scalars else {})
             result = transfer(func, *args, target=str(cfg.target), k=int(cfg.k), size=size,
                               recipes_per_neighbour=int(cfg.recipes_per_neighbour), max_variants=cfg.max_variants,
-                              settings=settings, lookup=lookup, executor=executor)
+                              settings=settings, lookup=lookup, executor=executor, generic=bool(cfg.generic))
     finally:
         executor.shutdown()
     emit(result.report, str(cfg.format), transfer_text)

@@ -78,13 +78,15 @@ class Transferred:
 def transfer(func: Callable[..., None], *args: Any, target: str = "cpu-omp", k: int = 3, db: str | None = None,
              checkpoint: str | Path | None = None, size: str = "LARGE", recipes_per_neighbour: int = 2,
              max_variants: int | None = 9, settings: Settings | None = None, lookup: RecipeLookup | None = None,
-             executor: Executor | None = None) -> Transferred:
+             executor: Executor | None = None, generic: bool = False) -> Transferred:
     """Transfer recipes onto `func` (called with `args`) for `target`; see module docstring.
 
-    The program is parsed shape-generic; the untouched build must agree with the Python
+    The program is parsed at probe sizes, sizes equal at this call as one (its shape
+    class; `generic=True`: every size its own, one build for every shape, see
+    `transfertune.porting.user`); the untouched build must agree with the Python
     function at a second, small shape (else ValueError); candidates are verified at the
     transfer shape and at that second shape. Asking again for the same program content,
-    shape class (dtypes and ranks) and target answers from the store with the earlier
+    shape class (dtypes, ranks, equal sizes) and target answers from the store with the earlier
     report. `size` names the dataset size whose measurements answer the query; `k`
     neighbours per nest lend `recipes_per_neighbour` recipes each, at most `max_variants`.
     `executor` measures (default: this process; a Dask executor needs workers that see
@@ -97,14 +99,14 @@ def transfer(func: Callable[..., None], *args: Any, target: str = "cpu-omp", k: 
     empty = [n for n, v in bound.items() if isinstance(v, np.ndarray) and v.size == 0]
     if empty:
         raise ValueError(f"empty array argument(s) {', '.join(empty)}: nothing to measure")
-    user = parse_user_program(func, bound)
+    user = parse_user_program(func, bound, generic)
     program, shape = user.program, user.guard.signature.key
     storage = lookup.storage if lookup else open_store(db)
     previous = storage.latest_transfer(content=user.content, target=here.key, shape=shape)
     if previous is not None:
         return Transferred(_compile(program, here, previous.recipe, user.guard),
                            {**previous.report, "from_database": True})
-    full, small = check_inputs(func, bound, program)
+    full, small = check_inputs(func, bound, user.guard.signature.equal)
     untouched = _compile(program, here, ProgramRecipe({}), user.guard)
     compare_with_python(func, untouched.library, untouched.entry, program, small)
     if lookup is None:

@@ -2,14 +2,21 @@
 is right for every call it accepts and refuses the others with a clear error.
 
 Three guarantees, each closing a way a user got a wrong program:
-- **Shape-generic parse.** docc merges array extents (and int arguments) of equal value
-  into one symbol, so parsing at the caller's 400 x 400 gave code valid only for square
-  inputs. We parse at *probe* arguments instead: every array dimension and every int
-  argument a distinct prime, so each becomes its own symbol.
+- **A parse at probe sizes, one symbol per shape class size.** docc merges array extents
+  (and int arguments) of equal value into one symbol, so parsing at the caller's 400 x 400
+  gave code valid only for square inputs, with nothing saying so. We parse at *probe*
+  arguments instead: a distinct prime per size, where the sizes equal at the call
+  (extents and ints of at least `SMALL_EXTENT`) share one (`equal_sizes`). That equality
+  is then part of the shape class (`Signature.equal`) and checked on every call. It is
+  what lets docc prove a library call or a distribution legal: with ``G[i, j] +=
+  A[i, k] * A[j, k]`` and G's row stride a symbol unrelated to the loop bound, docc
+  cannot, and the product stays a loop nest. ``generic=True`` gives every size its own
+  prime instead: one build right at every shape, without those steps.
 - **A guard on every call** (`Guard`): argument kinds, array dtypes and ranks must be the
-  ones the build was made for, no array may be empty, and the bytes the program touches in
-  each array (docc's argument analysis, as expressions of the sizes) must fit inside it;
-  otherwise the call raises before any native code runs.
+  ones the build was made for, sizes it assumed equal must be equal, no array may be
+  empty, and the bytes the program touches in each array (docc's argument analysis, as
+  expressions of the sizes) must fit inside it; otherwise the call raises before any
+  native code runs.
 - **Checks against the function itself** (`check_inputs`, `python_outputs`): the untouched
   build is compared with the Python function run by the interpreter at a second, small
   shape (C and Python disagree on ``//`` of negatives and on negative indices), and every
@@ -52,22 +59,51 @@ class ArgumentError(ValueError):
     """A call the compiled program was not built for (the message says why)."""
 
 
+def size_values(args: Args) -> dict[str, int]:
+    """Every size of a call by name: ``A.shape[0]`` for an array's extents, the name for
+    an int argument, in argument order."""
+    out: dict[str, int] = {}
+    for name, value in args.items():
+        if isinstance(value, np.ndarray):
+            out.update({f"{name}.shape[{d}]": int(e) for d, e in enumerate(value.shape)})
+        elif isinstance(value, int):
+            out[name] = value
+    return out
+
+
+def equal_sizes(args: Args) -> tuple[tuple[str, ...], ...]:
+    """Groups of sizes equal at this call (two or more, each at least `SMALL_EXTENT`: a
+    channel count of 3 equal to a filter width of 3 is coincidence, and small sizes gain
+    nothing from being one symbol), in argument order."""
+    groups: dict[int, list[str]] = {}
+    for name, value in size_values(args).items():
+        if value >= SMALL_EXTENT:
+            groups.setdefault(value, []).append(name)
+    return tuple(tuple(g) for g in groups.values() if len(g) > 1)
+
+
 @dataclass(frozen=True)
 class Signature:
     """What a build holds under, its *shape class*: kinds of the arguments in order,
-    dtype and rank of every array. Sizes are not part of it: the program is generic."""
+    dtype and rank of every array, and which sizes it assumed equal. Sizes themselves are
+    not part of it: the program is generic in them."""
 
     arguments: tuple[tuple[str, str], ...]
     """(name, kind) in order; kind is an array's ``dtype/ndim`` (``dtype/shape`` when
     pinned), or ``int`` / ``float`` (``int=value`` when pinned)."""
     pinned: bool = False
+    equal: tuple[tuple[str, ...], ...] = ()
+    """Groups of sizes (`size_values` names) parsed as one symbol: a call must keep each
+    group equal (see module docstring); empty for a ``generic`` build. A pinned build
+    keeps them too: its checks at a second shape must hold them equal as its parse did."""
 
     @classmethod
-    def of(cls, args: Args, pinned: bool = False) -> Signature:
+    def of(cls, args: Args, pinned: bool = False, generic: bool = False) -> Signature:
         """`pinned`: the exact shapes and int values are part of the class. Where docc
         could not bound the program's accesses, only the call it was checked at is safe,
         and an int argument may be a loop bound as much as an extent is (the same arrays
-        with a larger bound would be written past their end)."""
+        with a larger bound would be written past their end). `generic`: no sizes are
+        assumed equal."""
         def kind(v: Any) -> str:
             if isinstance(v, int) and pinned:
                 return f"int={v}"
@@ -75,15 +111,24 @@ class Signature:
                 return type(v).__name__
             return f"{v.dtype}/{'x'.join(map(str, v.shape)) if pinned else v.ndim}"
 
-        return cls(tuple((n, kind(v)) for n, v in args.items()), pinned)
+        equal = () if generic else equal_sizes(args)
+        return cls(tuple((n, kind(v)) for n, v in args.items()), pinned, equal)
 
     @property
     def key(self) -> str:
         """Short stable id of the shape class (the store's `size` column for user programs)."""
-        return "class-" + hashlib.sha256(json.dumps(self.arguments).encode()).hexdigest()[:12]
+        held = [self.arguments, self.equal] if self.equal else self.arguments
+        return "class-" + hashlib.sha256(json.dumps(held).encode()).hexdigest()[:12]
 
     def describe(self) -> str:
-        return ", ".join(f"{n}: {k}" for n, k in self.arguments)
+        kinds = ", ".join(f"{n}: {k}" for n, k in self.arguments)
+        return "; ".join([kinds, *(" == ".join(g) for g in self.equal)])
+
+    def broken_equalities(self, args: Args) -> list[str]:
+        """The groups of `equal` that `args` does not keep equal, as ``A.shape[0]=5 != ...``."""
+        sizes = size_values(args)
+        return [" != ".join(f"{n}={sizes[n]}" for n in group) for group in self.equal
+                if len({sizes[n] for n in group}) > 1]
 
 
 @dataclass(frozen=True)
@@ -103,12 +148,18 @@ class Guard:
 
     def check(self, args: Args) -> None:
         """Raise `ArgumentError` unless `args` is a call this build is right for."""
-        mine = Signature.of(args, self.signature.pinned)
-        if mine != self.signature:
+        mine = Signature.of(args, self.signature.pinned, generic=True)
+        if mine.arguments != self.signature.arguments:
             pinned = (": docc could not bound its accesses, so it runs only at the shapes and int values it was "
                       "checked at (transfer again for these)") if self.signature.pinned else ""
             raise ArgumentError(f"this program was built for ({self.signature.describe()}), "
                                 f"called with ({mine.describe()}){pinned}")
+        broken = self.signature.broken_equalities(args)
+        if broken:
+            raise ArgumentError(f"this program was built for sizes that were equal when it was transferred "
+                                f"({'; '.join(' == '.join(g) for g in self.signature.equal)}), called with "
+                                f"{'; '.join(broken)}: docc compiled them as one size (transfer again for these "
+                                "shapes, or transfer with generic=True for one build right at every shape)")
         for name, value in args.items():
             if isinstance(value, np.ndarray) and value.size == 0:
                 raise ArgumentError(f"argument {name} is empty (shape {value.shape})")
@@ -207,20 +258,22 @@ class UserProgram:
         return self.name.rpartition("@")[2]
 
 
-def probe_arguments(args: Args) -> Args:
-    """Arguments for parsing: every array dimension and int argument a distinct prime
-    (see module docstring), zeros of the caller's dtypes; floats as given."""
-    count = sum(v.ndim for v in args.values() if isinstance(v, np.ndarray)) + sum(
-        isinstance(v, int) for v in args.values())
-    primes = iter(_primes(count))
+def probe_arguments(args: Args, equal: tuple[tuple[str, ...], ...] = ()) -> Args:
+    """Arguments for parsing: a distinct prime per size, one shared by each group of
+    `equal` (see module docstring); zeros of the caller's dtypes; floats as given."""
+    sizes = size_values(args)
+    group_of = {name: i for i, group in enumerate(equal) for name in group}
+    classes = list(dict.fromkeys(group_of.get(n, n) for n in sizes))
+    prime = dict(zip(classes, _primes(len(classes)), strict=True))
+    value = {n: prime[group_of.get(n, n)] for n in sizes}
     out: Args = {}
-    for name, value in args.items():
-        if isinstance(value, np.ndarray):
-            out[name] = np.zeros(tuple(next(primes) for _ in range(value.ndim)), dtype=value.dtype)
-        elif isinstance(value, int):
-            out[name] = next(primes)
+    for name, given in args.items():
+        if isinstance(given, np.ndarray):
+            out[name] = np.zeros(tuple(value[f"{name}.shape[{d}]"] for d in range(given.ndim)), dtype=given.dtype)
+        elif isinstance(given, int):
+            out[name] = value[name]
         else:
-            out[name] = value
+            out[name] = given
     return out
 
 
@@ -233,15 +286,18 @@ def _primes(count: int, start: int = 11) -> list[int]:
     return out
 
 
-def parse_user_program(func: Callable[..., None], args: Args) -> UserProgram:
-    """Parse at probe arguments in a child (docc aborts the process on some code)."""
+def parse_user_program(func: Callable[..., None], args: Args, generic: bool = False) -> UserProgram:
+    """Parse at probe arguments in a child (docc aborts the process on some code);
+    `generic`: no sizes shared (see module docstring)."""
     constants = [n for n, v in args.items() if isinstance(v, int) and n in DOCC_CONSTANTS]
     if constants:
         raise ValueError(f"int argument {constants[0]} of {func.__name__}: docc reads the names "
                          f"{', '.join(DOCC_CONSTANTS)} as mathematical constants in loop bounds, not as the "
                          "argument; rename it")
     kernel = user_kernel(func, args)
-    outcome = run_isolated(_parse, kernel, probe_arguments(args), timeout=120)
+    equal = () if generic else equal_sizes(args)
+    probe = probe_arguments(args, equal)
+    outcome = run_isolated(_parse, kernel, probe, timeout=120)
     if not outcome.ok:
         detail = outcome.message.strip().splitlines()
         raise ValueError(f"docc cannot parse {func.__name__}: {detail[-1] if detail else outcome.status}")
@@ -250,37 +306,48 @@ def parse_user_program(func: Callable[..., None], args: Args) -> UserProgram:
     named = Kernel(name=f"{func.__name__}@{content[:12]}", group="user", func=func, init=kernel.init,
                    reference=kernel.reference, flops=kernel.flops, outputs=kernel.outputs, sizes={})
     sources = tuple((s, a, d) for s, (a, d) in sorted(symbols.items()))
-    guard = Guard(Signature.of(args, pinned=footprint is None), tuple(sorted((footprint or {}).items())), sources)
+    guard = Guard(Signature.of(args, pinned=footprint is None, generic=generic),
+                  tuple(sorted((footprint or {}).items())), sources)
     if not guard.accepts(args):  # docc's bound ignores guarding ifs: too loose to judge other shapes by
-        guard = Guard(Signature.of(args, pinned=True), (), sources)
-    extents = split_footprint(dict(guard.footprint), args, symbols)
+        guard = Guard(Signature.of(args, pinned=True, generic=generic), (), sources)
+    extents = split_footprint(dict(guard.footprint), args, _symbol_names(probe, symbols))
     # The split is exact for rectangular accesses and an estimate otherwise: an array whose
     # split refuses the very call it was parsed for keeps only its byte check.
     kept = tuple(e for e in extents if Guard(guard.signature, (), guard.symbols, (e,)).accepts(args))
     return UserProgram(Program(named, sdfg_json, arguments, symbols), replace(guard, extents=kept))
 
 
-def split_footprint(footprint: dict[str, tuple[str, ...]], args: Args, symbols: dict[str, tuple[str, int]]
+def _symbol_names(probe: Args, symbols: dict[str, tuple[str, int]]) -> dict[str, str]:
+    """Every size name (`size_values`) -> the symbol docc gave it: sizes sharing a probe
+    prime share the symbol of the first (an int argument stands for itself where no
+    extent equals it)."""
+    by_value = {int(probe[a].shape[d]): s for s, (a, d) in symbols.items()}
+    return {n: by_value.get(v, n) for n, v in size_values(probe).items()}
+
+
+def split_footprint(footprint: dict[str, tuple[str, ...]], args: Args, names: dict[str, str]
                     ) -> tuple[tuple[str, int, tuple[str, ...]], ...]:
-    """Per-dimension extents a program needs, read off its byte footprints.
+    """Per-dimension extents a program needs, read off its byte footprints; `names` maps
+    every size to its symbol (`_symbol_names`).
 
     docc bounds a row-major access ``x[i0, ..., i(n-1)]`` by the largest linear index:
     bytes = size * (m0 * d1*...*d(n-1) + m1 * d2*...*d(n-1) + ... + m(n-1) + 1) with mk the
     largest ik. As a polynomial in the array's own inner extents d1..d(n-1), the
     coefficient of each stride is mk and the constant term m(n-1) + 1, so dimension k
     needs an extent of at least mk + 1. Footprints of another form give no split.
+    An int argument parsed as one size with an extent is read as that extent's symbol.
     """
-    dims = {(a, d): sympy.Symbol(s) for s, (a, d) in symbols.items()}
+    alias = {sympy.Symbol(n): sympy.Symbol(s) for n, s in names.items() if "." not in n and s != n}
     out = []
     for name, expressions in footprint.items():
         value = args[name]
         if value.ndim < 2:
             continue
-        inner = [dims[(name, d)] for d in range(1, value.ndim)]
+        inner = [sympy.Symbol(names[f"{name}.shape[{d}]"]) for d in range(1, value.ndim)]
         strides = [sympy.Mul(*inner[k:]) for k in range(value.ndim)]  # stride of dim k; the last is 1
         per_dim: list[list[str]] = [[] for _ in range(value.ndim)]
         for expression in expressions:
-            split = _split(sympy.expand(parse_sizes(expression) / value.itemsize), inner, strides)
+            split = _split(sympy.expand(parse_sizes(expression).subs(alias) / value.itemsize), inner, strides)
             if split is None:
                 per_dim = []
                 break
@@ -338,7 +405,8 @@ def _parse(kernel: Kernel, args: Args) -> tuple[str, tuple[str, ...], dict[str, 
 # -- the second shape and the Python reference ----------------------------------------------
 
 
-def check_inputs(func: Callable[..., None], args: Args, program: Program, seed: int = 0) -> tuple[Args, Args]:
+def check_inputs(func: Callable[..., None], args: Args, equal: tuple[tuple[str, ...], ...] = (), seed: int = 0
+                 ) -> tuple[Args, Args]:
     """Inputs for verification: (at the transfer shape, at a second small shape).
 
     No comparison may be vacuous: non-finite values (``np.empty`` outputs, NaN-filled
@@ -347,19 +415,19 @@ def check_inputs(func: Callable[..., None], args: Args, program: Program, seed: 
     that read ``A[k, i]`` for ``A[i, k]`` would agree. Where the function raises on varied
     values (an index array), the given ones are used and a warning says so.
 
-    The second shape gives every size of the program its own odd prime: every int argument
-    and every array dimension (each is a symbol of its own in `program.symbols`, parsed at
-    probe sizes), so sizes the caller passed equal (M == N == 40) differ there and a
-    program that confused them cannot pass. The ints get the smallest primes, so loops
+    The second shape gives every size of the program its own odd prime, every int
+    argument and every array dimension, except the groups of `equal` (the build's
+    `Signature.equal`), which keep one prime each: sizes the caller passed equal but the
+    program holds apart (M == N == 40 in a generic build) differ there, so a program that
+    confused them cannot pass. Sizes held by ints alone get the smallest primes, so loops
     they bound stay inside arrays whose extents equalled them. Where the Python function
-    refuses that shape, in turn: dimensions of equal extent share a prime (ints still their
-    own); ints follow the extent they equal, dimensions distinct, then shared; the original
-    extents shifted down by one amount. Sizes below `SMALL_EXTENT` keep their value.
-    Values are the caller's, cropped or tiled.
+    refuses that shape, in turn: sizes of equal value share a prime; the original sizes
+    shifted down by one amount. Sizes below `SMALL_EXTENT` keep their value. Values are
+    the caller's, cropped or tiled.
     """
     rng = np.random.default_rng(seed)
     given = _finite(args, rng)
-    shapes = _second_shapes(args, program)
+    shapes = _second_shapes(args, equal)
     constant = [n for n, v in given.items() if isinstance(v, np.ndarray) and v.size > 1 and np.all(v == v.flat[0])]
     if constant:
         varied = _varied(given, constant, rng)
@@ -380,7 +448,7 @@ def check_inputs(func: Callable[..., None], args: Args, program: Program, seed: 
 def _accepted(func: Callable[..., None], full: Args, shapes: list[SecondShape]) -> Args | None:
     """The first of `full`'s second shapes (`full` itself where there are none) that the
     Python function runs without raising; None if it raises on every one."""
-    candidates = (_reshaped(full, extents, ints) for extents, ints in shapes) if shapes else iter([full])
+    candidates = (_reshaped(full, sizes) for sizes in shapes) if shapes else iter([full])
     return next((c for c in candidates if c is not None and python_outputs(func, c, timeout=60).ok), None)
 
 
@@ -411,41 +479,39 @@ def _finite(args: Args, rng: np.random.Generator) -> Args:
     return out
 
 
-SecondShape = tuple[dict[tuple[str, int], int], dict[str, int] | None]
-"""A second shape: new extent per (array, dimension), and new int arguments (None: each
-int follows the extent it equalled)."""
+SecondShape = dict[str, int]
+"""A second shape: the new value of each size that changes (`size_values` names)."""
 
 
-def _second_shapes(args: Args, program: Program) -> list[SecondShape]:
+def _second_shapes(args: Args, equal: tuple[tuple[str, ...], ...]) -> list[SecondShape]:
     """The second shapes `check_inputs` tries, most distinct first; none when every size is small."""
-    def extent(dim: tuple[str, int]) -> int:
-        return int(args[dim[0]].shape[dim[1]])
-
-    dims = sorted((d for d in program.symbols.values() if extent(d) >= SMALL_EXTENT), key=extent)
-    ints = [n for n, v in args.items() if isinstance(v, int) and v >= SMALL_EXTENT]
-    if not dims and not ints:
+    sizes = {n: v for n, v in size_values(args).items() if v >= SMALL_EXTENT}
+    if not sizes:
         return []
-    primes = _primes(len(ints) + len(dims))
-    own, above = dict(zip(ints, primes, strict=False)), primes[len(ints):]
-    values = sorted({extent(d) for d in dims})
-    shared_above, shared = dict(zip(values, above, strict=False)), dict(zip(values, primes, strict=False))
-    shift = min(values) - (SMALL_EXTENT + 1) if values else 0
-    return [(dict(zip(dims, above, strict=True)), own), ({d: shared_above[extent(d)] for d in dims}, own),
-            (dict(zip(dims, primes, strict=False)), None), ({d: shared[extent(d)] for d in dims}, None),
-            ({d: extent(d) - shift for d in dims}, None)]
+    group_of = {n: g for g in equal for n in g}
+    classes = list(dict.fromkeys(group_of.get(n, (n,)) for n in sizes))
+    by_value: dict[int, list[str]] = {}
+    for name, value in sizes.items():
+        by_value.setdefault(value, []).append(name)
+
+    def primed(groups: list[tuple[str, ...]] | list[list[str]]) -> SecondShape:
+        order = sorted(groups, key=lambda g: (any("." in n for n in g), sizes[g[0]]))  # int-only sizes first
+        return {n: p for g, p in zip(order, _primes(len(order)), strict=True) for n in g}
+
+    shift = min(sizes.values()) - (SMALL_EXTENT + 1)
+    shapes = [primed(classes), primed(list(by_value.values())), {n: v - shift for n, v in sizes.items()}]
+    return [s for i, s in enumerate(shapes) if s not in shapes[:i]]
 
 
-def _reshaped(args: Args, new: dict[tuple[str, int], int], ints: dict[str, int] | None) -> Args | None:
-    """`args` with extents replaced as in `new`, values cropped or tiled, int arguments as
-    in `ints` (None: an int equal to a replaced extent follows it). None when nothing would change."""
-    follow = {args[n].shape[d]: e for (n, d), e in new.items()}
+def _reshaped(args: Args, new: SecondShape) -> Args | None:
+    """`args` with sizes replaced as in `new`, values cropped or tiled; None when nothing would change."""
     out: Args = {}
     for name, value in args.items():
         if isinstance(value, np.ndarray):
-            shape = tuple(new.get((name, d), e) for d, e in enumerate(value.shape))
+            shape = tuple(new.get(f"{name}.shape[{d}]", e) for d, e in enumerate(value.shape))
             out[name] = np.ascontiguousarray(np.resize(value, shape) if value.size else np.zeros(shape, value.dtype))
         elif isinstance(value, int):
-            out[name] = follow.get(value, value) if ints is None else ints.get(name, value)
+            out[name] = new.get(name, value)
         else:
             out[name] = value
     same = all(out[n].shape == v.shape if isinstance(v, np.ndarray) else out[n] == v for n, v in args.items())
