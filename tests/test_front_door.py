@@ -329,6 +329,20 @@ def test_second_shape_gives_equal_int_sizes_distinct_values():
         one.guard.check(bind_arguments(user_kernels.scale_mn, (13, 17, np.zeros((13, 17)), np.zeros((13, 17)))))
 
 
+def test_square_inner_extents_parse_as_one_size_and_the_guard_keeps_them_equal():
+    """X is C x H x W with H == W at the call: one symbol for both inner extents (its
+    strides cannot be split per dimension, the byte check stays), and the guard refuses
+    a call with H != W."""
+    from transfertune.porting.user import parse_user_program
+
+    guard = parse_user_program(user_kernels.channel_sum, bind_arguments(
+        user_kernels.channel_sum, (np.zeros((3, 40, 40)), np.zeros((40, 40))))).guard
+    assert ("X.shape[1]", "X.shape[2]", "out.shape[0]", "out.shape[1]") in guard.signature.equal
+    assert guard.accepts(bind_arguments(user_kernels.channel_sum, (np.zeros((5, 17, 17)), np.zeros((17, 17)))))
+    with pytest.raises(ArgumentError, match="X.shape\\[1\\]=17 != X.shape\\[2\\]=19"):
+        guard.check(bind_arguments(user_kernels.channel_sum, (np.zeros((5, 17, 19)), np.zeros((17, 19)))))
+
+
 def test_guard_refuses_an_inner_dimension_overrun_that_fits_in_the_bytes():
     from transfertune.porting.user import parse_user_program
 

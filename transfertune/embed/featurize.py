@@ -5,7 +5,16 @@ dataflow nodes (access nodes, tasklets, library calls, constants). Edges are
 control containment, block -> dataflow-node membership, and memlets. Every memlet edge
 says how its (linearised) subset moves with each enclosing loop variable, outermost
 first: not at all, unit stride, a small constant stride, or a symbolic stride (a whole
-row or plane of an array), parsed with sympy. So a column walk and a row walk differ.
+row or plane of an array), parsed with sympy, and whether it is shifted by a
+loop-independent amount. So a column walk and a row walk differ.
+
+An access node also says how the memlets on it relate (`_neighbourhood`): a stencil or
+a convolution reads one array at several loop-independent shifts of one index (its
+neighbourhood), a Gram product or an all-pairs kernel reads it along different loops,
+an in-place update (an accumulation, a Seidel sweep, a factorisation) writes an argument
+it reads in the same block.
+Those tell the computation's family apart where the loop structure alone does not (a
+2-D stencil and a matrix product are both three loops of unit-stride accesses).
 
 Features are indices into module-level vocabularies turned into one-hot blocks plus a
 few scaled numbers; the layout is versioned by `FEATURE_VERSION`, which is stored beside
@@ -24,7 +33,7 @@ import sympy
 import torch
 from torch_geometric.data import Data
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 
 NODE_TYPES = ("sequence", "for", "map", "while", "if_else", "block", "assignment_block", "access_node",
               "tasklet", "library_node", "constant_node", "other")
@@ -116,11 +125,23 @@ class _Builder:
 
     def dataflow(self, graph: dict[str, Any], block: int, loops: tuple[str, ...]) -> None:
         index = {}
+        kinds = {node["element_id"]: node.get("type", "other") for node in graph.get("nodes", [])}
+        data = {node["element_id"]: node.get("data", "") for node in graph.get("nodes", []) if kinds[node["element_id"]]
+                == "access_node"}
+        subsets: dict[int, list[str]] = {e: [] for e in data}
+        for edge in graph.get("edges", []):
+            for end in (edge["src"], edge["dst"]):
+                if end in subsets and edge.get("subset"):
+                    subsets[end].append(edge["subset"][0])
+        written = {data[e["dst"]] for e in graph.get("edges", []) if e["dst"] in data}
+        read = {data[e["src"]] for e in graph.get("edges", []) if e["src"] in data}
         for node in graph.get("nodes", []):
-            kind = node.get("type", "other")
+            kind = kinds[node["element_id"]]
             if kind == "access_node":
-                data = node.get("data", "")
-                me = self._node(kind, numbers=[0, 0, 0, 0, 0, 0, 1.0 if data not in self.arguments else 0.0, 0, 0])
+                name = data[node["element_id"]]
+                in_place = 1.0 if name in written and name in read and name in self.arguments else 0.0
+                me = self._node(kind, numbers=[*_neighbourhood(subsets[node["element_id"]], loops), in_place, 0,
+                                               1.0 if name not in self.arguments else 0.0, 0, 0])
             elif kind == "tasklet":
                 me = self._node(kind, tasklet=node.get("code", 0))
             elif kind == "library_node":
@@ -134,23 +155,33 @@ class _Builder:
                 continue
             subset = edge.get("subset") or []
             strides, offset = _strides(subset[0], loops) if subset else ([], False)
-            dst_is_data = graph_kind(graph, edge["dst"]) == "access_node"
             self._edge(index[edge["src"]], index[edge["dst"]], kind=2, strides=strides, offset=offset,
-                       write=dst_is_data)
+                       write=edge["dst"] in data)
             rank = _rank(subset[0]) if subset else 0
             for end in (edge["src"], edge["dst"]):
-                if graph_kind(graph, end) == "access_node":
+                if end in data:
                     feat = self.nodes[index[end]]
                     base = len(NODE_TYPES) + TASKLET_CODES + len(LIBRARY_CALLS)
                     feat[base + 7] = max(feat[base + 7], rank / 3.0)
                     feat[base + 8] = 1.0 if subset else feat[base + 8]
 
 
-def graph_kind(graph: dict[str, Any], element_id: int) -> str:
-    for node in graph.get("nodes", []):
-        if node["element_id"] == element_id:
-            return node.get("type", "other")
-    return "other"
+def _neighbourhood(subsets: list[str], loops: tuple[str, ...]) -> list[float]:
+    """How the memlets on one access node relate: distinct subsets (/4), whether some
+    differ by a loop-independent shift, how many lie at such a shift of the first (/8:
+    a 5-point stencil has 4), whether some differ in how they move with the loops."""
+    exprs = [e for e in (_expr(t) for t in dict.fromkeys(subsets)) if e is not None]
+    if len(exprs) < 2:
+        return [len(exprs) / 4.0, 0.0, 0.0, 0.0]
+    names = {sympy.Symbol(v) for v in loops}
+    shifted = across = 0
+    for other in exprs[1:]:
+        difference = sympy.expand(other - exprs[0])
+        if difference.free_symbols & names:
+            across += 1
+        elif difference != 0:
+            shifted += 1
+    return [len(exprs) / 4.0, 1.0 if shifted else 0.0, shifted / 8.0, 1.0 if across else 0.0]
 
 
 def _loop_numbers(node: dict[str, Any], loops: tuple[str, ...]) -> list[float]:
@@ -170,8 +201,8 @@ def _loop_numbers(node: dict[str, Any], loops: tuple[str, ...]) -> list[float]:
 
 
 def _strides(subset: str, loops: tuple[str, ...]) -> tuple[list[int], bool]:
-    """Stride category of `subset` in each enclosing loop variable, and whether it has a
-    constant offset."""
+    """Stride category of `subset` in each enclosing loop variable, and whether it is
+    shifted by a loop-independent amount (a constant, or whole rows: ``A[i + 1, j]``)."""
     expr = _expr(subset)
     if expr is None:
         return [0] * len(loops), False
@@ -186,8 +217,8 @@ def _strides(subset: str, loops: tuple[str, ...]) -> tuple[list[int], bool]:
             out.append(2)
         else:
             out.append(3)
-    rest = expr.subs({sympy.Symbol(v): 0 for v in loops})
-    return out, bool(rest != 0 and rest.is_number)
+    rest = sympy.expand(expr.subs({sympy.Symbol(v): 0 for v in loops}))
+    return out, bool(rest != 0)
 
 
 def _rank(subset: str) -> int:

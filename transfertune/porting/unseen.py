@@ -2,7 +2,7 @@
 PolyBench), with recipes from the PolyBench seed only, through the user front door.
 
 Each corpus kernel is handed to `transfer()` as a user would hand it over (its loop
-function and inputs at the dataset `size`), so the shape-generic parse, the Python
+function and inputs at the dataset `size`), so the probe parse, the Python
 check and the two-shape verification all run. Then the returned program is checked
 against the kernel's NumPy reference at the transfer shape and at a second dataset
 (`check_size`), and the NumPy reference is timed on the same inputs where it exists.

@@ -334,7 +334,8 @@ def split_footprint(footprint: dict[str, tuple[str, ...]], args: Args, names: di
     bytes = size * (m0 * d1*...*d(n-1) + m1 * d2*...*d(n-1) + ... + m(n-1) + 1) with mk the
     largest ik. As a polynomial in the array's own inner extents d1..d(n-1), the
     coefficient of each stride is mk and the constant term m(n-1) + 1, so dimension k
-    needs an extent of at least mk + 1. Footprints of another form give no split.
+    needs an extent of at least mk + 1. Footprints of another form give no split, nor do
+    arrays with two inner extents of one size (the byte check still holds for them).
     An int argument parsed as one size with an extent is read as that extent's symbol.
     """
     alias = {sympy.Symbol(n): sympy.Symbol(s) for n, s in names.items() if "." not in n and s != n}
@@ -344,6 +345,8 @@ def split_footprint(footprint: dict[str, tuple[str, ...]], args: Args, names: di
         if value.ndim < 2:
             continue
         inner = [sympy.Symbol(names[f"{name}.shape[{d}]"]) for d in range(1, value.ndim)]
+        if len(set(inner)) < len(inner):  # inner extents parsed as one size: their strides cannot be told apart
+            continue
         strides = [sympy.Mul(*inner[k:]) for k in range(value.ndim)]  # stride of dim k; the last is 1
         per_dim: list[list[str]] = [[] for _ in range(value.ndim)]
         for expression in expressions:

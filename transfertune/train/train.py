@@ -11,8 +11,8 @@ reads the responses off it, and three more terms shape the space around it:
 - ``contrastive``: a nest lies nearest to its rewrites (the same nest of its augmented
   variants, `transfertune.suites.augmented`), so code written in another loop order or
   with other names lands where its behaviour does;
-- ``family``: nests of the same computation (matrix product, stencil, reduction, ...)
-  lie together. Forty-odd kernels' measured responses are too few and too noisy to tell
+- ``family``: kernels' dominant nests of the same computation (matrix product,
+  stencil, reduction, ...) lie together. Forty-odd kernels' measured responses are too few and too noisy to tell
   a product from a stencil on their own, yet which transformations pay off follows the
   computation's reuse and dependence pattern, which the family names.
 
@@ -38,6 +38,7 @@ from torch_geometric.loader import DataLoader
 from transfertune.db import Storage, seed_store
 from transfertune.embed.encoder import NestEncoder
 from transfertune.embed.featurize import FEATURE_VERSION, featurize
+from transfertune.porting.lending import dominant_nest
 from transfertune.suites import family_of
 from transfertune.suites.augmented import base_of
 from transfertune.train.augment import cached_views
@@ -100,7 +101,8 @@ def fit(cfg: DictConfig, train_set: list[NestSample], val_set: list[NestSample] 
     graphs = [_graph(s, i) for i, s in enumerate(train_set)]
     contrastive, family = float(cfg.get("contrastive", 0.0)), float(cfg.get("family", 0.0))
     partners = same_nest_partners(train_set) if contrastive > 0 else []
-    families = family_labels(train_set)
+    size = str(next(iter(cfg.data.sizes.values())))  # where a nest dominates barely moves with the size
+    families = family_labels(train_set, size) if family > 0 else None
     rng = random.Random(int(cfg.seed))
     loader = DataLoader(graphs, batch_size=int(cfg.batch_size), shuffle=True,
                         generator=torch.Generator().manual_seed(int(cfg.seed)))
@@ -115,7 +117,7 @@ def fit(cfg: DictConfig, train_set: list[NestSample], val_set: list[NestSample] 
             if contrastive > 0:
                 loss = loss + contrastive * view_contrast(model, z, batch, partners, rng, float(cfg.temperature))
             if family > 0:
-                loss = loss + family * family_contrast(z, families[batch.sample], float(cfg.temperature))
+                loss = loss + family * family_contrast(z, families[batch.sample], float(cfg.temperature))  # type: ignore[index]
             loss.backward()
             optimiser.step()
             total += float(loss.detach()) * batch.num_graphs
@@ -147,10 +149,16 @@ def same_nest_partners(data: list[NestSample]) -> list[list[Any]]:
             for i, s in enumerate(data)]
 
 
-def family_labels(data: list[NestSample]) -> torch.Tensor:
-    """Per sample, an integer id of its computation's family; -1 where none is known."""
-    names = sorted({family_of(s.program) for s in data} - {"other"})
-    return torch.tensor([names.index(f) if (f := family_of(s.program)) in names else -1 for s in data])
+def family_labels(data: list[NestSample], size: str) -> torch.Tensor:
+    """Per sample, an integer id of its kernel's computation family where it is the
+    kernel's dominant nest at `size` (`dominant_nest`); -1 elsewhere and where no family
+    is known. The family names what a kernel spends its time on: its other nests (the
+    means before correlation's product, a copy after a solve) are not of it, and
+    labelling them so pulled reductions towards products."""
+    dominant = [dominant_nest(s.program, size) == s.position for s in data]
+    names = sorted({family_of(s.program) for s, d in zip(data, dominant, strict=True) if d} - {"other"})
+    return torch.tensor([names.index(f) if d and (f := family_of(s.program)) in names else -1
+                         for s, d in zip(data, dominant, strict=True)])
 
 
 def view_contrast(model: ResponseModel, z: torch.Tensor, batch: Any, partners: list[list[Any]], rng: random.Random,

@@ -1,0 +1,73 @@
+"""Ablation of the encoder's objective on the job it serves: for each objective, the
+fraction of the oracle reached with the nearest neighbour's best *probe* recipe (every
+probe was measured on every nest, so nothing new is run: `recipes=probes
+measure=false`) in the three settings of `transfertune evaluate-embeddings`, and how
+many held-out corpus kernels have a nearest kernel of their own family.
+
+    python benchmarks/embedding_ablation.py [--out results/embeddings/generalise/ablation.json]
+                                            [--only default family.1]
+
+Writes the JSON after every objective, so an interrupted run keeps what it finished
+(rerun with --only for the rest).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from pathlib import Path
+
+from transfertune.cli import load_config
+from transfertune.ir.target import local_fingerprint
+from transfertune.porting.tables import source_commit
+from transfertune.train.evaluate import SETTINGS, evaluate, sanity
+from transfertune.train.train import research_store, samples
+
+OBJECTIVES = {
+    "default": [],
+    "family.1": ["family=1.0", "temperature=0.1"],
+    "family.0.2": ["family=0.2", "temperature=0.1"],
+    "same.1": ["contrastive=1.0"],
+    "family.1+same": ["family=1.0", "temperature=0.1", "contrastive=1.0"],
+}
+"""Objective name -> `evaluate-embeddings` overrides (see `configs/train.yaml`)."""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="outputs/embeddings/ablation.json")
+    parser.add_argument("--only", nargs="*", choices=list(OBJECTIVES), default=list(OBJECTIVES))
+    args = parser.parse_args()
+    out = Path(args.out)
+    fp = local_fingerprint()
+    report = json.loads(out.read_text()) if out.is_file() else {}
+    report.update({
+        "what": "fraction of the oracle with the nearest neighbour's best probe recipe (recipes=probes, "
+                "measure=false), 5 folds, whole kernels out; each cell [mean, std across folds, share of held-out "
+                "kernels whose nearest kernel shares their family]; sanity: held-out corpus kernels (corpus setting) "
+                "whose work-weighted nearest kernel shares their family",
+        "machine": {"cpu": fp.cpu_model, "cores": fp.cores, "isa": list(fp.isa), "host": platform.node()},
+        "commit": source_commit()})
+    report.setdefault("configs", {})
+    for name in args.only:
+        cfg = load_config("evaluate-embeddings", [*OBJECTIVES[name], "recipes=probes", "measure=false", "plot=null",
+                                                  f"output_dir={out.parent / name}"])
+        storage = research_store(cfg)
+        data = samples(cfg, storage)
+        cells, table = {}, []
+        for setting in SETTINGS:
+            result, choices = evaluate(cfg, data, storage, setting)
+            cells[setting] = {m: [round(v["mean"], 3), round(v["std"], 3), round(v["same_family"], 2)]
+                              for m, v in result.items()}
+            if setting == "corpus":
+                table = sanity(choices)
+        report["configs"][name] = {"overrides": OBJECTIVES[name], "nests": len(data), "settings": cells,
+                                   "sanity": f"{sum(r['same_family'] for r in table)}/{len(table)}"}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=1) + "\n")
+        print(name, json.dumps(report["configs"][name]["settings"]), report["configs"][name]["sanity"], flush=True)
+
+
+if __name__ == "__main__":
+    main()
