@@ -60,6 +60,17 @@ def test_evolutionary_search_starts_from_the_seeds():
     assert max(c.speedup for c in context.results) >= context.table[128]
 
 
+def test_a_tie_goes_to_the_recipe_with_fewer_steps():
+    from transfertune.tune.trials import simplest_fastest
+
+    blas = Recipe((Step("blas", ()),))
+    both = Recipe((Step("parallelize", ()), Step("blas", ())))
+    tile = Recipe((Step("tile", (), {"size": 32}),))
+    assert simplest_fastest([Candidate(both, 34.2), Candidate(blas, 33.1)]).recipe == blas  # within 5%: simpler
+    assert simplest_fastest([Candidate(both, 40.0), Candidate(blas, 33.1)]).recipe == both  # clearly faster
+    assert simplest_fastest([Candidate(tile, 2.0), Candidate(blas, 0.0, "error")]).recipe == tile
+
+
 def test_unknown_strategy():
     with pytest.raises(ValueError, match="unknown strategy 'annealing'"):
         get_strategy("annealing")

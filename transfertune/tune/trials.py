@@ -31,6 +31,9 @@ from transfertune.tune.strategy import Candidate
 
 KEEP_MARGIN = 1.02
 """A nest recipe is kept only if it beat the untouched program by 2% when re-measured."""
+TIE = 1.05
+"""Confirmed speedups within this factor of the fastest are a tie, won by the recipe with
+fewer steps (`simplest_fastest`)."""
 
 
 @dataclass
@@ -75,12 +78,12 @@ class Trials:
         return out
 
     def confirm(self, nest: LoopNest, candidates: list[Candidate], settings: Settings, top: int) -> Candidate | None:
-        """Re-measure the `top` candidates that were faster; the best one if it beats the
-        untouched program by `KEEP_MARGIN` again, else None."""
+        """Re-measure the `top` candidates that were faster; the best one (`simplest_fastest`)
+        if it beats the untouched program by `KEEP_MARGIN` again, else None."""
         best = sorted((c for c in candidates if c.speedup > 1.0), key=lambda c: -c.speedup)[:top]
         if not best:
             return None
-        again = max(self.measure_nest(nest, [c.recipe for c in best], settings), key=lambda c: c.speedup)
+        again = simplest_fastest(self.measure_nest(nest, [c.recipe for c in best], settings))
         return again if again.speedup >= KEEP_MARGIN else None
 
     def finish(self, chosen: dict[int, Recipe], result: str, settings: Settings, *, peers: tuple[str, ...] = (),
@@ -131,3 +134,13 @@ def speedup(base: Measurement, m: Measurement) -> float:
     if not (base.ok and m.ok) or m.median <= 0:
         return 0.0
     return base.median / m.median
+
+
+def simplest_fastest(candidates: list[Candidate]) -> Candidate:
+    """The fastest candidate, or among those within `TIE` of it the one with the fewest
+    steps. A nest's own run cannot tell ``[blas]`` from ``[parallelize, blas]`` (34x each
+    on gram-matrix), but the program's final run did: 18x for the longer one, its OpenMP
+    region beside OpenBLAS's threads. A step that buys nothing measurable is a risk, not
+    a gain."""
+    fastest = max(c.speedup for c in candidates)
+    return min((c for c in candidates if c.speedup * TIE >= fastest), key=lambda c: (len(c.recipe.steps), -c.speedup))
