@@ -21,8 +21,7 @@ from pathlib import Path
 from transfertune.cli import load_config
 from transfertune.ir.target import local_fingerprint
 from transfertune.porting.tables import source_commit
-from transfertune.train.evaluate import SETTINGS, evaluate, sanity
-from transfertune.train.train import research_store, samples
+from transfertune.train.evaluate import evaluate_settings
 
 OBJECTIVES = {
     "default": [],
@@ -53,15 +52,9 @@ def main() -> None:
     for name in args.only:
         cfg = load_config("evaluate-embeddings", [*OBJECTIVES[name], "recipes=probes", "measure=false", "plot=null",
                                                   f"output_dir={out.parent / name}"])
-        storage = research_store(cfg)
-        data = samples(cfg, storage)
-        cells, table = {}, []
-        for setting in SETTINGS:
-            result, choices = evaluate(cfg, data, storage, setting)
-            cells[setting] = {m: [round(v["mean"], 3), round(v["std"], 3), round(v["same_family"], 2)]
-                              for m, v in result.items()}
-            if setting == "corpus":
-                table = sanity(choices)
+        data, result, table = evaluate_settings(cfg)
+        cells = {setting: {m: [round(v["mean"], 3), round(v["std"], 3), round(v["same_family"], 2)]
+                           for m, v in methods.items()} for setting, methods in result.items()}
         report["configs"][name] = {"overrides": OBJECTIVES[name], "nests": len(data), "settings": cells,
                                    "sanity": f"{sum(r['same_family'] for r in table)}/{len(table)}"}
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -12,9 +12,9 @@ An access node also says how the memlets on it relate (`_neighbourhood`): a sten
 a convolution reads one array at several loop-independent shifts of one index (its
 neighbourhood), a Gram product or an all-pairs kernel reads it along different loops,
 an in-place update (an accumulation, a Seidel sweep, a factorisation) writes an argument
-it reads in the same block.
-Those tell the computation's family apart where the loop structure alone does not (a
-2-D stencil and a matrix product are both three loops of unit-stride accesses).
+it reads in the same block. Those tell the computation's family apart where the loop
+structure alone does not (a 2-D stencil and a matrix product are both three loops of
+unit-stride accesses).
 
 Features are indices into module-level vocabularies turned into one-hot blocks plus a
 few scaled numbers; the layout is versioned by `FEATURE_VERSION`, which is stored beside

@@ -3,7 +3,8 @@ compiled program (docc's ``@native`` is the model: one line for the user).
 
 A shape class is what a build is valid for (`Signature`: dtypes and ranks, which sizes
 are equal (unless ``generic=True``), exact shapes and int values only where docc could
-not bound the accesses, so such a program is transferred again for other sizes). The first call of a class runs
+not bound the accesses, so such a program is transferred again for other sizes). The
+first call of a class runs
 `transfer` (answered from the store when this program, class and target were
 transferred before, in any process) and then the compiled program on the caller's
 arguments; later calls of the class go straight to the compiled program, whose guard
@@ -25,11 +26,11 @@ def jit(func: Callable[..., None] | None = None, *, target: str = "cpu-omp", **o
     def decorate(f: Callable[..., None]) -> Callable[..., None]:
         programs: dict[Signature, Any] = {}
         reports: dict[str, dict[str, Any]] = {}
+        generic = bool(options.get("generic", False))
 
         @functools.wraps(f)
         def call(*args: Any) -> None:
             bound = bind_arguments(f, args)
-            generic = options.get("generic", False)
             program = programs.get(Signature.of(bound, generic=generic)) or programs.get(
                 Signature.of(bound, pinned=True, generic=generic))
             if program is None:

@@ -30,18 +30,10 @@ def run_train(argv: list[str]) -> int:
 def evaluate_embeddings(cfg: DictConfig) -> int:
     """``transfertune evaluate-embeddings``: per setting the table of methods, the sanity
     table of each held-out corpus kernel's nearest kernel, and the map."""
-    from transfertune.train.evaluate import SETTINGS, evaluate, sanity
+    from transfertune.train.evaluate import evaluate_settings
     from transfertune.train.plot import embedding_map
-    from transfertune.train.train import research_store, samples
 
-    storage = research_store(cfg)
-    data = samples(cfg, storage)
-    settings = [str(s) for s in cfg.settings] if cfg.get("settings") else list(SETTINGS)
-    result, table = {}, []
-    for setting in settings:
-        result[setting], choices = evaluate(cfg, data, storage, setting)
-        if setting == "corpus":
-            table = sanity(choices)
+    data, result, table = evaluate_settings(cfg, [str(s) for s in cfg.settings] if cfg.get("settings") else None)
     out = Path(str(cfg.output_dir))
     out.mkdir(parents=True, exist_ok=True)
     (out / "evaluation.json").write_text(json.dumps({"settings": result, "sanity": table}, indent=2) + "\n")

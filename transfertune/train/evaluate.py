@@ -237,6 +237,23 @@ def evaluate(cfg: DictConfig, data: list[NestSample], storage: Storage | None = 
     return result, choices
 
 
+def evaluate_settings(cfg: DictConfig, settings: list[str] | None = None
+                      ) -> tuple[list[NestSample], dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """The samples of the research store (`research_store`), each setting's table of
+    methods (`evaluate`; default: all of `SETTINGS`), and the sanity table of the corpus
+    setting (empty when it is not among them)."""
+    from transfertune.train.train import research_store, samples
+
+    storage = research_store(cfg)
+    data = samples(cfg, storage)
+    result, table = {}, []
+    for setting in settings or list(SETTINGS):
+        result[setting], choices = evaluate(cfg, data, storage, setting)
+        if setting == "corpus":
+            table = sanity(choices)
+    return data, result, table
+
+
 def sanity(choices: list[Choice], method: str = "gnn") -> list[dict[str, Any]]:
     """Per held-out kernel: the kernel `method` found nearest to its nests, each nest's
     vote weighted by its share of the kernel's work (so an initialising loop does not

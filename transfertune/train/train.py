@@ -12,9 +12,10 @@ reads the responses off it, and three more terms shape the space around it:
   variants, `transfertune.suites.augmented`), so code written in another loop order or
   with other names lands where its behaviour does;
 - ``family``: kernels' dominant nests of the same computation (matrix product,
-  stencil, reduction, ...) lie together. Forty-odd kernels' measured responses are too few and too noisy to tell
-  a product from a stencil on their own, yet which transformations pay off follows the
-  computation's reuse and dependence pattern, which the family names.
+  stencil, reduction, ...) lie together. Forty-odd kernels' measured responses are too
+  few and too noisy to tell a product from a stencil on their own, yet which
+  transformations pay off follows the computation's reuse and dependence pattern, which
+  the family names.
 
 Transfer lends a neighbour's measured recipes, so "close" has to mean "responds alike
 to the same transformations", not syntactic likeness, which a hand-made feature kNN
@@ -101,8 +102,8 @@ def fit(cfg: DictConfig, train_set: list[NestSample], val_set: list[NestSample] 
     graphs = [_graph(s, i) for i, s in enumerate(train_set)]
     contrastive, family = float(cfg.get("contrastive", 0.0)), float(cfg.get("family", 0.0))
     partners = same_nest_partners(train_set) if contrastive > 0 else []
-    size = str(next(iter(cfg.data.sizes.values())))  # where a nest dominates barely moves with the size
-    families = family_labels(train_set, size) if family > 0 else None
+    # where a nest dominates barely moves with the size: the first target's will do
+    families = family_labels(train_set, str(next(iter(cfg.data.sizes.values())))) if family > 0 else None
     rng = random.Random(int(cfg.seed))
     loader = DataLoader(graphs, batch_size=int(cfg.batch_size), shuffle=True,
                         generator=torch.Generator().manual_seed(int(cfg.seed)))
