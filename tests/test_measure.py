@@ -94,6 +94,18 @@ def test_measure_variants_times_verified_variants_and_reports_skipped_steps(targ
     assert "parallelize [9]: skipped" in results["tiled"].message
 
 
+def test_a_recipe_that_changes_nothing_is_unchanged_and_never_timed(target):
+    """All steps skipped (a library call on trmm, a loop that is not there): the program is
+    the untouched one, so timing it could only let noise make it a winner."""
+    noop = Recipe((Step("blas", ()), Step("tile", (5,), {"size": 8})))
+    results = measure_variants(get_kernel("trmm"), target, "SMALL", [Variant("baseline"), Variant("noop", noop)],
+                               Settings(repetitions=3, check_size="MINI"))
+    assert results["baseline"].ok
+    unchanged = results["noop"]
+    assert unchanged.status == "unchanged" and not unchanged.samples and not unchanged.ok
+    assert unchanged.message.startswith("no step changed the program: nest 0 blas []: skipped")
+
+
 def test_measurement_statistics():
     m = Measurement("x", "ok", (3.0, 1.0, 2.0))
     assert m.median == 2.0 and m.spread == 1.0 and m.ok

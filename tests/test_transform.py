@@ -109,3 +109,55 @@ def test_docc_client_recordings_skip_library_calls():
     assert not results[0].applied and "cannot replay blas" in results[0].reason
     assert not replayable(library_call) and not replayable(Recipe((Step("tile", (), {"size": 8}), Step("blas", ()))))
     assert replayable(Recipe((Step("tile", (), {"size": 8}), Step("parallelize", ()))))
+
+
+def test_a_map_whose_iterations_race_is_never_parallelised():
+    """docc calls trmm's ``i`` loop a map, but iteration i reads the rows k > i of B that
+    later iterations write: run in parallel it races (and can still pass a small check).
+    The dependence test refuses it; a truly parallel map (gemm's rows, trmm's columns
+    once they are outermost) still parallelises."""
+    import json
+
+    from transfertune.ir.dependence import independent_iterations
+
+    trmm = build_program(get_kernel("trmm")).sdfg()
+    root = json.loads(trmm.to_json())["root"]["children"][0]
+    independent, why = independent_iterations(trmm.to_json(), root["element_id"])
+    assert not independent and why == "two iterations of i touch one element of B"
+    _, (refused,) = apply_recipe(trmm, Recipe((Step("parallelize", ()),)))
+    assert not refused.applied and refused.reason == "docc calls it a map, but two iterations of i touch one element of B"
+    _, swapped = apply_recipe(build_program(get_kernel("trmm")).sdfg(),
+                              Recipe((Step("interchange", ()), Step("parallelize", ()))))
+    assert [r.applied for r in swapped] == [True, True]
+    # Tiles do not hide the dependence: the tile loop of trmm's rows races too.
+    _, tiled = apply_recipe(build_program(get_kernel("trmm")).sdfg(),
+                            Recipe((Step("tile", (), {"size": 32}), Step("parallelize", ()))))
+    assert [r.applied for r in tiled] == [True, False] and "i_tile0" in tiled[1].reason
+    _, rows = apply_recipe(gemm_sdfg(), Recipe((Step("tile", (), {"size": 32}), Step("parallelize", ()))))
+    assert [r.applied for r in rows] == [True, True]
+
+
+def test_stride_order_walks_memory_in_the_innermost_loop():
+    """trmm's innermost k walks columns of A and B; doitgen's s walks a column of C4. The
+    stride order distributes and interchanges until the innermost loops walk rows, and
+    the reordered programs verify."""
+    from transfertune.ir.stride import stride_recipe, strided_cost
+    from transfertune.ir.target import local_target
+    from transfertune.measure.variants import Variant, measure_variants
+
+    def ops(recipe: Recipe) -> list[tuple[str, tuple[int, ...]]]:
+        return [(s.op, s.loop) for s in recipe.steps]
+
+    trmm = build_program(get_kernel("trmm")).sdfg_json
+    ordered = stride_recipe(trmm, 0, openmp=True)
+    # No parallel loop: the rows race (see above) and the columns are below the reduction.
+    assert ops(ordered) == [("distribute", (0,)), ("interchange", (0,)), ("vectorize", (1,)), ("vectorize", (0, 0))]
+    after, _ = apply_recipe(build_program(get_kernel("trmm")).sdfg(), ordered)
+    assert strided_cost(after.to_json()) < strided_cost(trmm)
+    doitgen = stride_recipe(build_program(get_kernel("doitgen")).sdfg_json, 0, openmp=False)
+    assert ops(doitgen)[:2] == [("distribute", (0, 0)), ("interchange", (0, 1))]
+    # Already in stride order (gemm walks C and B along rows): nothing to offer.
+    assert stride_recipe(build_program(get_kernel("gemm")).sdfg_json, 0, openmp=True) is None
+    checked = measure_variants(get_kernel("trmm"), local_target("cpu-omp"), "SMALL", [Variant("ordered", ordered)],
+                               benchmark=False)
+    assert checked["ordered"].status == "ok", checked["ordered"].message

@@ -15,12 +15,16 @@ from typing import Any
 from docc import sdfg as d
 
 from transfertune.ir.blas import NotMatrixProduct, replace_products
+from transfertune.ir.dependence import independent_iterations
 from transfertune.ir.recipe import OPERATIONS, ProgramRecipe, Recipe, Step
 
 REPLAYABLE_OPS = frozenset(OPERATIONS) - {"blas"}
 """Operations applied as docc transformations, which docc's Recorder records and docc's
 own client replays. ``blas`` rewrites the SDFG's JSON into library calls instead
 (`transfertune.ir.blas`): no Recorder step can carry it, so a client cannot replay it."""
+
+PARALLEL_OPS = frozenset({"parallelize", "offload", "offload_nested"})
+"""Operations that run a loop's iterations at the same time."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,7 @@ def apply_recipe(sdfg: d.StructuredSDFG, recipe: Recipe, nest: int = 0, recorder
                 results.append(result)
                 continue
             try:
-                transformation = transformation_for(step, _root(manager, part))
+                transformation = transformation_for(step, _root(manager, part), sdfg)
             except NotApplicable as why:
                 results.append(StepResult(part, step, False, str(why)))
                 continue
@@ -166,6 +170,20 @@ def _loops_below(node: Any) -> Iterator[Any]:
             yield from _loops_below(node.case(i))
 
 
+def loop_paths(sdfg: d.StructuredSDFG, nest: int) -> list[tuple[tuple[int, ...], object]]:
+    """Every loop of nest `nest` with its path, outermost first (depth-first)."""
+    roots = d.AnalysisManager(d.StructuredSDFGBuilder(sdfg)).loop_analysis().outermost_loops()
+    if nest >= len(roots):
+        return []
+    out = []
+    stack = [((), roots[nest])]
+    while stack:
+        path, loop = stack.pop(0)
+        out.append((path, loop))
+        stack[:0] = [(path + (i,), c) for i, c in enumerate(child_loops(loop))]
+    return out
+
+
 def resolve(root: Any, path: tuple[int, ...]) -> Any:
     """The loop at `path` below `root`."""
     loop = root
@@ -178,12 +196,18 @@ def resolve(root: Any, path: tuple[int, ...]) -> Any:
     return loop
 
 
-def transformation_for(step: Step, root: Any) -> Any:
-    """The docc transformation object for `step` on the nest rooted at `root`."""
+def transformation_for(step: Step, root: Any, sdfg: d.StructuredSDFG) -> Any:
+    """The docc transformation object for `step` on the nest rooted at `root` of `sdfg`.
+    A step that runs a map's iterations at once must also pass our dependence test
+    (`transfertune.ir.dependence`): docc calls some loops maps whose iterations race."""
     loop = resolve(root, step.loop)
     if not isinstance(loop, d.StructuredLoop):
         raise NotApplicable("not a counted loop (while)")
     op = step.op
+    if op in PARALLEL_OPS and isinstance(loop, d.Map):
+        independent, why = independent_iterations(sdfg.to_json(), loop.element_id)
+        if not independent:
+            raise NotApplicable(f"docc calls it a map, but {why}")
     if op == "tile":
         return d.LoopTiling(loop, step.params["size"])
     if op == "interchange":

@@ -9,9 +9,11 @@ from typing import Any
 DEVICE_SECONDS = "tt_device_seconds"
 """The double a GPU build exports and sums its kernels' device time of the last call into
 (`transfertune.backends.cuda.instrument_launches`; the measuring child reads it)."""
-STATUSES = ("ok", "wrong", "compile-error", "crash", "time-out", "error")
-"""ok: verified and timed; wrong: ran but disagrees with the NumPy reference; the rest
-say where it failed. Only 'ok' measurements ever count as fast."""
+STATUSES = ("ok", "wrong", "unchanged", "compile-error", "crash", "time-out", "error")
+"""ok: verified and timed; wrong: ran but disagrees with the NumPy reference; unchanged: a
+recipe none of whose steps changed the program (its code is the untouched build's), never
+timed, so noise cannot make it a winner; the rest say where it failed. Only 'ok'
+measurements ever count as fast."""
 
 
 @dataclass(frozen=True)

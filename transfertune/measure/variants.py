@@ -8,6 +8,7 @@ every failure is a status on its own `Measurement`.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,7 +98,14 @@ class _Plan:
     """The NumPy and CuPy peers: which of the child's array formulations runs (no build)."""
 
 
-def _plan(workload: Workload, target: Target, variant: Variant, benchmark: bool) -> _Plan:
+class _Unchanged(Exception):
+    """A recipe whose steps all left the program as it was."""
+
+
+def _plan(workload: Workload, target: Target, variant: Variant, benchmark: bool, untouched: Callable[[], str]
+          ) -> _Plan:
+    """How `variant` is built; `untouched()` is the untouched build's code, which a recipe
+    variant is compared with (`_Unchanged` when equal)."""
     program = workload.program
     if variant.kind in peers.ARRAY_PEERS:
         if "kernel" not in workload.check or not program.kernel.numpy_peer:
@@ -114,6 +122,8 @@ def _plan(workload: Workload, target: Target, variant: Variant, benchmark: bool)
         return _Plan(codegen.BuildJob(check.code, flags + check.flags), codegen.BuildJob(bench.code, flags + bench.flags),
                      entry)
     source = codegen.generate(program, target, variant.kind, variant.recipe)
+    if source.steps and source.code == untouched():
+        raise _Unchanged(f"no step changed the program: {_describe_steps(source)}")
     build = codegen.job_for(source, target)
     return _Plan(build, build, source.entry, _describe_steps(source))
 
@@ -135,12 +145,15 @@ def measure_variants(kernel: Kernel | Workload, target: Target, size: str, varia
     phases: dict[str, dict[str, float]] = {v.name: {} for v in variants}
     failed: dict[str, Measurement] = {}
     plans: dict[str, _Plan] = {}
+    untouched = functools.cache(lambda: codegen.generate(program, target).code)
     for variant in variants:
         begin = time.perf_counter()
         try:
-            plans[variant.name] = _plan(workload, target, variant, benchmark)
+            plans[variant.name] = _plan(workload, target, variant, benchmark, untouched)
         except (RuntimeError, CSourceError) as err:
             failed[variant.name] = Measurement(variant.name, "error", message=str(err))
+        except _Unchanged as same:
+            failed[variant.name] = Measurement(variant.name, "unchanged", message=str(same))
         phases[variant.name]["generate"] = time.perf_counter() - begin
     jobs = list(dict.fromkeys(job for p in plans.values() for job in (p.check, p.bench) if job is not None))
     built = dict(zip(jobs, codegen.build_many(jobs), strict=True))

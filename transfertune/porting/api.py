@@ -28,10 +28,11 @@ from transfertune.ir import codegen
 from transfertune.ir.loopnest import loop_nests
 from transfertune.ir.program import Program
 from transfertune.ir.recipe import ProgramRecipe, Recipe
+from transfertune.ir.stride import stride_orders
 from transfertune.ir.target import Target, local_target
 from transfertune.measure.variants import Settings, Workload
 from transfertune.paths import CHECKPOINT
-from transfertune.porting.lending import plan_candidates, product_nests, work_shares
+from transfertune.porting.lending import eligible, plan_candidates, product_nests, work_shares
 from transfertune.porting.user import (
     Guard,
     bind_arguments,
@@ -146,7 +147,8 @@ def transfer_program(workload: Workload, here: Target, shape: str, lookup: Recip
     tried = 0
     work = work_shares(workload)
     products = product_nests(program, here)
-    planned = plan_candidates(answers, work, max_variants, size, products)
+    ordered = stride_orders(program, here, [i for i, ok in enumerate(eligible(work)) if ok])
+    planned = plan_candidates(answers, work, max_variants, size, products, ordered)
     for nest, answer, candidates, share in zip(nests, answers, planned, work, strict=True):
         nest_report: dict[str, Any] = {
             "nest": nest.index, "tried": [], "work_share": round(share, 4),

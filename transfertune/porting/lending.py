@@ -51,24 +51,33 @@ def product_nests(program: Program, target: Target) -> frozenset[int]:
     return frozenset(outcome.value) if outcome.ok else frozenset()
 
 
+def eligible(work_shares: list[float]) -> list[bool]:
+    """Which nests get variants: those with `MIN_SHARE` of the work (all, if none has)."""
+    if not any(s >= MIN_SHARE for s in work_shares):
+        return [True] * len(work_shares)
+    return [s >= MIN_SHARE for s in work_shares]
+
+
 def plan_candidates(answers: list[dict[str, Any]], work_shares: list[float], limit: int | None,
-                    size: str, products: frozenset[int] = frozenset()) -> list[list[Recipe]]:
+                    size: str, products: frozenset[int] = frozenset(),
+                    ordered: dict[int, Recipe] | None = None) -> list[list[Recipe]]:
     """Per nest, the recipes to measure (at most `limit` in all), from the lookup's
-    `answers` and each nest's share of the work. Nests in `products` compute a matrix
-    product: the library call comes first there, whatever the neighbours lent (it is
-    a fact about the nest's code, not a guess from similarity)."""
+    `answers` and each nest's share of the work. Two recipes come from the nest's own
+    code rather than from similarity, so they come first, whatever the neighbours lent:
+    the library call on nests in `products` (they compute a matrix product), then the
+    nest's stride order from `ordered`."""
     ranked = [ranked_recipes(answer) for answer in answers]
-    for index in products:
-        if index < len(ranked):
-            ranked[index] = [LIBRARY_CALL] + [r for r in ranked[index] if r != LIBRARY_CALL]
+    ordered = ordered or {}
+    for index in range(len(ranked)):
+        first = ([LIBRARY_CALL] if index in products else []) + ([ordered[index]] if index in ordered else [])
+        ranked[index] = first + [r for r in ranked[index] if r not in first]
     if work_shares and max(work_shares) >= DOMINANT:
         top = work_shares.index(max(work_shares))
         for recipe in dominant_recipes(answers, size):
             if recipe not in ranked[top]:
                 ranked[top].append(recipe)
-    eligible = [s >= MIN_SHARE for s in work_shares] if any(s >= MIN_SHARE for s in work_shares) else None
-    weights = [0 if eligible is not None and not eligible[i] else (2 if s >= DOMINANT else 1)
-               for i, s in enumerate(work_shares)] if work_shares else [1] * len(ranked)
+    weights = [(2 if s >= DOMINANT else 1) if ok else 0 for s, ok in zip(work_shares, eligible(work_shares), strict=True)
+               ] if work_shares else [1] * len(ranked)
     return share_variants(ranked, limit, weights)
 
 

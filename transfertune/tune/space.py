@@ -16,7 +16,7 @@ from transfertune.ir.blas import NotMatrixProduct, replace_products
 from transfertune.ir.program import Program
 from transfertune.ir.recipe import Recipe, Step
 from transfertune.ir.target import Target, backend_of
-from transfertune.ir.transform import NotApplicable, apply_recipe, child_loops, transformation_for
+from transfertune.ir.transform import NotApplicable, apply_recipe, child_loops, loop_paths, transformation_for
 from transfertune.isolated import run_isolated
 
 TILE_SIZES = (4, 8, 16, 32, 64, 128, 256)
@@ -29,20 +29,6 @@ WEIGHTS = {"tile": 6.0, "interchange": 4.0, "parallelize": 3.0, "vectorize": 1.0
 """How often each kind of legal move is picked: tiling and interchange change locality,
 the rest mostly help once the loop structure is right; a library call, where one fits,
 is usually the fastest way to compute a matrix product."""
-
-
-def loop_paths(sdfg: d.StructuredSDFG, nest: int) -> list[tuple[tuple[int, ...], object]]:
-    """Every loop of nest `nest` with its path, outermost first (depth-first)."""
-    roots = d.AnalysisManager(d.StructuredSDFGBuilder(sdfg)).loop_analysis().outermost_loops()
-    if nest >= len(roots):
-        return []
-    out = []
-    stack = [((), roots[nest])]
-    while stack:
-        path, loop = stack.pop(0)
-        out.append((path, loop))
-        stack[:0] = [(path + (i,), c) for i, c in enumerate(child_loops(loop))]
-    return out
 
 
 def legal_moves(sdfg: d.StructuredSDFG, nest: int, target: Target) -> list[Step]:
@@ -65,7 +51,7 @@ def legal_moves(sdfg: d.StructuredSDFG, nest: int, target: Target) -> list[Step]
             manager = d.AnalysisManager(builder)
             try:
                 root = manager.loop_analysis().outermost_loops()[nest]
-                if transformation_for(step, root).can_be_applied(builder, manager):
+                if transformation_for(step, root, sdfg).can_be_applied(builder, manager):
                     moves.append(step)
             except NotApplicable:
                 continue

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field, replace
 from transfertune.db import Storage
 from transfertune.ir.kernel import Kernel
 from transfertune.ir.loopnest import LoopNest, loop_nests
-from transfertune.ir.program import build_program
+from transfertune.ir.program import Program, build_program
 from transfertune.ir.recipe import ProgramRecipe, Recipe
+from transfertune.ir.stride import stride_orders
 from transfertune.ir.target import Target, local_target
 from transfertune.ir.transform import replayable
 from transfertune.measure.measurement import Measurement
@@ -122,6 +123,11 @@ class Tuner:
         """The probes every nest is measured under first (those this run measures)."""
         return [r for r in probes_for(self.target).values() if self.allowed(r)]
 
+    def derived(self, program: Program, nest: LoopNest) -> list[Recipe]:
+        """Recipes computed from the nest's own code, measured beside the probes: its
+        stride order (`transfertune.ir.stride`), which a random walk rarely finds."""
+        return [r for r in stride_orders(program, self.target, [nest.index]).values() if self.allowed(r)]
+
     def trials(self, kernel: Kernel) -> Trials:
         """The measurement loop for `kernel` at the tuning size."""
         workload = suite_workload(kernel, self.options.size, self.options.settings.check_size,
@@ -176,7 +182,7 @@ class Tuner:
         for nest in nests:
             self.progress(f"{kernel.name} nest {nest.index + 1}/{len(nests)}")
             context = NestContext(self, trials, nest, rng, seeds)
-            context.evaluate(self.probes())
+            context.evaluate(self.probes() + self.derived(trials.workload.program, nest))
             self.strategy.tune(context, self.options.budget)
             tried += len(context.results)
             best = trials.confirm(nest, context.results, careful, self.options.top)

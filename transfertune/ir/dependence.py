@@ -1,0 +1,223 @@
+"""Whether a loop's iterations may run at the same time: a dependence test of our own.
+
+docc marks loops as maps (parallel) that are not: trmm's ``i`` loop writes row ``i`` of
+``B`` and reads rows ``k > i``, which later iterations write. Run in parallel, that race
+gives wrong results, and not always: at the small check size a racy build can pass
+verification and then be timed (the seed held ``[parallelize]`` on trmm at 1.13x). So a
+loop is only parallelised (OpenMP or a GPU grid) when `independent_iterations` proves
+that no element of an array one iteration writes is touched by another iteration.
+
+The proof asks z3 whether two different iterations ``i1 != i2`` of the loop (the loops
+around it at one shared iteration, the loops inside it free within their bounds) can
+reach the same element, for every pair of a write and an access of each array written
+inside the loop. Sizes are bound to concrete values, larger than any tile, once all
+distinct and once all equal, so the index expressions are linear and z3 answers quickly.
+Anything the test cannot read (a ``while`` loop, an index it cannot parse, z3 giving up)
+counts as a possible overlap: the loop then stays sequential, which is slower, never wrong.
+Scalars are left to docc, which makes them private to each iteration.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sympy as sp
+import z3
+
+from transfertune.ir.symbolic import parse_sizes
+
+SIZES = ((307, 311, 313, 317, 331, 337, 347, 349, 353, 359), (307,))
+"""Values the program's size symbols are bound to: distinct (first tuple, cycled), then
+all equal. Larger than every tile size the search uses (256), so tiles do not hide a
+dependence between tiles."""
+TIMEOUT_MS = 2000
+"""Per z3 query; a query that times out counts as an overlap."""
+
+
+class Unreadable(Exception):
+    """Something in the loop the test cannot read; the loop counts as not parallel."""
+
+
+@dataclass(frozen=True)
+class _Loop:
+    var: str
+    init: str
+    condition: str
+    update: str
+
+
+@dataclass(frozen=True)
+class _Access:
+    array: str
+    index: str
+    write: bool
+    loops: tuple[_Loop, ...]
+    """The loops between the tested loop (exclusive) and the access, outermost first."""
+
+
+def independent_iterations(sdfg_json: str, loop_id: int) -> tuple[bool, str]:
+    """(True, "") when no two iterations of the loop with element id `loop_id` touch one
+    element of an array either writes; else (False, why)."""
+    data = json.loads(sdfg_json)
+    found = _find(data["root"], loop_id, ())
+    if found is None:
+        return False, f"no loop {loop_id}"
+    node, outer = found
+    try:
+        accesses = list(_accesses(node["root"], data, ()))
+    except Unreadable as why:
+        return False, f"cannot read the loop: {why}"
+    written = sorted({a.array for a in accesses if a.write})
+    sizes = [str(s) for s in data.get("arguments", []) if data["containers"].get(s, {}).get("type") == "scalar"]
+    this = _Loop(node["indvar"], str(node["init"]), node["condition"], node["update"])
+    for values in SIZES:
+        bound = {name: values[i % len(values)] for i, name in enumerate(sizes)}
+        for array in written:
+            mine = [a for a in accesses if a.array == array]
+            for first in (a for a in mine if a.write):
+                for second in mine:
+                    try:
+                        overlap = _may_overlap(this, outer, first, second, bound)
+                    except Unreadable as why:
+                        return False, f"cannot read an access to {array}: {why}"
+                    if overlap:
+                        return False, f"two iterations of {this.var} touch one element of {array}"
+    return True, ""
+
+
+def _find(node: Any, loop_id: int, outer: tuple[_Loop, ...]) -> tuple[dict, tuple[_Loop, ...]] | None:
+    """The loop with `loop_id` and the loops around it, outermost first."""
+    if isinstance(node, dict):
+        if node.get("type") in ("for", "map"):
+            if node.get("element_id") == loop_id:
+                return node, outer
+            here = _Loop(node["indvar"], str(node["init"]), node["condition"], node["update"])
+            return _find(node["root"], loop_id, (*outer, here))
+        children = [v for k, v in node.items() if k != "dataflow" and isinstance(v, dict | list)]
+        return next((f for c in children if (f := _find(c, loop_id, outer)) is not None), None)
+    if isinstance(node, list):
+        return next((f for c in node if (f := _find(c, loop_id, outer)) is not None), None)
+    return None
+
+
+def _accesses(node: Any, data: dict, loops: tuple[_Loop, ...]) -> Iterator[_Access]:
+    """Every array access below `node` with the loops around it (ifs: both branches)."""
+    if isinstance(node, dict):
+        kind = node.get("type")
+        if kind == "while":
+            raise Unreadable("a while loop")
+        if kind in ("for", "map"):
+            here = _Loop(node["indvar"], str(node["init"]), node["condition"], node["update"])
+            yield from _accesses(node["root"], data, (*loops, here))
+            return
+        if kind == "block":
+            yield from _block_accesses(node, data, loops)
+            return
+        for key, value in node.items():
+            if key != "dataflow" and isinstance(value, dict | list):
+                yield from _accesses(value, data, loops)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _accesses(value, data, loops)
+
+
+def _block_accesses(block: dict, data: dict, loops: tuple[_Loop, ...]) -> Iterator[_Access]:
+    nodes = {n["element_id"]: n for n in block["dataflow"]["nodes"]}
+    for edge in block["dataflow"]["edges"]:
+        for end, write in ((edge["src"], False), (edge["dst"], True)):
+            node = nodes.get(end, {})
+            name = node.get("data")
+            if node.get("type") != "access_node" or data["containers"].get(name, {}).get("type") == "scalar":
+                continue
+            if name not in data["containers"]:
+                continue
+            if len(edge.get("subset") or []) != 1:
+                raise Unreadable(f"{name} is passed whole or by a multi-dimensional subset")
+            yield _Access(name, edge["subset"][0], write, loops)
+
+
+def _may_overlap(this: _Loop, outer: tuple[_Loop, ...], first: _Access, second: _Access,
+                 sizes: dict[str, int]) -> bool:
+    """Whether iterations i1 != i2 of `this` can reach one element through `first` (in
+    i1) and `second` (in i2)."""
+    solver = z3.Solver()
+    solver.set("timeout", TIMEOUT_MS)
+    shared = {loop.var: z3.Int(loop.var) for loop in outer}
+    for loop in outer:
+        solver.add(*_iterates(loop, shared, sizes))
+    indices = []
+    for tag, access in (("1", first), ("2", second)):
+        names = dict(shared)
+        for loop in (this, *access.loops):
+            names[loop.var] = z3.Int(f"{loop.var}#{tag}")
+        for loop in (this, *access.loops):
+            solver.add(*_iterates(loop, names, sizes))
+        indices.append(_z3(parse_sizes(access.index), names, sizes, tag))
+    solver.add(z3.Int(f"{this.var}#1") != z3.Int(f"{this.var}#2"), indices[0] == indices[1])
+    return solver.check() != z3.unsat
+
+
+def _iterates(loop: _Loop, names: dict[str, Any], sizes: dict[str, int]) -> list[Any]:
+    """Constraints that `loop.var` takes a value the loop runs with."""
+    var = sp.Symbol(loop.var)
+    try:
+        step = sp.simplify(parse_sizes(loop.update) - var)
+        init, condition = parse_sizes(loop.init), parse_sizes(loop.condition)
+    except Exception as error:  # noqa: BLE001 - sympy's assorted parse errors
+        raise Unreadable(f"loop {loop.var}: {error}") from error
+    if not step.is_Integer or step == 0:
+        raise Unreadable(f"loop {loop.var} steps by {step}")
+    v, start = names[loop.var], _z3(init, names, sizes, "")
+    out = [v >= start if step > 0 else v <= start, _z3(condition, names, sizes, "")]
+    if abs(int(step)) > 1:
+        out.append((v - start) % abs(int(step)) == 0)
+    return out
+
+
+def _z3(expr: Any, names: dict[str, Any], sizes: dict[str, int], tag: str) -> Any:
+    """`expr` (sympy) in z3 terms: loop variables from `names`, sizes bound, any other
+    name (a value read from memory) a free integer of this instance."""
+    if isinstance(expr, sp.Symbol):
+        if expr.name in names:
+            return names[expr.name]
+        if expr.name in sizes:
+            return z3.IntVal(sizes[expr.name])
+        return z3.Int(f"{expr.name}#free{tag}")
+    if expr is sp.true:
+        return z3.BoolVal(True)
+    if expr is sp.false:
+        return z3.BoolVal(False)
+    if isinstance(expr, sp.Integer):
+        return z3.IntVal(int(expr))
+    args = [_z3(a, names, sizes, tag) for a in expr.args]
+    if isinstance(expr, sp.Add):
+        return z3.Sum(*args)
+    if isinstance(expr, sp.Mul):
+        return z3.Product(*args)
+    if isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp > 0:
+        return z3.Product(*[args[0]] * int(expr.exp))
+    if isinstance(expr, sp.Min | sp.Max):
+        out = args[0]
+        for a in args[1:]:
+            out = z3.If(a < out, a, out) if isinstance(expr, sp.Min) else z3.If(a > out, a, out)
+        return out
+    relations = {sp.StrictLessThan: lambda a, b: a < b, sp.LessThan: lambda a, b: a <= b,
+                 sp.StrictGreaterThan: lambda a, b: a > b, sp.GreaterThan: lambda a, b: a >= b,
+                 sp.Equality: lambda a, b: a == b, sp.Unequality: lambda a, b: a != b}
+    for kind, make in relations.items():
+        if isinstance(expr, kind):
+            return make(*args)
+    if isinstance(expr, sp.And):
+        return z3.And(*args)
+    if isinstance(expr, sp.Or):
+        return z3.Or(*args)
+    if isinstance(expr, sp.Not):
+        return z3.Not(*args)
+    if isinstance(expr, sp.floor) and isinstance(expr.args[0], sp.Mul):
+        raise Unreadable(f"division {expr}")
+    if isinstance(expr, sp.Mod):
+        return args[0] % args[1]
+    raise Unreadable(f"{type(expr).__name__} in {expr}")
