@@ -153,3 +153,19 @@ def test_split_swap_turns_the_covariance_column_walk_into_a_row_walk():
     sdfg = build_program(get_kernel("covariance")).sdfg()
     _, results = apply_recipe(sdfg, PROBES["split_swap"], nest=2)
     assert all(r.applied for r in results), results
+
+
+def test_the_tuner_measures_each_nest_stride_order_beside_the_probes(tmp_path):
+    """The stride order is read off the nest's code (`transfertune.ir.stride`): trmm's
+    column walk gets one, gemm (already walking rows) none."""
+    from transfertune.ir.loopnest import loop_nests
+    from transfertune.ir.program import build_program
+    from transfertune.ir.stride import stride_recipe
+
+    tuner = _tuner(f"sqlite:///{tmp_path / 'tune.db'}", make_executor("inline"), "cpu-seq")
+    for name, expected in (("trmm", 1), ("gemm", 0)):
+        program = build_program(get_kernel(name))
+        (nest,) = loop_nests(name, program.sdfg())
+        derived = tuner.derived(program, nest)
+        assert len(derived) == expected
+        assert derived == ([stride_recipe(program.sdfg_json, 0, openmp=False)] if expected else [])

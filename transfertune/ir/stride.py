@@ -83,6 +83,7 @@ class _Search:
         self.reached: dict[tuple[Step, ...], str | None] = {(): sdfg_json}
 
     def recipe(self, openmp: bool) -> Recipe | None:
+        """Reorder while a move lowers the cost, then vectorise and parallelise."""
         steps: tuple[Step, ...] = ()
         cost = strided_cost(self.reached[()])
         for _ in range(MAX_MOVES):
