@@ -48,6 +48,11 @@ class _Loop:
     condition: str
     update: str
 
+    @classmethod
+    def of(cls, node: dict) -> _Loop:
+        """The loop a ``for``/``map`` node of an SDFG's JSON describes."""
+        return cls(node["indvar"], str(node["init"]), node["condition"], node["update"])
+
 
 @dataclass(frozen=True)
 class _Access:
@@ -67,12 +72,12 @@ def independent_iterations(sdfg_json: str, loop_id: int) -> tuple[bool, str]:
         return False, f"no loop {loop_id}"
     node, outer = found
     try:
-        accesses = list(_accesses(node["root"], data, ()))
+        accesses = list(_accesses(node["root"], data))
     except Unreadable as why:
         return False, f"cannot read the loop: {why}"
     written = sorted({a.array for a in accesses if a.write})
     sizes = [str(s) for s in data.get("arguments", []) if data["containers"].get(s, {}).get("type") == "scalar"]
-    this = _Loop(node["indvar"], str(node["init"]), node["condition"], node["update"])
+    this = _Loop.of(node)
     for values in SIZES:
         bound = {name: values[i % len(values)] for i, name in enumerate(sizes)}
         for array in written:
@@ -94,8 +99,7 @@ def _find(node: Any, loop_id: int, outer: tuple[_Loop, ...]) -> tuple[dict, tupl
         if node.get("type") in ("for", "map"):
             if node.get("element_id") == loop_id:
                 return node, outer
-            here = _Loop(node["indvar"], str(node["init"]), node["condition"], node["update"])
-            return _find(node["root"], loop_id, (*outer, here))
+            return _find(node["root"], loop_id, (*outer, _Loop.of(node)))
         children = [v for k, v in node.items() if k != "dataflow" and isinstance(v, dict | list)]
         return next((f for c in children if (f := _find(c, loop_id, outer)) is not None), None)
     if isinstance(node, list):
@@ -103,25 +107,30 @@ def _find(node: Any, loop_id: int, outer: tuple[_Loop, ...]) -> tuple[dict, tupl
     return None
 
 
-def _accesses(node: Any, data: dict, loops: tuple[_Loop, ...]) -> Iterator[_Access]:
-    """Every array access below `node` with the loops around it (ifs: both branches)."""
+def loop_blocks(node: Any, loops: tuple[dict, ...] = ()) -> Iterator[tuple[dict, tuple[dict, ...]]]:
+    """Every block below `node` (an SDFG's JSON) with the loop nodes around it, outermost
+    first; both branches of an if."""
     if isinstance(node, dict):
-        kind = node.get("type")
-        if kind == "while":
-            raise Unreadable("a while loop")
-        if kind in ("for", "map"):
-            here = _Loop(node["indvar"], str(node["init"]), node["condition"], node["update"])
-            yield from _accesses(node["root"], data, (*loops, here))
+        if node.get("type") == "block":
+            yield node, loops
             return
-        if kind == "block":
-            yield from _block_accesses(node, data, loops)
+        if node.get("type") in ("for", "map", "while"):
+            yield from loop_blocks(node.get("root"), (*loops, node))
             return
         for key, value in node.items():
             if key != "dataflow" and isinstance(value, dict | list):
-                yield from _accesses(value, data, loops)
+                yield from loop_blocks(value, loops)
     elif isinstance(node, list):
         for value in node:
-            yield from _accesses(value, data, loops)
+            yield from loop_blocks(value, loops)
+
+
+def _accesses(node: dict, data: dict) -> Iterator[_Access]:
+    """Every array access below `node` with the loops around it."""
+    for block, loops in loop_blocks(node):
+        if any(loop["type"] == "while" for loop in loops):
+            raise Unreadable("a while loop")
+        yield from _block_accesses(block, data, tuple(map(_Loop.of, loops)))
 
 
 def _block_accesses(block: dict, data: dict, loops: tuple[_Loop, ...]) -> Iterator[_Access]:
@@ -130,9 +139,7 @@ def _block_accesses(block: dict, data: dict, loops: tuple[_Loop, ...]) -> Iterat
         for end, write in ((edge["src"], False), (edge["dst"], True)):
             node = nodes.get(end, {})
             name = node.get("data")
-            if node.get("type") != "access_node" or data["containers"].get(name, {}).get("type") == "scalar":
-                continue
-            if name not in data["containers"]:
+            if node.get("type") != "access_node" or data["containers"].get(name, {"type": "scalar"})["type"] == "scalar":
                 continue
             if len(edge.get("subset") or []) != 1:
                 raise Unreadable(f"{name} is passed whole or by a multi-dimensional subset")
@@ -216,8 +223,6 @@ def _z3(expr: Any, names: dict[str, Any], sizes: dict[str, int], tag: str) -> An
         return z3.Or(*args)
     if isinstance(expr, sp.Not):
         return z3.Not(*args)
-    if isinstance(expr, sp.floor) and isinstance(expr.args[0], sp.Mul):
-        raise Unreadable(f"division {expr}")
     if isinstance(expr, sp.Mod):
         return args[0] % args[1]
     raise Unreadable(f"{type(expr).__name__} in {expr}")

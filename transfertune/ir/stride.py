@@ -20,12 +20,12 @@ probes, and it is verified and timed like every other variant.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import sympy as sp
 from docc import sdfg as d
 
+from transfertune.ir.dependence import loop_blocks
 from transfertune.ir.program import Program
 from transfertune.ir.recipe import Recipe, Step
 from transfertune.ir.symbolic import parse_sizes
@@ -202,7 +202,8 @@ def strided_cost(sdfg_json: str) -> float:
     data = json.loads(sdfg_json)
     arrays = {name for name, c in data["containers"].items() if c.get("type") in ("pointer", "array")}
     total = 0.0
-    for block, loops in _blocks(data["root"], ()):
+    for block, around in loop_blocks(data["root"]):
+        loops = [loop["indvar"] for loop in around if "indvar" in loop]  # a while has none
         if not loops:
             continue
         nodes = {n["element_id"]: n for n in block["dataflow"]["nodes"]}
@@ -225,21 +226,3 @@ def _strides(subset: list[str], inner: sp.Symbol) -> bool:
         return True
     step = sp.simplify(sp.diff(indices[-1], inner))
     return step not in (0, 1, -1)
-
-
-def _blocks(node: Any, loops: tuple[str, ...]) -> Iterator[tuple[dict, tuple[str, ...]]]:
-    """Every block of an SDFG's JSON with the variables of the loops around it, outermost first."""
-    if isinstance(node, dict):
-        if node.get("type") == "block":
-            yield node, loops
-            return
-        if node.get("type") in ("for", "map", "while"):
-            inner = (*loops, node["indvar"]) if "indvar" in node else loops
-            yield from _blocks(node.get("root"), inner)
-            return
-        for key, value in node.items():
-            if key != "dataflow" and isinstance(value, dict | list):
-                yield from _blocks(value, loops)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _blocks(value, loops)
