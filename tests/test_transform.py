@@ -28,7 +28,8 @@ def test_steps_that_do_not_fit_are_skipped_with_a_reason():
     sdfg, results = apply_recipe(sdfg, Recipe(steps))
     assert [r.applied for r in results] == [False, False, False, True]
     assert "has 2 child loop(s), no [3]" in results[0].reason
-    assert results[1].reason == "loop is not a parallel map"
+    assert results[1].reason == ("loop is not a parallel map: docc left it sequential, "
+                                 "and two iterations of k touch one element of C")
     assert results[2].reason.startswith("docc")
 
 
@@ -156,8 +157,33 @@ def test_stride_order_walks_memory_in_the_innermost_loop():
     assert strided_cost(after.to_json()) < strided_cost(trmm)
     doitgen = stride_recipe(build_program(get_kernel("doitgen")).sdfg_json, 0, openmp=False)
     assert ops(doitgen)[:2] == [("distribute", (0, 0)), ("interchange", (0, 1))]
-    # Already in stride order (gemm walks C and B along rows): nothing to offer.
-    assert stride_recipe(build_program(get_kernel("gemm")).sdfg_json, 0, openmp=True) is None
+    # Already in stride order (gemm walks C and B along rows): no move, only the finish.
+    gemm = stride_recipe(build_program(get_kernel("gemm")).sdfg_json, 0, openmp=True)
+    assert ops(gemm) == [("parallelize", ()), ("vectorize", (0,)), ("vectorize", (1, 0))]
+    # A stencil's statement groups each get their own parallel loop inside the time loop.
+    heat = stride_recipe(build_program(get_kernel("heat-3d")).sdfg_json, 0, openmp=True)
+    assert ops(heat)[:2] == [("parallelize", (0,)), ("parallelize", (1,))]
     checked = measure_variants(get_kernel("trmm"), local_target("cpu-omp"), "SMALL", [Variant("ordered", ordered)],
                                benchmark=False)
     assert checked["ordered"].status == "ok", checked["ordered"].message
+
+
+def test_a_loop_docc_left_sequential_is_parallelised_once_proven_independent():
+    """docc leaves adi's column sweep a sequential ``for``, although iteration i works on
+    column i of v and row i of p and q alone. Our dependence test and the check that its
+    scalars may be private prove it parallel: it is made a map, parallelised, and it
+    verifies. deriche's ``j1`` carries its filter state ``xm1`` from one iteration to the
+    next, so it stays sequential whatever its arrays do."""
+    from transfertune.ir.target import local_target
+    from transfertune.measure.variants import Variant, measure_variants
+
+    _, (column,) = apply_recipe(build_program(get_kernel("adi")).sdfg(), Recipe((Step("parallelize", (0,)),)))
+    assert column.applied, column.reason
+    _, (carried,) = apply_recipe(build_program(get_kernel("deriche")).sdfg(), Recipe((Step("parallelize", (0,)),)))
+    assert not carried.applied
+    assert carried.reason == ("loop is not a parallel map: docc left it sequential, "
+                              "and xm1 is carried from one iteration to the next")
+    sweeps = Recipe((Step("parallelize", (0,)), Step("parallelize", (1,))))
+    checked = measure_variants(get_kernel("adi"), local_target("cpu-omp"), "SMALL", [Variant("sweeps", sweeps)],
+                               benchmark=False)
+    assert checked["sweeps"].status == "ok", checked["sweeps"].message

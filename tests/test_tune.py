@@ -157,7 +157,7 @@ def test_split_swap_turns_the_covariance_column_walk_into_a_row_walk():
 
 def test_the_tuner_measures_each_nest_stride_order_beside_the_probes(tmp_path):
     """The stride order is read off the nest's code (`transfertune.ir.stride`): trmm's
-    column walk gets one, gemm (already walking rows) none."""
+    column walk gets one, gemm (already walking rows, and sequential on cpu-seq) none."""
     from transfertune.ir.loopnest import loop_nests
     from transfertune.ir.program import build_program
     from transfertune.ir.stride import stride_recipe

@@ -14,7 +14,12 @@ inside the loop. Sizes are bound to concrete values, larger than any tile, once 
 distinct and once all equal, so the index expressions are linear and z3 answers quickly.
 Anything the test cannot read (a ``while`` loop, an index it cannot parse, z3 giving up)
 counts as a possible overlap: the loop then stays sequential, which is slower, never wrong.
-Scalars are left to docc, which makes them private to each iteration.
+
+docc makes the scalars a parallel loop writes private to each iteration. That is right
+only when every iteration writes such a scalar before it reads it and nothing after the
+loop reads it: `private_scalars` checks this before a loop docc left sequential is
+promoted to a map (`transfertune.ir.transform`). A write under an if or in an inner loop counts
+only inside that branch or inner iteration, which may not run.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from typing import Any
 import sympy as sp
 import z3
 
-from transfertune.ir.symbolic import parse_sizes
+from transfertune.ir.symbolic import FREE_NAME, parse_sizes
 
 SIZES = ((307, 311, 313, 317, 331, 337, 347, 349, 353, 359), (307,))
 """Values the program's size symbols are bound to: distinct (first tuple, cycled), then
@@ -39,6 +44,10 @@ TIMEOUT_MS = 2000
 
 class Unreadable(Exception):
     """Something in the loop the test cannot read; the loop counts as not parallel."""
+
+
+class Carried(Exception):
+    """A scalar an iteration reads before it writes it: its value comes from the one before."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,149 @@ def independent_iterations(sdfg_json: str, loop_id: int) -> tuple[bool, str]:
                     if overlap:
                         return False, f"two iterations of {this.var} touch one element of {array}"
     return True, ""
+
+
+def private_scalars(sdfg_json: str, loop_id: int) -> tuple[bool, str]:
+    """(True, "") when every scalar the loop with element id `loop_id` writes may be
+    private to an iteration (see module docstring); else (False, why)."""
+    data = json.loads(sdfg_json)
+    found = _find(data["root"], loop_id, ())
+    if found is None:
+        return False, f"no loop {loop_id}"
+    node = found[0]
+    scalars = {name for name, c in data["containers"].items() if c.get("type") == "scalar"}
+    try:
+        written = {name for kind, names in _events(node["root"], scalars) if kind == "write" for name in names}
+        _Definitions(written).visit(node["root"])
+        after = written & set(_mentions(data["root"], loop_id, scalars))
+    except Carried as why:
+        return False, str(why)
+    except Unreadable as why:
+        return False, f"cannot read the loop: {why}"
+    if after:
+        return False, f"{sorted(after)[0]} is written in the loop and used outside it"
+    return True, ""
+
+
+class _Definitions:
+    """Walks a loop body in program order, keeping the scalars every iteration has
+    written so far; a read of a scalar the loop writes, before that, is carried from the
+    previous iteration (raises `Carried`)."""
+
+    def __init__(self, written: set[str]) -> None:
+        self.written = written
+        self.defined: set[str] = set()
+
+    def visit(self, node: Any) -> None:
+        """Read, then define, in program order. Writes under an if or in an inner loop
+        define a scalar for the rest of that branch or that inner iteration only."""
+        kind = node.get("type")
+        if kind == "sequence":
+            for child in node["children"]:
+                self.visit(child)
+        elif kind in ("block", "assignment_block"):
+            for event, names in _own_events(node, self.written):
+                if event == "read":
+                    self.read(names)
+                else:
+                    self.defined |= names
+        elif kind == "if_else":
+            for branch in node["branches"]:
+                self.read(_names(branch["condition"]))
+                self.scoped(branch["root"], set())
+        elif kind in ("for", "map", "while"):
+            own = {node["indvar"]} if "indvar" in node else set()
+            for field in ("init", "condition", "update"):
+                self.read(_names(str(node.get(field, ""))) - (own if field != "init" else set()))
+            self.scoped(node["root"], own)
+            self.defined |= own
+        elif kind in ("break", "return"):
+            raise Unreadable(f"a {kind} in the loop")
+        elif kind != "continue":
+            raise Unreadable(f"a {kind} node")
+
+    def scoped(self, node: Any, given: set[str]) -> None:
+        """Visit `node`, which may not run, with `given` defined inside it."""
+        before = set(self.defined)
+        self.defined |= given
+        self.visit(node)
+        self.defined = before
+
+    def read(self, names: set[str]) -> None:
+        carried = (names & self.written) - self.defined
+        if carried:
+            raise Carried(f"{sorted(carried)[0]} is carried from one iteration to the next")
+
+
+def _own_events(node: dict, scalars: set[str]) -> list[tuple[str, set[str]]]:
+    """The scalars a block or an assignment block reads (first) and writes (then)."""
+    if node["type"] == "assignment_block":
+        reads = set().union(*(_names(str(a["expression"])) for a in node["assignments"]))
+        return [("read", reads & scalars), ("write", {a["symbol"] for a in node["assignments"]} & scalars)]
+    nodes = {n["element_id"]: n for n in node["dataflow"]["nodes"]}
+    edges = node["dataflow"]["edges"]
+    targets = {e["dst"] for e in edges}
+    reads, writes = set(), set()
+    for edge in edges:
+        reads |= set().union(*(_names(s) for s in edge.get("subset") or []))
+        src, dst = nodes.get(edge["src"], {}), nodes.get(edge["dst"], {})
+        if src.get("type") == "access_node" and edge["src"] not in targets:
+            reads.add(src.get("data"))
+        if dst.get("type") == "access_node":
+            writes.add(dst.get("data"))
+    return [("read", reads & scalars), ("write", writes & scalars)]
+
+
+def _events(node: Any, scalars: set[str]) -> Iterator[tuple[str, set[str]]]:
+    """Every block's and assignment block's scalar reads and writes below `node`."""
+    if isinstance(node, dict):
+        if node.get("type") in ("block", "assignment_block"):
+            yield from _own_events(node, scalars)
+            return
+        for key, value in node.items():
+            if key != "dataflow" and isinstance(value, dict | list):
+                yield from _events(value, scalars)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _events(value, scalars)
+
+
+def _mentions(node: Any, skip: int, scalars: set[str]) -> Iterator[str]:
+    """Every scalar named anywhere below `node` except inside the element `skip`."""
+    if isinstance(node, dict):
+        if node.get("element_id") == skip:
+            return
+        for event in _events(node, scalars) if node.get("type") in ("block", "assignment_block") else ():
+            yield from event[1]
+        for key, value in node.items():
+            if key in ("condition", "init", "update", "expression"):
+                yield from _names(str(value)) & scalars
+            elif key != "dataflow" and isinstance(value, dict | list):
+                yield from _mentions(value, skip, scalars)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _mentions(value, skip, scalars)
+
+
+def _names(text: str) -> set[str]:
+    """The names an expression reads."""
+    return set(FREE_NAME.findall(text))
+
+
+def find_element(node: Any, element_id: int) -> dict:
+    """The node with `element_id` below `node` (an SDFG's JSON)."""
+    if isinstance(node, dict):
+        if node.get("element_id") == element_id:
+            return node
+        children = [v for k, v in node.items() if k != "dataflow" and isinstance(v, dict | list)]
+    else:
+        children = node if isinstance(node, list) else []
+    for child in children:
+        try:
+            return find_element(child, element_id)
+        except KeyError:
+            continue
+    raise KeyError(element_id)
 
 
 def _find(node: Any, loop_id: int, outer: tuple[_Loop, ...]) -> tuple[dict, tuple[_Loop, ...]] | None:

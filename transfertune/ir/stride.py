@@ -12,7 +12,9 @@ applies it and it lowers the *strided cost* (array accesses in an innermost loop
 by more than one element per iteration, each weighted by `BASE` per enclosing loop, so the
 deepest statements count most). A distribution counts through the interchanges it enables.
 The order is then finished with vectorisation of the innermost loops and, on OpenMP
-targets, a parallel outer loop. The result is an ordinary recipe: transfer offers it as a
+targets, a parallel loop around each group of the deepest statements (a stencil's
+statements inside its time loop each get their own: heat-3d 2x at LARGE). A nest already
+in stride order still gets that finish where it has a parallel loop. The result is an ordinary recipe: transfer offers it as a
 fact about the nest's code (like the library call), the tuner measures it beside the
 probes, and it is verified and timed like every other variant.
 """
@@ -69,7 +71,7 @@ def stride_recipes(sdfg_json: str, nests: list[int], openmp: bool) -> dict[int, 
 
 def stride_recipe(sdfg_json: str, nest: int, openmp: bool) -> Recipe | None:
     """The stride-order recipe of nest `nest` (see module docstring), or None when no
-    legal distribution or interchange lowers its strided cost."""
+    legal distribution or interchange lowers its strided cost and no loop runs in parallel."""
     return _Search(sdfg_json, nest).recipe(openmp)
 
 
@@ -92,21 +94,21 @@ class _Search:
             if found is None:
                 break
             cost, steps = found
-        if not steps:
-            return None
         ordered = self.sdfg(steps)
         leaves = [p for p in _paths(ordered, self.nest)
                   if not any(_is_loop(c) for body in _bodies(ordered, self.nest, p) for c in body)]
         finish = [Step("vectorize", path) for path in leaves]
-        if openmp:  # the outermost loop around the deepest statements that is a parallel map
-            deepest = max(leaves, key=len, default=())
-            finish = [Step("parallelize", deepest[:n]) for n in range(min(len(deepest), PARALLEL_DEPTH) + 1)] + finish
+        if openmp:  # per deepest statement group, the outermost loop around it that is a parallel map
+            depth = max(map(len, leaves), default=0)
+            finish = [Step("parallelize", leaf[:n]) for leaf in leaves if len(leaf) == depth
+                      for n in range(min(depth, PARALLEL_DEPTH) + 1)] + finish
         for step in finish:
-            if step.op == "parallelize" and any(s.op == "parallelize" for s in steps):
+            if step.op == "parallelize" and any(s.op == "parallelize" and _nested(s.loop, step.loop) for s in steps):
                 continue
             if self.json((*steps, step)) is not None:
                 steps = (*steps, step)
-        return Recipe(steps)
+        moved_or_parallel = any(s.op in ("distribute", "interchange", "parallelize") for s in steps)
+        return Recipe(steps) if moved_or_parallel else None
 
     def best_with(self, steps: tuple[Step, ...], move: Step, depth: int) -> tuple[float, tuple[Step, ...]] | None:
         """(cost, steps) after `move`, or None if docc does not apply it. A distribution
@@ -190,6 +192,11 @@ def _bodies(sdfg: d.StructuredSDFG, nest: int, path: tuple[int, ...]) -> list[li
         if _is_loop(loop):
             found.append(list(loop.body.children()))
     return found
+
+
+def _nested(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """Whether one of two loop paths lies inside (or is) the other."""
+    return a[:len(b)] == b or b[:len(a)] == a
 
 
 def _is_loop(node: Any) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 
 import sympy
 
-_FREE_NAME = re.compile(r"\b([A-Za-z_]\w*)\b(?!\s*\()")
+FREE_NAME = re.compile(r"\b([A-Za-z_]\w*)\b(?!\s*\()")
 
 
 DOCC_FUNCTIONS: dict[str, Any] = {
@@ -29,5 +29,5 @@ def parse_sizes(text: str) -> sympy.Expr:
     """`text` as a sympy expression whose names are all plain symbols (see module
     docstring); raises `sympy.SympifyError`, `SyntaxError` or `TypeError` on text that is
     no expression."""
-    names: dict[str, Any] = {name: sympy.Symbol(name) for name in _FREE_NAME.findall(text)}
+    names: dict[str, Any] = {name: sympy.Symbol(name) for name in FREE_NAME.findall(text)}
     return sympy.parse_expr(text, local_dict=DOCC_FUNCTIONS | names, evaluate=True)

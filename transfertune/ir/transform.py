@@ -8,6 +8,7 @@ recipe ported from another nest is expected to fit only partly.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from docc import sdfg as d
 
 from transfertune.ir.blas import NotMatrixProduct, replace_products
-from transfertune.ir.dependence import independent_iterations
+from transfertune.ir.dependence import find_element, independent_iterations, private_scalars
 from transfertune.ir.recipe import OPERATIONS, ProgramRecipe, Recipe, Step
 
 REPLAYABLE_OPS = frozenset(OPERATIONS) - {"blas"}
@@ -45,8 +46,8 @@ def apply_program_recipe(sdfg: d.StructuredSDFG, recipe: ProgramRecipe | Recipe,
                          recorder: d.Recorder | None = None, ops: frozenset[str] | None = None,
                          default: Recipe | None = None) -> tuple[d.StructuredSDFG, list[StepResult]]:
     """Apply `recipe`; a plain `Recipe` is tried on every nest of the program. Returns the
-    transformed SDFG (`sdfg` itself, changed in place, unless a ``blas`` step rewrote it
-    into a new one) and what became of every step. With a `recorder`, every applied step
+    transformed SDFG (`sdfg` itself, changed in place, unless a ``blas`` step or a loop
+    made a map rewrote it into a new one) and what became of every step. With a `recorder`, every applied step
     is also recorded (docc's Recorder steps, addressed by the element ids of this SDFG:
     what docc's own client replays). Steps whose operation is not in `ops` (what the
     target's backend builds; None: all) are skipped. Nests a program recipe does not name
@@ -103,6 +104,10 @@ def apply_recipe(sdfg: d.StructuredSDFG, recipe: Recipe, nest: int = 0, recorder
                 results.append(result)
                 continue
             try:
+                if step.op == "parallelize" and recorder is None:
+                    sdfg = _as_map(sdfg, _root(manager, part), step)
+                    builder = d.StructuredSDFGBuilder(sdfg)
+                    manager = d.AnalysisManager(builder)
                 transformation = transformation_for(step, _root(manager, part), sdfg)
             except NotApplicable as why:
                 results.append(StepResult(part, step, False, str(why)))
@@ -124,6 +129,26 @@ def apply_recipe(sdfg: d.StructuredSDFG, recipe: Recipe, nest: int = 0, recorder
 
 def _nest_count(manager: d.AnalysisManager) -> int:
     return len(manager.loop_analysis().outermost_loops())
+
+
+def _as_map(sdfg: d.StructuredSDFG, root: Any, step: Step) -> d.StructuredSDFG:
+    """`sdfg` with the loop `step` parallelises made a map, where docc left it a
+    sequential ``for`` but our own tests prove that its iterations touch no common array
+    element and that the scalars it writes may be private to each iteration (adi's column
+    sweep: docc does not see that iteration ``i`` works on column ``i`` alone). A JSON
+    rewrite, like the ``blas`` step; `sdfg` itself when the loop is a map already."""
+    loop = resolve(root, step.loop)
+    if not isinstance(loop, d.For):
+        return sdfg
+    text = sdfg.to_json()
+    for proof in (independent_iterations, private_scalars):
+        independent, why = proof(text, loop.element_id)
+        if not independent:
+            raise NotApplicable(f"loop is not a parallel map: docc left it sequential, and {why}")
+    data = json.loads(text)
+    node = find_element(data["root"], loop.element_id)
+    node["type"] = node["sub_type"] = "map"
+    return d.StructuredSDFG.parse(json.dumps(data))
 
 
 def _library_call(sdfg: d.StructuredSDFG, manager: d.AnalysisManager, step: Step,
