@@ -101,6 +101,24 @@ def test_blas_step_turns_matrix_products_into_openblas_calls_that_verify():
     assert "libopenblas" in linked, linked  # the optimised BLAS, not whatever -lblas resolves to
 
 
+def test_independent_statements_in_one_block_are_split_so_each_product_becomes_a_call():
+    """bicg updates s (Aᵀr) and q (Ap) in one block of one j loop, and docc distributes
+    between blocks only: the block is split into one block per statement, the loops are
+    distributed, and both matrix-vector products become calls (q's through a scalar
+    temporary written in one block and stored in the next). atax's product loops appear
+    only after its initialisation is split off. Both verify."""
+    from transfertune.ir.target import local_target
+    from transfertune.measure.variants import Variant, measure_variants
+
+    blas = Recipe((Step("blas", ()),))
+    for name, products in (("bicg", "s += A*r; q += A*p"), ("atax", "tmp += A*x; y += A*tmp")):
+        _, results = apply_program_recipe(build_program(get_kernel(name)).sdfg(), blas)
+        assert [r.reason for r in results if r.applied] == [products]
+        checked = measure_variants(get_kernel(name), local_target("cpu-omp"), "SMALL", [Variant("blas", blas)],
+                                   benchmark=False)
+        assert checked["blas"].status == "ok", checked["blas"].message
+
+
 def test_docc_client_recordings_skip_library_calls():
     from docc import sdfg as d
 

@@ -61,12 +61,16 @@ def replace_products(sdfg: d.StructuredSDFG, loop: Any) -> tuple[d.StructuredSDF
 
     A loop that holds more than the product (PolyBench's gemm scales C first; 2mm
     initialises ``tmp``) is distributed first, innermost loops first, wherever docc says
-    distribution is legal, so each product becomes a nest of its own. All of it happens
+    distribution is legal, so each product becomes a nest of its own; a block computing
+    independent statements is split first (`_split_statements`), since docc distributes
+    between blocks only. All of it happens
     on a copy: when no product is found, `sdfg` is untouched and this raises.
     """
-    work = d.StructuredSDFG.parse(sdfg.to_json())
     target = loop.element_id
-    before = _loop_ids(json.loads(work.to_json())["root"])
+    data = json.loads(sdfg.to_json())
+    before = _loop_ids(data["root"])
+    _split_statements(data, target)
+    work = d.StructuredSDFG.parse(json.dumps(data))
     _distribute_below(work, target)
     data = json.loads(work.to_json())
     # The loop itself (if it survived distribution) and every loop distribution created.
@@ -100,10 +104,87 @@ def nests_with_products(sdfg_json: str) -> list[int]:
     return found
 
 
+def _split_statements(sdfg: dict, loop_id: int) -> None:
+    """Split, in place, every block under loop `loop_id` that computes independent
+    statements into one block per statement. bicg's ``j`` loop updates ``s`` and ``q``
+    in one block, so docc could not distribute it and neither matrix-vector product became
+    a nest. Statements are independent when none writes a container another touches;
+    an array they all only read (``A``) is read by each block. Blocks whose statements
+    share a computation or a written container stay whole."""
+    loop, _, _ = _find_loop(sdfg["root"], loop_id)
+    found = [(parent, index, node) for node, parent, index in _walk(loop["root"])
+             if node.get("type") == "block" and parent is not None]
+    for parent, index, block in reversed(found):  # later positions first: earlier indices stay valid
+        parts = _statements(sdfg, block)
+        if len(parts) > 1:
+            # A statement whose result the blocks after it read goes last, next to them,
+            # so that distribution can keep them together (bicg's q update, then q = t).
+            later = {n["data"] for n, _, _ in _walk(parent["children"][index + 1:]) if n.get("type") == "access_node"}
+            parts.sort(key=lambda part: bool(_written(part) & later))
+            parent["children"][index:index + 1] = parts
+
+
+def _statements(sdfg: dict, block: dict) -> list[dict]:
+    """`block` as one block per independent statement (see `_split_statements`), or as
+    itself."""
+    flow = block["dataflow"]
+    nodes = {n["element_id"]: n for n in flow["nodes"]}
+    into: dict[int, list[dict]] = {}
+    for edge in flow["edges"]:
+        into.setdefault(edge["dst"], []).append(edge)
+    sources = {edge["src"] for edge in flow["edges"]}
+    sinks = [i for i, n in nodes.items() if n["type"] == "access_node" and i in into and i not in sources]
+    groups = []
+    for sink in sinks:
+        members, stack = set(), [sink]
+        while stack:
+            node = stack.pop()
+            if node not in members:
+                members.add(node)
+                stack.extend(edge["src"] for edge in into.get(node, []))
+        groups.append(members)
+    if len(groups) < 2 or set().union(*groups) != set(nodes):
+        return [block]
+    shared = {i for i in nodes if sum(i in g for g in groups) > 1}
+    if any(i in into for i in shared):  # a computed value two statements use
+        return [block]
+    names = [{nodes[i]["data"] for i in g if nodes[i]["type"] == "access_node"} for g in groups]
+    written = [{nodes[i]["data"] for i in g if nodes[i]["type"] == "access_node" and i in into} for g in groups]
+    if any(written[a] & names[b] for a in range(len(groups)) for b in range(len(groups)) if a != b):
+        return [block]
+    parts = []
+    for number, group in enumerate(groups):
+        copies = {i: sdfg["element_counter"] + 1 + n for n, i in enumerate(sorted(shared))} if number else {}
+        sdfg["element_counter"] += len(copies)
+        part_nodes = [{**nodes[i], "element_id": copies.get(i, i)} for i in sorted(group)]
+        part_edges = [{**e, "src": copies.get(e["src"], e["src"])} for e in flow["edges"] if e["dst"] in group]
+        sdfg["element_counter"] += 1
+        parts.append({**block, "element_id": block["element_id"] if not number else sdfg["element_counter"],
+                      "dataflow": {**flow, "nodes": part_nodes, "edges": part_edges}})
+    return parts
+
+
+def _written(block: dict) -> set[str]:
+    """The containers a block writes."""
+    targets = {e["dst"] for e in block["dataflow"]["edges"]}
+    return {n["data"] for n in block["dataflow"]["nodes"] if n["element_id"] in targets and n["type"] == "access_node"}
+
+
 def _distribute_below(sdfg: d.StructuredSDFG, loop_id: int) -> None:
-    """Distribute the loop `loop_id` and every loop below it, innermost first, where legal."""
+    """Distribute the loop `loop_id` and every loop below it, innermost first, where legal;
+    then the loops those distributions made, in turn (atax's ``i`` splits off its
+    initialisation first, and the loop left holds the two products)."""
     builder = d.StructuredSDFGBuilder(sdfg)
-    order = _postorder(json.loads(sdfg.to_json())["root"], loop_id)
+    root = json.loads(sdfg.to_json())["root"]
+    seen = set(_loop_ids(root))  # loops of other nests are never touched
+    order = _postorder(root, loop_id)
+    while order:
+        _distribute_each(builder, order)
+        order = [i for i in _loop_ids(json.loads(sdfg.to_json())["root"]) if i not in seen]
+        seen.update(order)
+
+
+def _distribute_each(builder: d.StructuredSDFGBuilder, order: list[int]) -> None:
     for element in order:
         manager = d.AnalysisManager(builder)
         node = _docc_loop(manager, element)
@@ -178,18 +259,42 @@ def _bound(loop: dict) -> str:
     return match.group(1)
 
 
-def _perfect_nest(loop: dict) -> tuple[list[dict], dict]:
+def _perfect_nest(sdfg: dict, loop: dict) -> tuple[list[dict], dict]:
+    """The nest's loops and its one block (blocks one after the other are merged into one,
+    in place: see `_merged`)."""
     loops = [loop]
     while True:
         children = loops[-1]["root"]["children"]
-        if len(children) != 1:
-            raise NotMatrixProduct("not perfectly nested")
-        if _is_loop(children[0]):
+        if len(children) == 1 and _is_loop(children[0]):
             loops.append(children[0])
-        elif children[0].get("type") == "block":
-            return loops, children[0]
+        elif children and all(c.get("type") == "block" for c in children):
+            loops[-1]["root"]["children"] = [_merged(sdfg, children)]
+            return loops, loops[-1]["root"]["children"][0]
+        elif len(children) != 1:
+            raise NotMatrixProduct("not perfectly nested")
         else:
             raise NotMatrixProduct(f"a {children[0].get('type')} inside the nest")
+
+
+def _merged(sdfg: dict, blocks: list[dict]) -> dict:
+    """Blocks run one after the other, as one block: a later block's read of a scalar an
+    earlier one wrote becomes a read of that write (bicg's ``q[i] = t`` after
+    ``t = q[i] + A[i, j] * p[j]``)."""
+    if len(blocks) == 1:
+        return blocks[0]
+    nodes: list[dict] = []
+    edges: list[dict] = []
+    last: dict[str, int] = {}
+    for block in blocks:
+        flow = block["dataflow"]
+        targets = {e["dst"] for e in flow["edges"]}
+        alias = {n["element_id"]: last[n["data"]] for n in flow["nodes"]
+                 if n["type"] == "access_node" and n["element_id"] not in targets and n["data"] in last}
+        nodes += [n for n in flow["nodes"] if n["element_id"] not in alias]
+        edges += [{**e, "src": alias.get(e["src"], e["src"])} for e in flow["edges"]]
+        last.update({n["data"]: n["element_id"] for n in flow["nodes"] if n["element_id"] in targets
+                     and n["type"] == "access_node" and sdfg["containers"].get(n["data"], {}).get("type") == "scalar"})
+    return {**blocks[0], "dataflow": {**blocks[0]["dataflow"], "nodes": nodes, "edges": edges}}
 
 
 def _uses(root: dict, name: str) -> int:
@@ -261,7 +366,7 @@ def gemm_rewrite(sdfg: dict, loop_id: int) -> tuple[dict, GemmCall]:
     GEMM library node; `NotMatrixProduct` says why when it is not a matrix product."""
     sdfg = copy.deepcopy(sdfg)
     loop, parent, index = _find_loop(sdfg["root"], loop_id)
-    loops, block = _perfect_nest(loop)
+    loops, block = _perfect_nest(sdfg, loop)
     if len(loops) not in (2, 3):
         raise NotMatrixProduct(f"{len(loops)} loops; a product has 3 (2 for a matrix-vector product)")
     variables = [sp.Symbol(lp["indvar"]) for lp in loops]
