@@ -18,8 +18,8 @@ counts as a possible overlap: the loop then stays sequential, which is slower, n
 docc makes the scalars a parallel loop writes private to each iteration. That is right
 only when every iteration writes such a scalar before it reads it and nothing after the
 loop reads it: `private_scalars` checks this before a loop docc left sequential is
-promoted to a map (`transfertune.ir.transform`). A write under an if or in an inner loop counts
-only inside that branch or inner iteration, which may not run.
+promoted to a map (`transfertune.ir.transform`). A write under an if or in an inner loop
+counts only inside that branch or inner iteration, which may not run.
 """
 
 from __future__ import annotations
