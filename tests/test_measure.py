@@ -133,7 +133,9 @@ def test_a_slow_first_call_alone_does_not_stop_a_variant_early(target):
     cold = (f"#include <unistd.h>\nstatic int calls = 0;\n{SIGNATURE}\n"
             "{ if (calls++ == 0) usleep(200000); C[0] = C[0]; }\n")
     libraries = {"good": _library(good.code, target), "cold": _library(cold, target)}
-    job = base_job(program, "benchmark", libraries, good.entry) | {"kernel": "gemm", "params": {"NI": 30, "NJ": 30, "NK": 30}}
+    # The fastest warm-up must be long against scheduling noise (a 30^3 gemm takes
+    # microseconds, and a 0.2 ms hiccup on the cold variant's second call stopped it).
+    job = base_job(program, "benchmark", libraries, good.entry) | {"kernel": "gemm", "params": {"NI": 200, "NJ": 200, "NK": 200}}
     results = run_resilient(job | {"repetitions": 4, "early_stop": 3.0}, target, timeout=30)
     assert len(results["cold"]["samples"]) == 4 and "stopped early" not in (results["cold"].get("message") or "")
     assert max(results["cold"]["samples"]) < 0.1
