@@ -195,16 +195,8 @@ def _own_events(node: dict, scalars: set[str]) -> list[tuple[str, set[str]]]:
 
 def _events(node: Any, scalars: set[str]) -> Iterator[tuple[str, set[str]]]:
     """Every block's and assignment block's scalar reads and writes below `node`."""
-    if isinstance(node, dict):
-        if node.get("type") in ("block", "assignment_block"):
-            yield from _own_events(node, scalars)
-            return
-        for key, value in node.items():
-            if key != "dataflow" and isinstance(value, dict | list):
-                yield from _events(value, scalars)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _events(value, scalars)
+    for block, _ in loop_blocks(node, kinds=("block", "assignment_block")):
+        yield from _own_events(block, scalars)
 
 
 def _mentions(node: Any, skip: int, scalars: set[str]) -> Iterator[str]:
@@ -229,20 +221,12 @@ def _names(text: str) -> set[str]:
     return set(FREE_NAME.findall(text))
 
 
-def find_element(node: Any, element_id: int) -> dict:
-    """The node with `element_id` below `node` (an SDFG's JSON)."""
-    if isinstance(node, dict):
-        if node.get("element_id") == element_id:
-            return node
-        children = [v for k, v in node.items() if k != "dataflow" and isinstance(v, dict | list)]
-    else:
-        children = node if isinstance(node, list) else []
-    for child in children:
-        try:
-            return find_element(child, element_id)
-        except KeyError:
-            continue
-    raise KeyError(element_id)
+def find_loop(node: Any, loop_id: int) -> dict:
+    """The ``for``/``map`` node with element id `loop_id` below `node` (an SDFG's JSON)."""
+    found = _find(node, loop_id, ())
+    if found is None:
+        raise KeyError(loop_id)
+    return found[0]
 
 
 def _find(node: Any, loop_id: int, outer: tuple[_Loop, ...]) -> tuple[dict, tuple[_Loop, ...]] | None:
@@ -259,22 +243,23 @@ def _find(node: Any, loop_id: int, outer: tuple[_Loop, ...]) -> tuple[dict, tupl
     return None
 
 
-def loop_blocks(node: Any, loops: tuple[dict, ...] = ()) -> Iterator[tuple[dict, tuple[dict, ...]]]:
-    """Every block below `node` (an SDFG's JSON) with the loop nodes around it, outermost
-    first; both branches of an if."""
+def loop_blocks(node: Any, loops: tuple[dict, ...] = (),
+                kinds: tuple[str, ...] = ("block",)) -> Iterator[tuple[dict, tuple[dict, ...]]]:
+    """Every block (every node of `kinds`) below `node` (an SDFG's JSON) with the loop
+    nodes around it, outermost first; both branches of an if."""
     if isinstance(node, dict):
-        if node.get("type") == "block":
+        if node.get("type") in kinds:
             yield node, loops
             return
         if node.get("type") in ("for", "map", "while"):
-            yield from loop_blocks(node.get("root"), (*loops, node))
+            yield from loop_blocks(node.get("root"), (*loops, node), kinds)
             return
         for key, value in node.items():
             if key != "dataflow" and isinstance(value, dict | list):
-                yield from loop_blocks(value, loops)
+                yield from loop_blocks(value, loops, kinds)
     elif isinstance(node, list):
         for value in node:
-            yield from loop_blocks(value, loops)
+            yield from loop_blocks(value, loops, kinds)
 
 
 def _accesses(node: dict, data: dict) -> Iterator[_Access]:

@@ -16,7 +16,7 @@ from typing import Any
 from docc import sdfg as d
 
 from transfertune.ir.blas import NotMatrixProduct, replace_products
-from transfertune.ir.dependence import find_element, independent_iterations, private_scalars
+from transfertune.ir.dependence import find_loop, independent_iterations, private_scalars
 from transfertune.ir.recipe import OPERATIONS, ProgramRecipe, Recipe, Step
 
 REPLAYABLE_OPS = frozenset(OPERATIONS) - {"blas"}
@@ -146,7 +146,7 @@ def _as_map(sdfg: d.StructuredSDFG, root: Any, step: Step) -> d.StructuredSDFG:
         if not independent:
             raise NotApplicable(f"loop is not a parallel map: docc left it sequential, and {why}")
     data = json.loads(text)
-    node = find_element(data["root"], loop.element_id)
+    node = find_loop(data["root"], loop.element_id)
     node["type"] = node["sub_type"] = "map"
     return d.StructuredSDFG.parse(json.dumps(data))
 
