@@ -85,10 +85,11 @@ def test_blas_step_turns_matrix_products_into_openblas_calls_that_verify():
     assert [(r.nest, r.applied) for r in results] == [(0, True), (1, True)]
     assert "tmp += A*B" in results[0].reason and "D += tmp*C" in results[1].reason
     assert sdfg.to_cpp().count("cblas_dgemm(") == 2
-    # Not a matrix product (triangular): skipped with the reason, the program unchanged.
-    syrk = build_program(get_kernel("syrk")).sdfg()
-    same, (skipped,) = apply_recipe(syrk, blas)
-    assert same is syrk and not skipped.applied and skipped.reason == "no matrix product under this loop"
+    # Not a matrix product (a triangular product with a triangular operand): skipped with
+    # the reason, the program unchanged.
+    trmm = build_program(get_kernel("trmm")).sdfg()
+    same, (skipped,) = apply_recipe(trmm, blas)
+    assert same is trmm and not skipped.applied and skipped.reason == "no matrix product under this loop"
     # A library call ends its nest's recipe.
     _, after = apply_recipe(gemm_sdfg(), Recipe((Step("blas", ()), Step("parallelize", ()))))
     assert [r.applied for r in after] == [True, False] and after[1].reason.startswith("after blas")
@@ -117,6 +118,45 @@ def test_independent_statements_in_one_block_are_split_so_each_product_becomes_a
         checked = measure_variants(get_kernel(name), local_target("cpu-omp"), "SMALL", [Variant("blas", blas)],
                                    benchmark=False)
         assert checked["blas"].status == "ok", checked["blas"].message
+
+
+def test_rank_updates_become_syrk_and_syr2k_calls_that_verify(tmp_path):
+    """PolyBench's syrk and syr2k (lower triangle, scaled by beta first) become one
+    cblas_dsyrk / cblas_dsyr2k call through docc's call node, declared by docc itself (no
+    cblas.h, whose enum parameters would contradict it) and linked to OpenBLAS; a user's
+    upper-triangle A'A without scaling too. Each verifies; updates that are no rank update
+    are refused with the reason."""
+    import numpy as np
+
+    from tests import user_kernels
+    from transfertune.ir import codegen
+    from transfertune.ir.target import local_target
+    from transfertune.measure.variants import Variant, measure_variants
+    from transfertune.porting.user import parse_user_program, user_workload
+
+    blas = Recipe((Step("blas", ()),))
+    target = local_target("cpu-omp")
+    for name, routine in (("syrk", "C (lower) = A*A' (cblas_dsyrk)"), ("syr2k", "C (lower) = A*B'+B*A' (cblas_dsyr2k)")):
+        _, (result,) = apply_program_recipe(build_program(get_kernel(name)).sdfg(), blas)
+        assert result.applied and result.reason == routine
+        checked = measure_variants(get_kernel(name), target, "SMALL", [Variant("blas", blas)], benchmark=False)
+        assert checked["blas"].status == "ok", checked["blas"].message
+    code = codegen.generate(build_program(get_kernel("syrk")), target, "recipe", blas).code
+    assert "#include <cblas.h>" not in code and 'extern "C" void cblas_dsyrk(' in code
+    assert "-lopenblas" in codegen.compile_flags(target, "recipe", code)
+    rng = np.random.default_rng(1)
+    args = {"C": rng.random((23, 23)), "A": rng.random((17, 23))}
+    user = parse_user_program(user_kernels.upper_gram, args)
+    _, (result,) = apply_program_recipe(user.program.sdfg(), blas)
+    assert result.reason == "C (upper) = A'*A (cblas_dsyrk)"
+    checked = measure_variants(user_workload(user.program, args, [args], tmp_path), target, "user",
+                               [Variant("blas", blas)], benchmark=False)
+    assert checked["blas"].status == "ok", checked["blas"].message
+    for func, args in ((user_kernels.cross_gram, {"C": rng.random((9, 9)), "A": rng.random((9, 5)), "B": rng.random((9, 5))}),
+                       (user_kernels.gram_scaled_twice, {"C": rng.random((9, 9)), "A": rng.random((9, 5))})):
+        program = parse_user_program(func, args).program
+        _, (result,) = apply_program_recipe(program.sdfg(), blas)
+        assert not result.applied and result.reason == "no matrix product under this loop", func.__name__
 
 
 def test_docc_client_recordings_skip_library_calls():

@@ -106,3 +106,28 @@ def channel_sum(X: np.ndarray, out: np.ndarray) -> None:
         for h in range(X.shape[1]):
             for w in range(X.shape[2]):
                 out[h, w] += X[c, h, w]
+
+
+def upper_gram(C: np.ndarray, A: np.ndarray) -> None:
+    for i in range(C.shape[0]):
+        for k in range(A.shape[0]):
+            for j in range(i + 1):
+                C[j, i] += A[k, i] * A[k, j]
+
+
+def cross_gram(C: np.ndarray, A: np.ndarray, B: np.ndarray) -> None:
+    """A B' on the lower triangle: not symmetric, so no rank update."""
+    for i in range(C.shape[0]):
+        for k in range(A.shape[1]):
+            for j in range(i + 1):
+                C[i, j] += A[i, k] * B[j, k]
+
+
+def gram_scaled_twice(C: np.ndarray, A: np.ndarray) -> None:
+    """The triangle is scaled by C's own diagonal, not by one scalar."""
+    for i in range(C.shape[0]):
+        for j in range(i + 1):
+            C[i, j] *= C[i, i]
+        for k in range(A.shape[1]):
+            for j2 in range(i + 1):
+                C[i, j2] += A[i, k] * A[j2, k]

@@ -19,27 +19,32 @@ from __future__ import annotations
 
 import copy
 import json
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import sympy as sp
 from docc import sdfg as d
 
+from transfertune.ir.nest_json import (
+    FLOAT64,
+    NO_TRANS,
+    ROW_MAJOR,
+    TRANS,
+    NotMatrixProduct,
+    Statement,
+    bound,
+    find_loop,
+    is_loop,
+    loop_ids,
+    new_element_id,
+    perfect_nest,
+    walk,
+)
+from transfertune.ir.rank_update import RankUpdateCall, rank_update_rewrite
 from transfertune.ir.symbolic import parse_sizes
 
-_TASKLET = {"fp_add": 2, "fp_mul": 4, "fp_fma": 7, "assign": 0}
-"""docc's tasklet codes that a product's statement may be made of."""
-_ROW_MAJOR, _NO_TRANS, _TRANS, _DOUBLE = 101, 111, 112, 100
-"""Enum values of docc's GEMM library node, as its own einsum pass writes them."""
-_FLOAT64 = 15
-"""docc's primitive type id of float64."""
-
-
-class NotMatrixProduct(Exception):
-    """The loop does not compute a matrix product this step can hand to BLAS."""
-
+_DOUBLE = 100
+"""docc's GEMM node's precision value for double."""
 
 @dataclass(frozen=True)
 class GemmCall:
@@ -55,11 +60,17 @@ class GemmCall:
     trans_a: bool
     trans_b: bool
 
+    @property
+    def summary(self) -> str:
+        return f"{self.c} += {self.a}*{self.b}"
 
-def replace_products(sdfg: d.StructuredSDFG, loop: Any) -> tuple[d.StructuredSDFG, list[GemmCall]]:
+
+def replace_products(sdfg: d.StructuredSDFG, loop: Any) -> tuple[d.StructuredSDFG, list[GemmCall | RankUpdateCall]]:
     """A new SDFG in which the matrix products computed under `loop` are BLAS calls.
 
-    A loop that holds more than the product (PolyBench's gemm scales C first; 2mm
+    A loop that is a whole symmetric rank update (syrk, syr2k) becomes one call to it
+    (`transfertune.ir.rank_update`); otherwise products are looked for below it. A loop
+    that holds more than the product (PolyBench's gemm scales C first; 2mm
     initialises ``tmp``) is distributed first, innermost loops first, wherever docc says
     distribution is legal, so each product becomes a nest of its own; a block computing
     independent statements is split first (`_split_statements`), since docc distributes
@@ -68,13 +79,20 @@ def replace_products(sdfg: d.StructuredSDFG, loop: Any) -> tuple[d.StructuredSDF
     """
     target = loop.element_id
     data = json.loads(sdfg.to_json())
-    before = _loop_ids(data["root"])
+    try:
+        data, call = rank_update_rewrite(data, target)
+        rewritten = d.StructuredSDFG.parse(json.dumps(data))
+        rewritten.validate()
+        return rewritten, [call]
+    except NotMatrixProduct:
+        pass
+    before = loop_ids(data["root"])
     _split_statements(data, target)
     work = d.StructuredSDFG.parse(json.dumps(data))
     _distribute_below(work, target)
     data = json.loads(work.to_json())
     # The loop itself (if it survived distribution) and every loop distribution created.
-    candidates = [target] + [i for i in _loop_ids(data["root"]) if i not in before]
+    candidates = [target] + [i for i in loop_ids(data["root"]) if i not in before]
     calls = []
     for loop_id in candidates:
         try:
@@ -111,15 +129,15 @@ def _split_statements(sdfg: dict, loop_id: int) -> None:
     a nest. Statements are independent when none writes a container another touches;
     an array they all only read (``A``) is read by each block. Blocks whose statements
     share a computation or a written container stay whole."""
-    loop, _, _ = _find_loop(sdfg["root"], loop_id)
-    found = [(parent, index, node) for node, parent, index in _walk(loop["root"])
+    loop, _, _ = find_loop(sdfg["root"], loop_id)
+    found = [(parent, index, node) for node, parent, index in walk(loop["root"])
              if node.get("type") == "block" and parent is not None]
     for parent, index, block in reversed(found):  # later positions first: earlier indices stay valid
         parts = _statements(sdfg, block)
         if len(parts) > 1:
             # A statement whose result the blocks after it read goes last, next to them,
             # so that distribution can keep them together (bicg's q update, then q = t).
-            later = {n["data"] for n, _, _ in _walk(parent["children"][index + 1:]) if n.get("type") == "access_node"}
+            later = {n["data"] for n, _, _ in walk(parent["children"][index + 1:]) if n.get("type") == "access_node"}
             parts.sort(key=lambda part: bool(_written(part) & later))
             parent["children"][index:index + 1] = parts
 
@@ -154,12 +172,10 @@ def _statements(sdfg: dict, block: dict) -> list[dict]:
         return [block]
     parts = []
     for number, group in enumerate(groups):
-        copies = {i: sdfg["element_counter"] + 1 + n for n, i in enumerate(sorted(shared))} if number else {}
-        sdfg["element_counter"] += len(copies)
+        copies = {i: new_element_id(sdfg) for i in sorted(shared)} if number else {}
         part_nodes = [{**nodes[i], "element_id": copies.get(i, i)} for i in sorted(group)]
         part_edges = [{**e, "src": copies.get(e["src"], e["src"])} for e in flow["edges"] if e["dst"] in group]
-        sdfg["element_counter"] += 1
-        parts.append({**block, "element_id": block["element_id"] if not number else sdfg["element_counter"],
+        parts.append({**block, "element_id": new_element_id(sdfg) if number else block["element_id"],
                       "dataflow": {**flow, "nodes": part_nodes, "edges": part_edges}})
     return parts
 
@@ -176,11 +192,11 @@ def _distribute_below(sdfg: d.StructuredSDFG, loop_id: int) -> None:
     initialisation first, and the loop left holds the two products)."""
     builder = d.StructuredSDFGBuilder(sdfg)
     root = json.loads(sdfg.to_json())["root"]
-    seen = set(_loop_ids(root))  # loops of other nests are never touched
+    seen = set(loop_ids(root))  # loops of other nests are never touched
     order = _postorder(root, loop_id)
     while order:
         _distribute_each(builder, order)
-        order = [i for i in _loop_ids(json.loads(sdfg.to_json())["root"]) if i not in seen]
+        order = [i for i in loop_ids(json.loads(sdfg.to_json())["root"]) if i not in seen]
         seen.update(order)
 
 
@@ -210,170 +226,28 @@ def _docc_loop(manager: d.AnalysisManager, element_id: int) -> Any:
     return None
 
 
-def _walk(node: Any, parent: dict | None = None, index: int | None = None) -> Iterator[tuple[dict, dict | None, int | None]]:
-    """Every dict of an SDFG's JSON, with its parent sequence and position where it has one."""
-    if isinstance(node, dict):
-        yield node, parent, index
-        for key, value in node.items():
-            if key == "children" and isinstance(value, list):
-                for i, child in enumerate(value):
-                    yield from _walk(child, node, i)
-            elif isinstance(value, dict | list):
-                yield from _walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _walk(value)
-
-
-def _is_loop(node: dict) -> bool:
-    return node.get("type") in ("for", "map")
-
-
-def _loop_ids(root: dict) -> list[int]:
-    return [n["element_id"] for n, _, _ in _walk(root) if _is_loop(n)]
-
-
 def _postorder(root: dict, loop_id: int) -> list[int]:
     """Loop ids under (and including) `loop_id`, every loop after all loops below it
     (reversed pre-order)."""
-    found = next((n for n, _, _ in _walk(root) if _is_loop(n) and n["element_id"] == loop_id), None)
-    return [] if found is None else [loop_id, *_loop_ids(found["root"])][::-1]
-
-
-def _find_loop(root: dict, element_id: int) -> tuple[dict, dict, int]:
-    for node, parent, index in _walk(root):
-        if _is_loop(node) and node.get("element_id") == element_id and parent is not None:
-            return node, parent, index  # type: ignore[return-value]
-    raise NotMatrixProduct(f"no loop with element id {element_id}")
-
-
-def _bound(loop: dict) -> str:
-    var = loop["indvar"]
-    if str(loop.get("init")) != "0":
-        raise NotMatrixProduct(f"loop {var} starts at {loop.get('init')}")
-    if loop.get("update", "").replace(" ", "") not in (f"1+{var}", f"{var}+1"):
-        raise NotMatrixProduct(f"loop {var} steps by {loop.get('update')}")
-    match = re.fullmatch(rf"\(?\s*{re.escape(var)}\s*<\s*(.+?)\s*\)?", loop.get("condition", ""))
-    if not match:
-        raise NotMatrixProduct(f"loop {var} runs while {loop.get('condition')}")
-    return match.group(1)
-
-
-def _perfect_nest(sdfg: dict, loop: dict) -> tuple[list[dict], dict]:
-    """The nest's loops and its one block (blocks one after the other are merged into one,
-    in place: see `_merged`)."""
-    loops = [loop]
-    while True:
-        children = loops[-1]["root"]["children"]
-        if len(children) == 1 and _is_loop(children[0]):
-            loops.append(children[0])
-        elif children and all(c.get("type") == "block" for c in children):
-            loops[-1]["root"]["children"] = [_merged(sdfg, children)]
-            return loops, loops[-1]["root"]["children"][0]
-        elif len(children) != 1:
-            raise NotMatrixProduct("not perfectly nested")
-        else:
-            raise NotMatrixProduct(f"a {children[0].get('type')} inside the nest")
-
-
-def _merged(sdfg: dict, blocks: list[dict]) -> dict:
-    """Blocks run one after the other, as one block: a later block's read of a scalar an
-    earlier one wrote becomes a read of that write (bicg's ``q[i] = t`` after
-    ``t = q[i] + A[i, j] * p[j]``)."""
-    if len(blocks) == 1:
-        return blocks[0]
-    nodes: list[dict] = []
-    edges: list[dict] = []
-    last: dict[str, int] = {}
-    for block in blocks:
-        flow = block["dataflow"]
-        targets = {e["dst"] for e in flow["edges"]}
-        alias = {n["element_id"]: last[n["data"]] for n in flow["nodes"]
-                 if n["type"] == "access_node" and n["element_id"] not in targets and n["data"] in last}
-        nodes += [n for n in flow["nodes"] if n["element_id"] not in alias]
-        edges += [{**e, "src": alias.get(e["src"], e["src"])} for e in flow["edges"]]
-        last.update({n["data"]: n["element_id"] for n in flow["nodes"] if n["element_id"] in targets
-                     and n["type"] == "access_node" and sdfg["containers"].get(n["data"], {}).get("type") == "scalar"})
-    return {**blocks[0], "dataflow": {**blocks[0]["dataflow"], "nodes": nodes, "edges": edges}}
-
-
-def _uses(root: dict, name: str) -> int:
-    return sum(1 for n, _, _ in _walk(root) if n.get("type") == "access_node" and n.get("data") == name)
-
-
-class _Statement:
-    """The block's one statement as a sympy expression over its reads."""
-
-    def __init__(self, sdfg: dict, block: dict) -> None:
-        self.sdfg, self.block = sdfg, block
-        flow = block["dataflow"]
-        self.nodes = {n["element_id"]: n for n in flow["nodes"]}
-        self.into: dict[int, list[dict]] = {}
-        for edge in flow["edges"]:
-            self.into.setdefault(edge["dst"], []).append(edge)
-        self.reads: dict[tuple[str, str], sp.Symbol] = {}
-        self.symbols: dict[sp.Symbol, tuple[str, str | None]] = {}
-        writes = [e for e in flow["edges"] if self.nodes[e["dst"]]["type"] == "access_node" and e["subset"]]
-        if len(writes) != 1:
-            raise NotMatrixProduct(f"{len(writes)} array writes in the statement")
-        self.write = writes[0]
-        if self.nodes[self.write["src"]]["type"] != "tasklet":
-            raise NotMatrixProduct("the write does not come from a tasklet")
-        self.target = (self.nodes[self.write["dst"]]["data"], self.write["subset"][0])
-        self.value = sp.expand(self.evaluate(self.write["src"]))
-
-    def evaluate(self, node_id: int, via: dict | None = None) -> sp.Expr:
-        node = self.nodes[node_id]
-        kind = node["type"]
-        if kind == "constant_node":
-            text = node["data"]
-            return sp.Float(float(text)) if any(c in text for c in ".eE") else sp.Integer(int(text))
-        if kind == "access_node":
-            return self._access(node, node_id, via)
-        if kind == "tasklet":
-            ins = {e["dst_conn"]: self.evaluate(e["src"], e) for e in self.into.get(node_id, [])}
-            x = [ins[c] for c in node["inputs"]]
-            operations = {_TASKLET["fp_mul"]: lambda: x[0] * x[1], _TASKLET["fp_add"]: lambda: x[0] + x[1],
-                          _TASKLET["fp_fma"]: lambda: x[0] * x[1] + x[2], _TASKLET["assign"]: lambda: x[0]}
-            if node["code"] not in operations:
-                raise NotMatrixProduct(f"tasklet code {node['code']}")
-            return operations[node["code"]]()
-        raise NotMatrixProduct(f"a {kind} in the statement")
-
-    def _access(self, node: dict, node_id: int, via: dict | None) -> sp.Expr:
-        name = node["data"]
-        if via is not None and via["subset"]:
-            if len(via["subset"]) != 1:
-                raise NotMatrixProduct("a multi-dimensional subset")
-            key = (name, via["subset"][0])
-            symbol = self.reads.setdefault(key, sp.Symbol(f"R{len(self.reads)}"))
-            self.symbols[symbol] = key
-            return symbol
-        writers = self.into.get(node_id, [])
-        if writers:  # a block-local temporary
-            if name in self.sdfg["arguments"] or _uses(self.sdfg["root"], name) != _uses(self.block, name):
-                raise NotMatrixProduct(f"scalar {name} is used outside the statement")
-            return self.evaluate(writers[0]["src"], writers[0])
-        if name not in self.sdfg["arguments"] or self.sdfg["containers"][name]["type"] != "scalar":
-            raise NotMatrixProduct(f"operand {name} is not a scalar argument")
-        symbol = sp.Symbol(f"S_{name}")
-        self.symbols[symbol] = (name, None)
-        return symbol
+    found = next((n for n, _, _ in walk(root) if is_loop(n) and n["element_id"] == loop_id), None)
+    return [] if found is None else [loop_id, *loop_ids(found["root"])][::-1]
 
 
 def gemm_rewrite(sdfg: dict, loop_id: int) -> tuple[dict, GemmCall]:
     """A copy of SDFG JSON `sdfg` with the nest rooted at loop `loop_id` replaced by a
     GEMM library node; `NotMatrixProduct` says why when it is not a matrix product."""
+    if any(e["name"].startswith("cblas_") for e in sdfg["externals"]):
+        raise NotMatrixProduct("the program already declares a cblas routine itself, which cblas.h would contradict")
     sdfg = copy.deepcopy(sdfg)
-    loop, parent, index = _find_loop(sdfg["root"], loop_id)
-    loops, block = _perfect_nest(sdfg, loop)
+    loop, parent, index = find_loop(sdfg["root"], loop_id)
+    loops, block = perfect_nest(sdfg, loop)
     if len(loops) not in (2, 3):
         raise NotMatrixProduct(f"{len(loops)} loops; a product has 3 (2 for a matrix-vector product)")
     variables = [sp.Symbol(lp["indvar"]) for lp in loops]
-    bounds = {sp.Symbol(lp["indvar"]): _bound(lp) for lp in loops}
+    bounds = {sp.Symbol(lp["indvar"]): bound(lp) for lp in loops}
     if any(parse_sizes(b).free_symbols & set(variables) for b in bounds.values()):
         raise NotMatrixProduct("a bound depends on a loop variable (triangular)")
-    statement = _Statement(sdfg, block)
+    statement = Statement(sdfg, block)
     c_name, c_subset = statement.target
     c_read = statement.reads.get((c_name, c_subset))
     if c_read is None or sp.expand(statement.value - c_read).has(c_read):
@@ -436,19 +310,15 @@ def gemm_rewrite(sdfg: dict, loop_id: int) -> tuple[dict, GemmCall]:
 def _gemm_block(sdfg: dict, loop: dict, block: dict, call: GemmCall, scalar_alpha: bool,
                 leading: dict[str, str]) -> dict:
     """The block docc's einsum pass writes for `call`: access nodes into a GEMM node."""
-    counter = sdfg["element_counter"]
-
     def new_id() -> int:
-        nonlocal counter
-        counter += 1
-        return counter
+        return new_element_id(sdfg)
 
     debug = loop.get("debug_info", {"has": False})
     pointers = {e["base_type"]["pointee_type"]["primitive_type"]: e["base_type"]
                 for e in block["dataflow"]["edges"] if e["base_type"].get("type") == "pointer"}
-    if set(pointers) != {_FLOAT64}:
+    if set(pointers) != {FLOAT64}:
         raise NotMatrixProduct("not double precision")
-    pointer = pointers[_FLOAT64]
+    pointer = pointers[FLOAT64]
     element = pointer["pointee_type"]
     nodes: list[dict] = []
     edges: list[dict] = []
@@ -475,11 +345,10 @@ def _gemm_block(sdfg: dict, loop: dict, block: dict, call: GemmCall, scalar_alph
     beta = new_id()
     nodes.append({"data": "1.0", "data_type": element, "element_id": beta, "type": "constant_node", "debug_info": debug})
     edge(beta, "__beta", element)
-    nodes.append({"code": "GEMM", "element_id": gemm, "implementation_type": "BLAS", "layout": _ROW_MAJOR,
-                  "precision": _DOUBLE, "trans_a": _TRANS if call.trans_a else _NO_TRANS,
-                  "trans_b": _TRANS if call.trans_b else _NO_TRANS, "m": call.m, "n": call.n, "k": call.k,
+    nodes.append({"code": "GEMM", "element_id": gemm, "implementation_type": "BLAS", "layout": ROW_MAJOR,
+                  "precision": _DOUBLE, "trans_a": TRANS if call.trans_a else NO_TRANS,
+                  "trans_b": TRANS if call.trans_b else NO_TRANS, "m": call.m, "n": call.n, "k": call.k,
                   **leading, "type": "library_node", "debug_info": debug})
     result = {"dataflow": {"edges": edges, "nodes": nodes, "type": "dataflow"}, "element_id": new_id(),
               "type": "block", "debug_info": debug}
-    sdfg["element_counter"] = counter
     return result

@@ -159,7 +159,7 @@ def _library_call(sdfg: d.StructuredSDFG, manager: d.AnalysisManager, step: Step
         rewritten, calls = replace_products(sdfg, loop)
     except (NotApplicable, NotMatrixProduct) as why:
         return sdfg, StepResult(nest, step, False, str(why))
-    return rewritten, StepResult(nest, step, True, "; ".join(f"{c.c} += {c.a}*{c.b}" for c in calls))
+    return rewritten, StepResult(nest, step, True, "; ".join(c.summary for c in calls))
 
 
 def replayable(recipe: Recipe) -> bool:
