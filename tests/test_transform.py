@@ -1,3 +1,9 @@
+import json
+import re
+
+import pytest
+
+from transfertune.ir.nest_json import NotMatrixProduct
 from transfertune.ir.program import build_program
 from transfertune.ir.recipe import ProgramRecipe, Recipe, Step
 from transfertune.ir.transform import apply_program_recipe, apply_recipe, replayable
@@ -84,7 +90,8 @@ def test_blas_step_turns_matrix_products_into_openblas_calls_that_verify():
     sdfg, results = apply_program_recipe(build_program(get_kernel("2mm")).sdfg(), blas)
     assert [(r.nest, r.applied) for r in results] == [(0, True), (1, True)]
     assert "tmp += A*B" in results[0].reason and "D += tmp*C" in results[1].reason
-    assert sdfg.to_cpp().count("cblas_dgemm(") == 2
+    assert [line.strip()[:12] for line in sdfg.to_cpp().splitlines() if "cblas_" in line and "extern" not in line] == [
+        "cblas_dgemm("] * 2
     # Not a matrix product (a triangular product with a triangular operand): skipped with
     # the reason, the program unchanged.
     trmm = build_program(get_kernel("trmm")).sdfg()
@@ -107,14 +114,17 @@ def test_independent_statements_in_one_block_are_split_so_each_product_becomes_a
     between blocks only: the block is split into one block per statement, the loops are
     distributed, and both matrix-vector products become calls (q's through a scalar
     temporary written in one block and stored in the next). atax's product loops appear
-    only after its initialisation is split off. Both verify."""
+    only after its initialisation is split off. Both verify. A matrix-vector product is a
+    cblas_dgemv call (one for A x, one for A' x), not a GEMM with n = 1."""
     from transfertune.ir.target import local_target
     from transfertune.measure.variants import Variant, measure_variants
 
     blas = Recipe((Step("blas", ()),))
     for name, products in (("bicg", "s += A*r; q += A*p"), ("atax", "tmp += A*x; y += A*tmp")):
-        _, results = apply_program_recipe(build_program(get_kernel(name)).sdfg(), blas)
+        sdfg, results = apply_program_recipe(build_program(get_kernel(name)).sdfg(), blas)
         assert [r.reason for r in results if r.applied] == [products]
+        calls = [line.strip()[:20] for line in sdfg.to_cpp().splitlines() if line.strip().startswith("cblas_")]
+        assert sorted(calls) == ["cblas_dgemv(101, 111", "cblas_dgemv(101, 112"], calls
         checked = measure_variants(get_kernel(name), local_target("cpu-omp"), "SMALL", [Variant("blas", blas)],
                                    benchmark=False)
         assert checked["blas"].status == "ok", checked["blas"].message
@@ -123,22 +133,27 @@ def test_independent_statements_in_one_block_are_split_so_each_product_becomes_a
 def test_rank_updates_become_syrk_and_syr2k_calls_that_verify(tmp_path):
     """PolyBench's syrk and syr2k (lower triangle, scaled by beta first) become one
     cblas_dsyrk / cblas_dsyr2k call through docc's call node, declared by docc itself (no
-    cblas.h, whose enum parameters would contradict it) and linked to OpenBLAS; a user's
-    upper-triangle A'A without scaling too. Each verifies; updates that are no rank update
-    are refused with the reason."""
+    cblas.h) and linked to OpenBLAS; covariance's update too (upper triangle, ``range(i,
+    M)`` which docc shifts to start at 0, A'A, between a zeroing and a division and mirror
+    that stay loops: the dependence test proves the update may leave its loop); a user's
+    upper-triangle A'A without scaling too. Each verifies; updates that are no rank
+    update, or may not leave their loop, are refused."""
     import numpy as np
 
     from tests import user_kernels
     from transfertune.ir import codegen
+    from transfertune.ir.rank_update import rank_update_rewrite
     from transfertune.ir.target import local_target
     from transfertune.measure.variants import Variant, measure_variants
     from transfertune.porting.user import parse_user_program, user_workload
 
     blas = Recipe((Step("blas", ()),))
     target = local_target("cpu-omp")
-    for name, routine in (("syrk", "C (lower) = A*A' (cblas_dsyrk)"), ("syr2k", "C (lower) = A*B'+B*A' (cblas_dsyr2k)")):
-        _, (result,) = apply_program_recipe(build_program(get_kernel(name)).sdfg(), blas)
-        assert result.applied and result.reason == routine
+    for name, nest, routine in (("syrk", 0, "C (lower) = A*A' (cblas_dsyrk)"),
+                                ("syr2k", 0, "C (lower) = A*B'+B*A' (cblas_dsyr2k)"),
+                                ("covariance", 2, "cov (upper) = data'*data (cblas_dsyrk)")):
+        _, results = apply_program_recipe(build_program(get_kernel(name)).sdfg(), blas)
+        assert [r.reason for r in results if r.applied] == [routine] and results[nest].applied
         checked = measure_variants(get_kernel(name), target, "SMALL", [Variant("blas", blas)], benchmark=False)
         assert checked["blas"].status == "ok", checked["blas"].message
     code = codegen.generate(build_program(get_kernel("syrk")), target, "recipe", blas).code
@@ -152,11 +167,16 @@ def test_rank_updates_become_syrk_and_syr2k_calls_that_verify(tmp_path):
     checked = measure_variants(user_workload(user.program, args, [args], tmp_path), target, "user",
                                [Variant("blas", blas)], benchmark=False)
     assert checked["blas"].status == "ok", checked["blas"].message
-    for func, args in ((user_kernels.cross_gram, {"C": rng.random((9, 9)), "A": rng.random((9, 5)), "B": rng.random((9, 5))}),
-                       (user_kernels.gram_scaled_twice, {"C": rng.random((9, 9)), "A": rng.random((9, 5))})):
+    for func, why in ((user_kernels.cross_gram, "the update is neither A*A' nor A*B'+B*A'"),
+                      (user_kernels.gram_then_damp, "A is touched by the second part and later by the first")):
+        args = {"C": rng.random((9, 9)), "A": rng.random((9, 5)), "B": rng.random((9, 5))}
+        args = {name: args[name] for name in func.__code__.co_varnames[:func.__code__.co_argcount]}
         program = parse_user_program(func, args).program
         _, (result,) = apply_program_recipe(program.sdfg(), blas)
         assert not result.applied and result.reason == "no matrix product under this loop", func.__name__
+        data = json.loads(program.sdfg_json)
+        with pytest.raises(NotMatrixProduct, match=re.escape(why)):
+            rank_update_rewrite(data, data["root"]["children"][0]["element_id"])
 
 
 def test_docc_client_recordings_skip_library_calls():

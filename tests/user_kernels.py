@@ -123,11 +123,12 @@ def cross_gram(C: np.ndarray, A: np.ndarray, B: np.ndarray) -> None:
                 C[i, j] += A[i, k] * B[j, k]
 
 
-def gram_scaled_twice(C: np.ndarray, A: np.ndarray) -> None:
-    """The triangle is scaled by C's own diagonal, not by one scalar."""
+def gram_then_damp(C: np.ndarray, A: np.ndarray) -> None:
+    """Row i of A is damped after its update, and later rows' updates read it: the update
+    cannot leave the loop."""
     for i in range(C.shape[0]):
-        for j in range(i + 1):
-            C[i, j] *= C[i, i]
         for k in range(A.shape[1]):
-            for j2 in range(i + 1):
-                C[i, j2] += A[i, k] * A[j2, k]
+            for j in range(i + 1):
+                C[i, j] += A[i, k] * A[j, k]
+        for k2 in range(A.shape[1]):
+            A[i, k2] *= 0.5

@@ -95,11 +95,11 @@ _CBLAS_DECLARED = re.compile(r'^extern "C" \w+ (cblas_\w+)\(', re.MULTILINE)
 
 
 def with_blas_header(code: str) -> str:
-    """docc's to_cpp() emits cblas calls for its BLAS library nodes but not the header
-    declaring them (its own compile step adds it). Calls through docc's call node (the
-    rank updates of `transfertune.ir.rank_update`) come with docc's own ``extern "C"``
-    declaration, which the header would contradict, so the header goes in only for calls
-    nothing declares."""
+    """docc's to_cpp() emits cblas calls for its BLAS library nodes (a NumPy ``A @ B`` its
+    front end parsed) but not the header declaring them (its own compile step adds it).
+    The library-call step's calls go through docc's call node and come with docc's own
+    ``extern "C"`` declaration, which the header would contradict, so the header goes in
+    only for calls nothing declares."""
     if not set(_CBLAS_CALLED.findall(code)) - set(_CBLAS_DECLARED.findall(code)):
         return code
     return code.replace(_RUNTIME_INCLUDE, f"{_RUNTIME_INCLUDE}\n#include <cblas.h>", 1)

@@ -3,14 +3,18 @@
 docc 0.8.1 detects einsums only on a freshly parsed SDFG, for the whole program at once,
 and only for perfectly nested products; after expand() it no longer can. Recipes work on
 the expanded, simplified SDFG, one loop at a time, so this module matches a product there
-and writes the very block docc's einsum pass would have produced (a GEMM library node,
-implementation BLAS), which docc's code generator turns into ``cblas_dgemm``.
+and writes a ``cblas_dgemm`` (``cblas_dgemv`` for a matrix-vector product) through docc's
+call node (`nest_json.call_block`): a library node naming an external C function, declared
+by docc's code generator itself. (docc's own GEMM node would need ``cblas.h``, whose enum
+parameters contradict the call node's declarations of the rank updates', so one kind of
+call serves every rewrite.)
 
 What is matched (`gemm_rewrite`): a perfect nest of three loops (any order, map or for,
 ``0 <= v < bound`` step 1, bounds free of loop variables) whose one statement is
 ``C[r, c] += s * X * Y`` with X, Y two-dimensional reads with unit stride (either may be
 transposed), s one scalar argument or a constant, C different from X and Y; or the same
-with two loops and a vector output (a matrix-vector product: GEMM with n = 1). Anything
+with two loops and a vector output (a matrix-vector product). Every size a plain size
+argument (or a number), which the call passes on. Anything
 else is not a matrix product and the step is skipped, never approximated; the rewritten
 program is verified against NumPy like every variant.
 """
@@ -26,25 +30,27 @@ import sympy as sp
 from docc import sdfg as d
 
 from transfertune.ir.nest_json import (
-    FLOAT64,
+    ARRAY,
+    DOUBLE,
+    INT32,
     NO_TRANS,
     ROW_MAJOR,
     TRANS,
     NotMatrixProduct,
     Statement,
     bound,
+    call_block,
     find_loop,
     is_loop,
     loop_ids,
     new_element_id,
     perfect_nest,
+    refuse_header_conflict,
     walk,
 )
 from transfertune.ir.rank_update import RankUpdateCall, rank_update_rewrite
 from transfertune.ir.symbolic import parse_sizes
 
-_DOUBLE = 100
-"""docc's GEMM node's precision value for double."""
 
 @dataclass(frozen=True)
 class GemmCall:
@@ -69,9 +75,10 @@ def replace_products(sdfg: d.StructuredSDFG, loop: Any) -> tuple[d.StructuredSDF
     """A new SDFG in which the matrix products computed under `loop` are BLAS calls.
 
     A loop that is a whole symmetric rank update (syrk, syr2k) becomes one call to it
-    (`transfertune.ir.rank_update`); otherwise products are looked for below it. A loop
-    that holds more than the product (PolyBench's gemm scales C first; 2mm
-    initialises ``tmp``) is distributed first, innermost loops first, wherever docc says
+    (`transfertune.ir.rank_update`); otherwise products and rank updates are looked for
+    below it. A loop that holds more than the product (PolyBench's gemm scales C first;
+    2mm initialises ``tmp``; covariance's update sits between a zeroing and a division)
+    is distributed first, innermost loops first, wherever docc says
     distribution is legal, so each product becomes a nest of its own; a block computing
     independent statements is split first (`_split_statements`), since docc distributes
     between blocks only. All of it happens
@@ -95,11 +102,13 @@ def replace_products(sdfg: d.StructuredSDFG, loop: Any) -> tuple[d.StructuredSDF
     candidates = [target] + [i for i in loop_ids(data["root"]) if i not in before]
     calls = []
     for loop_id in candidates:
-        try:
-            data, call = gemm_rewrite(data, loop_id)
-        except NotMatrixProduct:
-            continue
-        calls.append(call)
+        for rewrite in (rank_update_rewrite, gemm_rewrite):
+            try:
+                data, call = rewrite(data, loop_id)
+            except NotMatrixProduct:
+                continue
+            calls.append(call)
+            break
     if not calls:
         raise NotMatrixProduct("no matrix product under this loop")
     rewritten = d.StructuredSDFG.parse(json.dumps(data))
@@ -235,9 +244,8 @@ def _postorder(root: dict, loop_id: int) -> list[int]:
 
 def gemm_rewrite(sdfg: dict, loop_id: int) -> tuple[dict, GemmCall]:
     """A copy of SDFG JSON `sdfg` with the nest rooted at loop `loop_id` replaced by a
-    GEMM library node; `NotMatrixProduct` says why when it is not a matrix product."""
-    if any(e["name"].startswith("cblas_") for e in sdfg["externals"]):
-        raise NotMatrixProduct("the program already declares a cblas routine itself, which cblas.h would contradict")
+    GEMM library node, or a ``cblas_dgemv`` call node for a matrix-vector product (see
+    `_gemv_block`); `NotMatrixProduct` says why when it is not a matrix product."""
     sdfg = copy.deepcopy(sdfg)
     loop, parent, index = find_loop(sdfg["root"], loop_id)
     loops, block = perfect_nest(sdfg, loop)
@@ -302,53 +310,33 @@ def gemm_rewrite(sdfg: dict, loop_id: int) -> tuple[dict, GemmCall]:
     m, k = bounds[c_row], bounds[k_var]
     alpha = str(scalars[0])[2:] if scalars else repr(float(coefficient))
     call = GemmCall(c_name, a_name, b_name, str(m), str(n), str(k), alpha, trans_a, trans_b)
-    parent["children"][index] = _gemm_block(sdfg, loop, block, call, bool(scalars),
-                                            {"lda": str(lda), "ldb": str(ldb), "ldc": str(ldc)})
+    refuse_header_conflict(sdfg)
+    if c_col is None:
+        parent["children"][index] = _gemv_block(sdfg, loop, call, str(lda))
+    else:
+        parent["children"][index] = _gemm_block(sdfg, loop, call, str(lda), str(ldb), str(ldc))
     return sdfg, call
 
 
-def _gemm_block(sdfg: dict, loop: dict, block: dict, call: GemmCall, scalar_alpha: bool,
-                leading: dict[str, str]) -> dict:
-    """The block docc's einsum pass writes for `call`: access nodes into a GEMM node."""
-    def new_id() -> int:
-        return new_element_id(sdfg)
+def _gemm_block(sdfg: dict, loop: dict, call: GemmCall, lda: str, ldb: str, ldc: str) -> dict:
+    """``cblas_dgemm(RowMajor, trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, 1.0, C,
+    ldc)`` through docc's call node."""
+    arguments = [("_order", str(ROW_MAJOR), INT32), ("_trans_a", str(TRANS if call.trans_a else NO_TRANS), INT32),
+                 ("_trans_b", str(TRANS if call.trans_b else NO_TRANS), INT32), ("_m", call.m, INT32),
+                 ("_n", call.n, INT32), ("_k", call.k, INT32), ("_alpha", call.alpha, DOUBLE), ("_a", call.a, ARRAY),
+                 ("_lda", lda, INT32), ("_b", call.b, ARRAY), ("_ldb", ldb, INT32), ("_beta", "1.0", DOUBLE),
+                 ("_c", call.c, ARRAY), ("_ldc", ldc, INT32)]
+    return call_block(sdfg, loop.get("debug_info", {"has": False}), "cblas_dgemm", arguments)
 
-    debug = loop.get("debug_info", {"has": False})
-    pointers = {e["base_type"]["pointee_type"]["primitive_type"]: e["base_type"]
-                for e in block["dataflow"]["edges"] if e["base_type"].get("type") == "pointer"}
-    if set(pointers) != {FLOAT64}:
-        raise NotMatrixProduct("not double precision")
-    pointer = pointers[FLOAT64]
-    element = pointer["pointee_type"]
-    nodes: list[dict] = []
-    edges: list[dict] = []
-    gemm = new_id()
 
-    def edge(src: int, connector: str, base: dict) -> None:
-        edges.append({"base_type": base, "dst": gemm, "dst_conn": connector, "element_id": new_id(), "src": src,
-                      "src_conn": "void", "subset": [], "debug_info": debug})
-
-    access = {}
-    for name in dict.fromkeys([call.a, call.b, call.c]):
-        access[name] = new_id()
-        nodes.append({"data": name, "element_id": access[name], "type": "access_node", "debug_info": debug})
-    edge(access[call.a], "__A", pointer)
-    edge(access[call.b], "__B", pointer)
-    edge(access[call.c], "__C", pointer)
-    alpha = new_id()
-    if scalar_alpha:
-        nodes.append({"data": call.alpha, "element_id": alpha, "type": "access_node", "debug_info": debug})
-    else:
-        nodes.append({"data": call.alpha, "data_type": element, "element_id": alpha, "type": "constant_node",
-                      "debug_info": debug})
-    edge(alpha, "__alpha", element)
-    beta = new_id()
-    nodes.append({"data": "1.0", "data_type": element, "element_id": beta, "type": "constant_node", "debug_info": debug})
-    edge(beta, "__beta", element)
-    nodes.append({"code": "GEMM", "element_id": gemm, "implementation_type": "BLAS", "layout": ROW_MAJOR,
-                  "precision": _DOUBLE, "trans_a": TRANS if call.trans_a else NO_TRANS,
-                  "trans_b": TRANS if call.trans_b else NO_TRANS, "m": call.m, "n": call.n, "k": call.k,
-                  **leading, "type": "library_node", "debug_info": debug})
-    result = {"dataflow": {"edges": edges, "nodes": nodes, "type": "dataflow"}, "element_id": new_id(),
-              "type": "block", "debug_info": debug}
-    return result
+def _gemv_block(sdfg: dict, loop: dict, call: GemmCall, lda: str) -> dict:
+    """``cblas_dgemv(RowMajor, trans, rows, cols, alpha, A, lda, x, 1, 1.0, y, 1)`` for
+    ``y += alpha * op(A) x``, through docc's call node. A GEMM with n = 1 would do the same
+    work, but OpenBLAS 0.3.21 (Debian 12) runs it through its matrix-matrix driver, packing
+    A first, where a matrix-vector product is one streaming pass over A."""
+    rows, cols = (call.k, call.m) if call.trans_a else (call.m, call.k)
+    arguments = [("_order", str(ROW_MAJOR), INT32), ("_trans", str(TRANS if call.trans_a else NO_TRANS), INT32),
+                 ("_m", rows, INT32), ("_n", cols, INT32), ("_alpha", call.alpha, DOUBLE), ("_a", call.a, ARRAY),
+                 ("_lda", lda, INT32), ("_x", call.b, ARRAY), ("_incx", "1", INT32), ("_beta", "1.0", DOUBLE),
+                 ("_y", call.c, ARRAY), ("_incy", "1", INT32)]
+    return call_block(sdfg, loop.get("debug_info", {"has": False}), "cblas_dgemv", arguments)

@@ -22,6 +22,20 @@ FLOAT64 = 15
 """docc's primitive type id of float64."""
 
 
+_STORAGE = {"allocation": 0, "deallocation": 0, "value": "CPU_Stack"}
+
+
+def _scalar(primitive: int) -> dict:
+    return {"alignment": 0, "initializer": "", "primitive_type": primitive, "storage_type": _STORAGE, "type": "scalar"}
+
+
+INT32, DOUBLE, _VOID = _scalar(4), _scalar(FLOAT64), _scalar(0)
+"""Parameter types of a cblas routine: its enums and sizes are C ints (OpenBLAS's default
+32-bit interface), its scalars doubles."""
+ARRAY = {"alignment": 0, "initializer": "", "pointee_type": DOUBLE, "storage_type": _STORAGE, "type": "pointer"}
+"""A ``double *`` parameter."""
+
+
 class NotMatrixProduct(Exception):
     """The loop does not compute a product the library-call step can hand to BLAS."""
 
@@ -174,3 +188,50 @@ class Statement:
         symbol = sp.Symbol(f"S_{name}")
         self.symbols[symbol] = (name, None)
         return symbol
+
+
+def refuse_header_conflict(sdfg: dict) -> None:
+    """Refuse a library call in a program that already has one of docc's own BLAS nodes (a
+    NumPy ``A @ B`` the front end parsed): those need ``cblas.h``, whose enum parameters
+    contradict the ``int`` ones of docc's declaration for a call node."""
+    if any(n.get("type") == "library_node" and n.get("implementation_type") == "BLAS" for n, _, _ in walk(sdfg["root"])):
+        raise NotMatrixProduct("the program already calls BLAS through cblas.h, whose declarations a call node contradicts")
+
+
+def call_block(sdfg: dict, debug: dict, routine: str, arguments: list[tuple[str, str, dict]]) -> dict:
+    """A block calling C function `routine` through docc's call node, which docc's code
+    generator declares ``extern "C"`` with the parameter types given here and calls with
+    the node's inputs in order. `arguments` are (connector, value, parameter type); a value
+    is a container of `sdfg` (a size or scalar argument, an array) or a number. Declares
+    `routine` in `sdfg` (in place) on first use."""
+    containers = sdfg["containers"]
+    node_id = new_element_id(sdfg)
+    nodes: list[dict] = []
+    edges: list[dict] = []
+    sources: dict[str, int] = {}
+    for connector, value, kind in arguments:
+        if value in containers:
+            if kind["type"] == "pointer" and containers[value].get("pointee_type", {}).get("primitive_type") != FLOAT64:
+                raise NotMatrixProduct(f"{value} is not an array of doubles")
+            if value not in sources:
+                sources[value] = new_element_id(sdfg)
+                nodes.append({"data": value, "element_id": sources[value], "type": "access_node", "debug_info": debug})
+            src, base = sources[value], containers[value]
+        else:
+            try:
+                float(value)
+            except ValueError:
+                raise NotMatrixProduct(f"size {value} is not a plain size argument") from None
+            src, base = new_element_id(sdfg), kind
+            nodes.append({"data": value, "data_type": kind, "element_id": src, "type": "constant_node",
+                          "debug_info": debug})
+        edges.append({"base_type": base, "dst": node_id, "dst_conn": connector, "element_id": new_element_id(sdfg),
+                      "src": src, "src_conn": "void", "subset": [], "debug_info": debug})
+    nodes.append({"code": "Call", "callee_name": routine, "outputs": [], "inputs": [c for c, _, _ in arguments],
+                  "element_id": node_id, "type": "library_node", "implementation_type": "", "debug_info": debug})
+    if routine not in containers:
+        containers[routine] = {"type": "function", "return_type": _VOID, "params": [k for _, _, k in arguments],
+                               "is_var_arg": False, "storage_type": _STORAGE, "initializer": "", "alignment": 0}
+        sdfg["externals"].append({"name": routine, "linkage_type": 0})
+    return {"dataflow": {"edges": edges, "nodes": nodes, "type": "dataflow"}, "element_id": new_element_id(sdfg),
+            "type": "block", "debug_info": debug}

@@ -10,59 +10,61 @@ in order. This module matches a whole rank update and writes such a node.
 What is matched (`rank_update_rewrite`), on the loop the step is given:
 
     for i in [0, n):                      # any loop kind, step 1
-        for j in [0, i]:  C[i, j] = beta * C[i, j]          # optional
+        ...                                                  # other work, before
         for k in [0, m):  for j in [0, i]:  (or j outside k)
             C[i, j] += s * A[i, k] * A[j, k]                 # syrk
             C[i, j] += s * (A[i, k] * B[j, k] + B[i, k] * A[j, k])   # syr2k
+        ...                                                  # and after
 
-with C written at ``[i, j]`` (the lower triangle) or ``[j, i]`` (the upper one), the
-operands read as ``[i, k]`` or all as ``[k, i]`` (``A^T A``), unit stride along their
-column, s and beta scalar arguments or constants, every size a plain size argument.
-Anything else raises `NotMatrixProduct` and the caller goes on to other matches. The
-rewritten program is verified against NumPy like every variant.
+or the same with j over ``[i, n)`` (docc writes ``range(i, n)`` as ``[0, n - i)`` reading
+``j + i``, which is read back); with C written at ``[i, j]`` or ``[j, i]`` (the triangle
+follows: ``[i, j]`` with ``j <= i`` is the lower one), the operands read as ``[i, k]`` or
+all as ``[k, i]`` (``A'A``), unit stride along their column, s a scalar argument or a
+constant, every size a plain size argument. Anything else raises `NotMatrixProduct` and
+the caller goes on to other matches. The rewritten program is verified against NumPy
+like every variant.
 
-The scaling stays loop code, all of it before the call (legal: it touches each element
-of the triangle alone, and the update reads no other element of C), and the call adds
-with beta = 1. Folding beta into the call would be wrong for an empty reduction: OpenBLAS
-refuses the leading dimension 0 that ``k = 0`` gives a row-major A (a message on stderr)
-and returns without scaling; adding nothing is then still the right result.
+The work around the update stays loop code: one loop over what came before it, the call,
+one loop over what came after. That is the loop distributed, which
+`dependence.distributable` must prove legal (syrk's scaling by beta before, covariance's
+division and mirror store after; a later row's update reading what an earlier row's
+work after it wrote is refused). The call adds with beta = 1, even where a scaling by
+beta came before: folding it into the call would be wrong for an empty reduction, as
+OpenBLAS refuses the leading dimension 0 that ``k = 0`` gives a row-major A (a message on
+stderr) and returns without scaling; adding nothing is then still the right result.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import re
 from dataclasses import dataclass
 
 import sympy as sp
 
+from transfertune.ir.dependence import distributable
 from transfertune.ir.nest_json import (
-    FLOAT64,
+    ARRAY,
+    DOUBLE,
+    INT32,
     NO_TRANS,
     ROW_MAJOR,
     TRANS,
     NotMatrixProduct,
     Statement,
     bound,
+    call_block,
     find_loop,
     is_loop,
     new_element_id,
     perfect_nest,
-    walk,
+    refuse_header_conflict,
 )
 from transfertune.ir.symbolic import parse_sizes
 
 _LOWER, _UPPER = 122, 121
 """cblas' CBLAS_UPLO values."""
-_STORAGE = {"allocation": 0, "deallocation": 0, "value": "CPU_Stack"}
-
-
-def _scalar(primitive: int) -> dict:
-    return {"alignment": 0, "initializer": "", "primitive_type": primitive, "storage_type": _STORAGE, "type": "scalar"}
-
-
-_INT32, _VOID = _scalar(4), _scalar(0)
-"""cblas' enum and size parameters are C ints (OpenBLAS's default 32-bit interface)."""
 
 
 @dataclass(frozen=True)
@@ -92,39 +94,66 @@ class RankUpdateCall:
 
 
 def rank_update_rewrite(sdfg: dict, loop_id: int) -> tuple[dict, RankUpdateCall]:
-    """A copy of SDFG JSON `sdfg` whose nest at loop `loop_id` is a syrk/syr2k call."""
-    if any(n.get("type") == "library_node" and n.get("implementation_type") == "BLAS" for n, _, _ in walk(sdfg["root"])):
-        raise NotMatrixProduct("the program already calls BLAS through cblas.h, whose declarations a call node contradicts")
+    """A copy of SDFG JSON `sdfg` in which the rank update inside loop `loop_id` is a
+    syrk/syr2k call, the loop's other children left as loops before and after it."""
+    refuse_header_conflict(sdfg)
     sdfg = copy.deepcopy(sdfg)
     loop, parent, index = find_loop(sdfg["root"], loop_id)
-    outer = sp.Symbol(loop["indvar"])
-    n = bound(loop)
+    outer, n = sp.Symbol(loop["indvar"]), bound(loop)
     children = loop["root"]["children"]
-    if not 1 <= len(children) <= 2 or not all(is_loop(c) for c in children):
-        raise NotMatrixProduct("not a rank update: the loop holds more than a scaling and an update")
-    update = _Update(sdfg, children[-1], outer)
+    found, why = None, "it holds no loop"
+    for position, child in enumerate(children):
+        if is_loop(child):
+            try:
+                found = position, _Update(sdfg, child, outer, n)
+                break
+            except NotMatrixProduct as error:
+                why = str(error)
+    if found is None:
+        raise NotMatrixProduct(f"no rank update in the loop: {why}")
+    position, update = found
+    text = json.dumps(sdfg)
+    for split in (position, position + 1):
+        if 0 < split < len(children):
+            legal, reason = distributable(text, loop_id, split)
+            if not legal:
+                raise NotMatrixProduct(f"the rank update cannot leave its loop: {reason}")
     call = RankUpdateCall(update.c, update.a, update.b, n, update.k, update.alpha, update.lower, update.trans)
-    block = _call_block(sdfg, loop, call, update.leading)
-    if len(children) == 1:
-        parent["children"][index] = block
-        return sdfg, call
-    _check_scaling(sdfg, children[0], outer, update)
-    loop["root"]["children"] = children[:1]
-    parent["children"].insert(index + 1, block)
+    before, after = children[:position], children[position + 1:]
+    replacement = [{**loop, "root": {**loop["root"], "children": before}}] if before else []
+    replacement.append(_call_block(sdfg, loop, call, update.leading))
+    if after:
+        ids = {"element_id": new_element_id(sdfg)} if before else {}
+        root = {**loop["root"], "children": after, **({"element_id": new_element_id(sdfg)} if before else {})}
+        replacement.append({**loop, **ids, "root": root})
+    parent["children"][index:index + 1] = replacement
     return sdfg, call
 
 
-def _triangular(loop: dict, outer: sp.Symbol) -> bool:
-    """Whether `loop` runs ``0 <= v <= outer`` in steps of one."""
+def _triangle(loop: dict, outer: sp.Symbol, n: str) -> tuple[str, sp.Expr] | None:
+    """Which triangle `loop` runs over, in steps of one, and the offset of the column it
+    stands for: ``("below", 0)`` for ``0 <= v <= outer``, ``("above", 0)`` for ``outer <=
+    v < n`` (n the outer loop's bound), ``("above", outer)`` for ``0 <= v < n - outer``
+    (docc normalises ``range(i, n)`` to that, reading ``v + i``); else None."""
     var = loop["indvar"]
     match = re.fullmatch(rf"\(?\s*{re.escape(var)}\s*<\s*(.+?)\s*\)?", loop.get("condition", ""))
-    return (str(loop.get("init")) == "0" and loop.get("update", "").replace(" ", "") in (f"1+{var}", f"{var}+1")
-            and match is not None and sp.expand(parse_sizes(match.group(1)) - outer - 1) == 0)
+    if match is None or loop.get("update", "").replace(" ", "") not in (f"1+{var}", f"{var}+1"):
+        return None
+    start, end, size = parse_sizes(str(loop.get("init"))), parse_sizes(match.group(1)), parse_sizes(n)
+    if start == 0 and sp.expand(end - outer - 1) == 0:
+        return "below", sp.Integer(0)
+    if sp.expand(start - outer) == 0 and sp.expand(end - size) == 0:
+        return "above", sp.Integer(0)
+    if start == 0 and sp.expand(end - size + outer) == 0:
+        return "above", outer
+    return None
 
 
-def _access(subset: str, variables: set[sp.Symbol]) -> tuple[sp.Symbol, sp.Symbol, sp.Expr]:
-    """(row variable, unit-stride column variable, leading dimension) of ``row * ld + col``."""
-    e = sp.expand(parse_sizes(subset))
+def _access(subset: str, variables: set[sp.Symbol], shift: dict[sp.Symbol, sp.Expr]
+            ) -> tuple[sp.Symbol, sp.Symbol, sp.Expr]:
+    """(row variable, unit-stride column variable, leading dimension) of ``row * ld + col``,
+    a loop variable ``v`` that stands for ``v + offset`` (`shift`) read as that."""
+    e = sp.expand(parse_sizes(subset).subs({v: v - o for v, o in shift.items()}))
     used = {v: e.coeff(v) for v in variables if e.coeff(v) != 0}
     if len(used) != 2 or sp.expand(e - sum(v * c for v, c in used.items())) != 0:
         raise NotMatrixProduct(f"subset {subset} is not a two-dimensional access")
@@ -148,15 +177,17 @@ class _Update:
     """The rank update's own nest: two loops (one triangular over the outer variable, one
     rectangular) around ``C[.] += s * ...`` (see module docstring)."""
 
-    def __init__(self, sdfg: dict, nest: dict, outer: sp.Symbol) -> None:
+    def __init__(self, sdfg: dict, nest: dict, outer: sp.Symbol, n: str) -> None:
         loops, block = perfect_nest(sdfg, nest)
         if len(loops) != 2:
             raise NotMatrixProduct(f"the update has {len(loops)} loops, a rank update 2")
-        inner = [lp for lp in loops if _triangular(lp, outer)]
+        inner = [lp for lp in loops if _triangle(lp, outer, n)]
         if len(inner) != 1:
             raise NotMatrixProduct("the update is not over a triangle")
+        self.triangle, offset = _triangle(inner[0], outer, n)  # type: ignore[misc]
         (rect,) = [lp for lp in loops if lp is not inner[0]]
         j, k = sp.Symbol(inner[0]["indvar"]), sp.Symbol(rect["indvar"])
+        shift = {j: offset}
         self.k = bound(rect)
         if parse_sizes(self.k).free_symbols & {outer, j, k}:
             raise NotMatrixProduct("the reduction's bound depends on a loop variable")
@@ -166,12 +197,12 @@ class _Update:
         c_read = statement.reads.get((self.c, c_subset))
         if c_read is None or sp.expand(statement.value - c_read).has(c_read):
             raise NotMatrixProduct("not an accumulation C += ...")
-        c_row, c_col, ldc = _access(c_subset, variables)
+        c_row, c_col, ldc = _access(c_subset, variables, shift)
         if {c_row, c_col} != {outer, j}:
             raise NotMatrixProduct(f"C is not written at [{outer}, {j}]")
-        self.lower = c_row == outer
+        self.lower = (c_row == outer) == (self.triangle == "below")
         self.alpha, reads = self._terms(sp.expand(statement.value - c_read), statement)
-        accesses = {read: _access(statement.symbols[read][1], variables) for pair in reads for read in pair}
+        accesses = {read: _access(statement.symbols[read][1], variables, shift) for pair in reads for read in pair}
         self.trans = all(row == k for row, _, _ in accesses.values())
         if not self.trans and any(col != k for _, col, _ in accesses.values()):
             raise NotMatrixProduct("operands are not all read along the reduction or all across it")
@@ -219,84 +250,14 @@ class _Update:
         return _coefficient(coefficients.pop(), statement), reads
 
 
-def _check_scaling(sdfg: dict, nest: dict, outer: sp.Symbol, update: _Update) -> None:
-    """That the loop before the update is ``for j in [0, i]: C[i, j] = beta * C[i, j]``."""
-    loops, block = perfect_nest(sdfg, nest)
-    if len(loops) != 1 or not _triangular(loops[0], outer):
-        raise NotMatrixProduct("the loop before the update is not a scaling of the triangle")
-    statement = Statement(sdfg, block)
-    name, subset = statement.target
-    j = sp.Symbol(loops[0]["indvar"])
-    row, col, ld = _access(subset, {outer, j})
-    if name != update.c or (row == outer) != update.lower or sp.expand(ld - update.leading["ldc"]) != 0:
-        raise NotMatrixProduct("the scaling is not of the updated triangle")
-    read = statement.reads.get((name, subset))
-    if read is None:
-        raise NotMatrixProduct("the scaling does not read C")
-    beta = sp.simplify(statement.value / read)
-    if beta.has(read) or any(statement.symbols[s][1] is not None for s in beta.free_symbols):
-        raise NotMatrixProduct(f"the scaling multiplies by {beta}")
-    _coefficient(beta, statement)
-
-
 def _call_block(sdfg: dict, loop: dict, call: RankUpdateCall, leading: dict[str, sp.Expr]) -> dict:
-    """A block with one docc call node: ``cblas_dsyrk(RowMajor, uplo, trans, n, k, alpha,
-    A, lda, 1.0, C, ldc)`` (``cblas_dsyr2k`` takes ``B, ldb`` after ``A, lda``)."""
-    containers = sdfg["containers"]
-    for name in filter(None, (call.c, call.a, call.b)):
-        kind = containers[name]
-        if kind.get("type") != "pointer" or kind.get("pointee_type", {}).get("primitive_type") != FLOAT64:
-            raise NotMatrixProduct(f"{name} is not an array of doubles")
-    pointer = containers[call.c]
-    double = _scalar(FLOAT64)
-    def new_id() -> int:
-        return new_element_id(sdfg)
-
-    debug = loop.get("debug_info", {"has": False})
-    node_id = new_id()
-    nodes: list[dict] = []
-    edges: list[dict] = []
-    sources: dict[str, int] = {}
-    inputs: list[tuple[str, dict]] = []
-
-    def argument(connector: str, value: str, kind: dict) -> None:
-        if value in containers:  # a size or scalar argument, or an array
-            if value not in sources:
-                sources[value] = new_id()
-                nodes.append({"data": value, "element_id": sources[value], "type": "access_node", "debug_info": debug})
-            src, kind = sources[value], containers[value]
-        else:
-            try:
-                float(value)
-            except ValueError:
-                raise NotMatrixProduct(f"size {value} is not a plain size argument") from None
-            src = new_id()
-            nodes.append({"data": value, "data_type": kind, "element_id": src, "type": "constant_node",
-                          "debug_info": debug})
-        edges.append({"base_type": kind, "dst": node_id, "dst_conn": connector, "element_id": new_id(), "src": src,
-                      "src_conn": "void", "subset": [], "debug_info": debug})
-        integer = kind["type"] == "scalar" and kind["primitive_type"] in (4, 5)
-        inputs.append((connector, _INT32 if integer else kind))
-
-    argument("_order", str(ROW_MAJOR), _INT32)
-    argument("_uplo", str(_LOWER if call.lower else _UPPER), _INT32)
-    argument("_trans", str(TRANS if call.trans else NO_TRANS), _INT32)
-    argument("_n", call.n, _INT32)
-    argument("_k", call.k, _INT32)
-    argument("_alpha", call.alpha, double)
-    argument("_a", call.a, pointer)
-    argument("_lda", str(leading["lda"]), _INT32)
+    """``cblas_dsyrk(RowMajor, uplo, trans, n, k, alpha, A, lda, 1.0, C, ldc)`` as a block
+    (``cblas_dsyr2k`` takes ``B, ldb`` after ``A, lda``)."""
+    arguments = [("_order", str(ROW_MAJOR), INT32), ("_uplo", str(_LOWER if call.lower else _UPPER), INT32),
+                 ("_trans", str(TRANS if call.trans else NO_TRANS), INT32), ("_n", call.n, INT32),
+                 ("_k", call.k, INT32), ("_alpha", call.alpha, DOUBLE), ("_a", call.a, ARRAY),
+                 ("_lda", str(leading["lda"]), INT32)]
     if call.b:
-        argument("_b", call.b, pointer)
-        argument("_ldb", str(leading["ldb"]), _INT32)
-    argument("_beta", "1.0", double)
-    argument("_c", call.c, pointer)
-    argument("_ldc", str(leading["ldc"]), _INT32)
-    nodes.append({"code": "Call", "callee_name": call.routine, "outputs": [], "inputs": [c for c, _ in inputs],
-                  "element_id": node_id, "type": "library_node", "implementation_type": "", "debug_info": debug})
-    if call.routine not in containers:
-        containers[call.routine] = {"type": "function", "return_type": _VOID, "params": [t for _, t in inputs],
-                                    "is_var_arg": False, "storage_type": _STORAGE, "initializer": "", "alignment": 0}
-        sdfg["externals"].append({"name": call.routine, "linkage_type": 0})
-    return {"dataflow": {"edges": edges, "nodes": nodes, "type": "dataflow"}, "element_id": new_id(),
-            "type": "block", "debug_info": debug}
+        arguments += [("_b", call.b, ARRAY), ("_ldb", str(leading["ldb"]), INT32)]
+    arguments += [("_beta", "1.0", DOUBLE), ("_c", call.c, ARRAY), ("_ldc", str(leading["ldc"]), INT32)]
+    return call_block(sdfg, loop.get("debug_info", {"has": False}), call.routine, arguments)
