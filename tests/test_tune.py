@@ -76,10 +76,10 @@ def test_unknown_strategy():
         get_strategy("annealing")
 
 
-def _tuner(url, executor, target="cpu-omp"):
+def _tuner(url, executor, target="cpu-omp", remeasure=frozenset()):
     options = TuneOptions(size="SMALL", budget=Budget(variants=2),
                           settings=Settings(repetitions=2, check_size="MINI", early_stop=2.0),
-                          final_repetitions=2)
+                          final_repetitions=2, remeasure=remeasure)
     return Tuner(Storage(url), executor, target, get_strategy("random", batch=2), options)
 
 
@@ -99,6 +99,15 @@ def test_tune_records_everything_and_resumes(tmp_path):
     # a second run finds the finished kernel in the database and measures nothing
     again = _tuner(url, make_executor("local")).tune_kernel(get_kernel("gemm"))
     assert again.resumed and len(storage.measurements()) == count
+    # ... unless a step learnt more since: its recipes are measured again, the kernel tuned again
+    nests = len(storage.measurements(whole_program=False))
+    executor = make_executor("local")
+    try:
+        fresh = _tuner(url, executor, remeasure=frozenset({"blas"})).tune_kernel(get_kernel("gemm"))
+    finally:
+        executor.shutdown()
+    blas = [m for m in storage.measurements(whole_program=False)[nests:] if m.recipe and "blas" in json.dumps(m.recipe)]
+    assert not fresh.resumed and blas
     table, source = report.rows(storage, "cpu-omp", "SMALL")
     assert [r["kernel"] for r in table] == ["gemm"] and "this machine" in source
     assert table[0]["tuned_speedup"] > 0 and table[0]["variants_tried"] == result.variants_tried

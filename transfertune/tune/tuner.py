@@ -47,6 +47,11 @@ class TuneOptions:
     replayable_only: bool = False
     """Measure only recipes docc's client can replay (the service's farm: a library call it
     could never lend would only spend the budget)."""
+    remeasure: frozenset[str] = frozenset()
+    """Operations whose recipes are measured again although the store has them, and whose
+    kernels are tuned again: after a step learnt to do more (the library call learnt rank
+    updates and matrix-vector calls), what was measured under its name before says
+    nothing about it now."""
 
 
 @dataclass
@@ -141,11 +146,12 @@ class Tuner:
 
     def known(self, kernel: Kernel, nest: LoopNest) -> dict[Recipe, Candidate]:
         """Candidates already measured for this nest, target and size (failures included,
-        with speedup 0, so they are not tried again)."""
+        with speedup 0, so they are not tried again), but for `TuneOptions.remeasure`."""
         tables = self.storage.nest_speedups(target=self.target, size=self.options.size, program=kernel.name,
                                             nest_hash=nest.nest_hash)
         return {r: Candidate(r, s, "ok" if s > 0 else "failed")
-                for r, s in tables.get((kernel.name, nest.nest_hash), {}).items()}
+                for r, s in tables.get((kernel.name, nest.nest_hash), {}).items()
+                if not {step.op for step in r.steps} & self.options.remeasure}
 
     def seeds(self, exclude: str) -> list[Recipe]:
         """Best nest recipes of other kernels measured on this target and size."""
