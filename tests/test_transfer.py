@@ -334,7 +334,8 @@ def test_variants_go_where_the_work_is():
     from transfertune.porting.lending import LIBRARY_CALL, product_nests
 
     assert product_nests(build_program(get_kernel("2mm")), local_target("cpu-omp")) == {0, 1}
-    assert product_nests(build_program(get_kernel("syrk")), local_target("cpu-omp")) == frozenset()
+    assert product_nests(build_program(get_kernel("syrk")), local_target("cpu-omp")) == {0}  # a rank update
+    assert product_nests(build_program(get_kernel("trmm")), local_target("cpu-omp")) == frozenset()
     planned = plan_candidates([answer("gemm", 0, b), answer("3mm", 1, c)], [0.58, 0.42], 3, "LARGE", frozenset({0, 1}))
     assert planned[0][0] == LIBRARY_CALL and planned[1][0] == LIBRARY_CALL
     # The nest's stride order, also read off its own code, comes right after the library call.
