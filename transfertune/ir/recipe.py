@@ -24,9 +24,10 @@ vectorize      mark the loop for SIMD code (docc VectorizeTransform).
 unroll         fully unroll a constant-trip loop (e.g. the inner loop of a tile).
 local_storage  ``container`` (name), ``direction`` ("in" | "out"): buffer the data the
                loop touches in a local (stack) buffer.
-blas           replace the matrix products computed under the loop by calls into an
-               optimised BLAS (distributing the loop first where needed; see
-               `transfertune.ir.blas`). It ends its nest's recipe: later steps are skipped.
+blas           replace the matrix (and matrix-vector) products and symmetric rank updates
+               computed under the loop by calls into an optimised BLAS (distributing the
+               loop first where needed; see `transfertune.ir.blas`). It ends its nest's
+               recipe: later steps are skipped.
 offload        ``block`` (int): run the map on the GPU, its iterations on the grid's X
                dimension, ``block`` threads a block (docc CUDATransform).
 offload_nested ``block`` (int): map a map nested in an offloaded one to the next grid
