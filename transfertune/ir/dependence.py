@@ -15,6 +15,10 @@ distinct and once all equal, so the index expressions are linear and z3 answers 
 Anything the test cannot read (a ``while`` loop, an index it cannot parse, z3 giving up)
 counts as a possible overlap: the loop then stays sequential, which is slower, never wrong.
 
+The same machinery decides when a loop may be split in two (`distributable`, asking
+for an earlier iteration ``i1 < i2`` instead of ``i1 != i2``): the library call takes a
+rank update out of the loop that holds it (`transfertune.ir.rank_update`).
+
 docc makes the scalars a parallel loop writes private to each iteration. That is right
 only when every iteration writes such a scalar before it reads it and nothing after the
 loop reads it: `private_scalars` checks this before a loop docc left sequential is
