@@ -24,6 +24,9 @@ from transfertune.porting.tables import source_commit
 from transfertune.train.evaluate import evaluate_settings
 
 OBJECTIVES = {
+    "lending.1": ["lending=1.0"],
+    "lending.1.noalign": ["lending=1.0", "alignment=0.0"],
+    "lending.1.b64": ["lending=1.0", "batch_size=64"],
     "default": [],
     "family.1": ["family=1.0", "temperature=0.1"],
     "family.0.2": ["family=0.2", "temperature=0.1"],

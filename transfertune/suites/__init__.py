@@ -49,12 +49,31 @@ def group_of(name: str) -> str:
     return get_kernel(name).group if suite_or_none(name) else "other"
 
 
-def family_of(name: str) -> str:
-    """The computation's family (matrix-product, stencil, ...): the corpus's groups, and
-    PolyBench's `FAMILIES` (an augmented variant's is its base kernel's); ``other`` for
-    programs no suite holds."""
+def computation_of(name: str) -> str:
+    """What the kernel computes, finely (matrix-product, tensor-contraction, convolution,
+    pooling, ...): the corpus's groups, and PolyBench's `FAMILIES` (an augmented
+    variant's is its base kernel's); ``other`` for programs no suite holds."""
     from transfertune.suites.augmented import base_of
     from transfertune.suites.polybench import FAMILIES
 
     name = base_of(name)
     return FAMILIES.get(name) or (get_kernel(name).group if suite_or_none(name) == "corpus" else "other")
+
+
+FAMILY_OF_COMPUTATION = {
+    **dict.fromkeys(("matrix-product", "tensor-contraction"), "matrix-product"),
+    **dict.fromkeys(("stencil", "convolution", "pooling"), "stencil"),
+    **dict.fromkeys(("reduction", "row-wise"), "reduction"),
+}
+"""Computations of one family in the sense of the embedding issue (matrix product,
+stencil, reduction, triangular solve, ...): a batched matmul or a tensor contraction is
+a matrix product; a small-filter convolution and a pooling window compute a grid point
+from a fixed neighbourhood, as a stencil does; softmax and the norms are row reductions
+followed by maps. Any other computation is its own family."""
+
+
+def family_of(name: str) -> str:
+    """The computation's family (`FAMILY_OF_COMPUTATION`), what the sanity table and the
+    embedding map judge neighbours by."""
+    computation = computation_of(name)
+    return FAMILY_OF_COMPUTATION.get(computation, computation)

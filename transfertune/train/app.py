@@ -44,8 +44,10 @@ def evaluate_embeddings(cfg: DictConfig) -> int:
                           for s, r in result.items()}))
         return 0
     what = "best probe recipe" if cfg.recipes == "probes" else "best measured recipe"
+    how = ("picks and the nest's best stored recipes timed together in one run" if cfg.measure
+           else "stored outcomes, picks never run on their nest left out")
     print(f"fraction of each nest's own best measured speedup reached with the {what} of its nearest "
-          f"neighbour ({cfg.folds} folds, whole kernels left out; {len(data)} nests)")
+          f"neighbour ({cfg.folds} folds, whole kernels left out; {len(data)} nests; {how})")
     for setting, methods in result.items():
         print(f"{setting}:")
         for method, v in methods.items():
@@ -53,13 +55,20 @@ def evaluate_embeddings(cfg: DictConfig) -> int:
             print(f"  {method:14s} {mean} ± {v['std']:.3f} over {v['folds']} folds, "
                   f"{v['coverage']:.0%} of picked recipes measured on the held-out nest, "
                   f"nearest kernel of the same family for {v['same_family']:.0%} of held-out kernels")
+        leads = ", ".join(f"{m} {_signed(v['mean'])} ± {v['std']:.3f}" for m, v in methods["gnn"]["lead"].items())
+        print(f"  gnn's lead fold by fold: {leads}")
     if table:
         same = sum(r["same_family"] for r in table)
+        finer = sum(r["same_computation"] for r in table)
         print(f"nearest kernel of each held-out corpus kernel (GNN trained on everything else): "
-              f"{same}/{len(table)} share its family")
+              f"{same}/{len(table)} share its family, {finer}/{len(table)} its computation")
         for r in table:
-            print(f"  {r['kernel']:20s} {r['family']:18s} -> {r['neighbour']:18s} {r['neighbour_family']:18s} "
-                  f"{'yes' if r['same_family'] else 'no'}")
+            print(f"  {r['kernel']:20s} {r['computation']:18s} -> {r['neighbour']:18s} {r['neighbour_computation']:18s} "
+                  f"{'same family' if r['same_family'] else 'other family'} ({r['family']} -> {r['neighbour_family']})")
     if cfg.plot:
         print(f"map of the embedding space: {cfg.plot}")
     return 0
+
+
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.3f}"

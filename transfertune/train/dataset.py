@@ -56,6 +56,50 @@ class NestSample:
     """Graphs of semantically equal rewrites of the nest (`transfertune.train.augment`):
     not cached with the sample, filled in when the contrastive term is on."""
 
+    def lent_recipe(self, target: str, space: str = "best") -> str | None:
+        """The recipe this nest lends a neighbour on `target`: its best measured probe
+        (``space="probes"``: probes were measured on every nest, so the outcome on the
+        borrower is known) or its best measured recipe of all (``space="best"``, what
+        transfer lends)."""
+        table = self.speedups.get(target) or {}
+        if space == "probes":
+            probes = {r.canonical() for r in probes_for(local_target(target)).values()}
+            table = {k: v for k, v in table.items() if k in probes}
+        elif space != "best":
+            raise ValueError(f"unknown recipe space {space!r}; known: {', '.join(RECIPE_SPACES)}")
+        return max(table, key=table.get) if table else None
+
+    def fraction_reached(self, recipe: str | None, target: str) -> float | None:
+        """Measured speedup of `recipe` on this nest over its oracle (its best measured
+        speedup); None when that pair was never measured."""
+        table = self.speedups.get(target) or {}
+        if not table or recipe is None or recipe not in table:
+            return None
+        return min(1.0, max(table[recipe], 0.0) / max(table.values()))
+
+
+RECIPE_SPACES = ("probes", "best")
+
+
+def transfer_matrix(data: list[NestSample], targets: list[str]) -> np.ndarray:
+    """``T[a, b]``: the fraction of nest a's oracle that nest b's best probe recipe
+    reaches on a, averaged over `targets` (NaN where never measured; the diagonal is NaN).
+
+    Every probe is measured on every nest, so the whole matrix is measurements: it says
+    which neighbour a nest should borrow from, which is what the embedding is for."""
+    sums = np.zeros((len(data), len(data)))
+    counts = np.zeros((len(data), len(data)))
+    for target in targets:
+        lent = [s.lent_recipe(target, "probes") for s in data]
+        for a, sample in enumerate(data):
+            for b, recipe in enumerate(lent):
+                value = sample.fraction_reached(recipe, target) if a != b else None
+                if value is not None:
+                    sums[a, b] += value
+                    counts[a, b] += 1
+    with np.errstate(invalid="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
 
 def kernel_folds(kernels: list[str], count: int, seed: int) -> list[list[str]]:
     """Kernels shuffled by `seed` and dealt into `count` folds (never a kernel in two)."""

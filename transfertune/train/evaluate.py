@@ -9,8 +9,9 @@ k-NN on hand-made loop features, and k-NN on docc's LoopInfo.
 Two recipe spaces: ``probes`` takes the neighbour's best *probe* recipe (probes were
 measured on every nest, so every outcome is already in the database), ``best`` its best
 recipe of all, which is what transfer does; those outcomes are mostly not in the
-database yet, and ``measure=true`` measures them (and stores them, so the next
-evaluation and the next training run have them).
+database yet. ``measure=true`` times every nest's picks together with its best stored
+recipes in one run, and judges every method on that run (`measure_together`): stored
+outcomes come from different runs, and their best is the luckiest of many.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from __future__ import annotations
 import json
 import random
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,20 +34,17 @@ from transfertune.embed.featurize import EDGE_DIM, NODE_TYPES
 from transfertune.ir.loopnest import loop_nests
 from transfertune.ir.program import build_program
 from transfertune.ir.recipe import Recipe
-from transfertune.ir.target import local_target
 from transfertune.measure.variants import Settings
 from transfertune.porting.lending import kernel_shares
-from transfertune.suites import family_of, get_kernel, suite_or_none
+from transfertune.suites import computation_of, family_of, get_kernel, suite_or_none
 from transfertune.suites.augmented import base_of
 from transfertune.train.dataset import NestSample, kernel_folds
 from transfertune.train.train import embed, fit
 from transfertune.tune.executor import make_executor
-from transfertune.tune.probes import probes_for
 from transfertune.tune.strategy import get_strategy
 from transfertune.tune.tuner import TuneOptions, Tuner
 
 METHODS = ("gnn", "random", "handmade_knn", "loopinfo_knn")
-RECIPE_SPACES = ("probes", "best")
 
 
 def handmade_features(sample: NestSample) -> list[float]:
@@ -66,27 +65,6 @@ def loopinfo_features(sample: NestSample) -> list[float]:
     """docc's own LoopInfo of the nest (depth, loop/map counts, perfect nesting and
     parallelism), computed when the dataset was built."""
     return list(sample.loopinfo)
-
-
-def neighbour_recipe(neighbour: NestSample, target: str, space: str) -> str | None:
-    """The recipe a nest borrows from `neighbour`: its best measured probe
-    (``space="probes"``) or its best measured recipe of all (``space="best"``)."""
-    table = neighbour.speedups.get(target) or {}
-    if space == "probes":
-        probes = {r.canonical() for r in probes_for(local_target(target)).values()}
-        table = {k: v for k, v in table.items() if k in probes}
-    elif space != "best":
-        raise ValueError(f"unknown recipe space {space!r}; known: {', '.join(RECIPE_SPACES)}")
-    return max(table, key=table.get) if table else None
-
-
-def fraction_reached(test: NestSample, recipe: str | None, target: str) -> float | None:
-    """Measured speedup of `recipe` on `test` over `test`'s oracle (its best measured
-    speedup); None when that pair was never measured."""
-    table = test.speedups.get(target) or {}
-    if not table or recipe is None or recipe not in table:
-        return None
-    return min(1.0, max(table[recipe], 0.0) / max(table.values()))
 
 
 @dataclass
@@ -165,100 +143,132 @@ def choose(cfg: DictConfig, data: list[NestSample], setting: str = "polybench") 
         for method in METHODS:
             for sample, idx in zip(test, neighbours(method, train, test, cfg, rng), strict=True):
                 for target in cfg.data.sizes:
-                    picked = [neighbour_recipe(train[i], target, str(cfg.recipes)) for i in idx]
+                    picked = [train[i].lent_recipe(target, str(cfg.recipes)) for i in idx]
                     out.append(Choice(fold, method, sample, target, [r for r in picked if r is not None],
                                       base_of(train[idx[0]].program), str(cfg.data.sizes[target])))
     return out
 
 
-def measure_missing(storage: Storage, choices: list[Choice], sizes: dict[str, str], repetitions: int) -> int:
-    """Measure every picked recipe not yet measured on its held-out nest (each nest in one
-    run against its untouched program, recorded in `storage` like any tuning
-    measurement) and add the outcomes to the samples. Returns how many were measured."""
-    missing: dict[tuple[str, str, int], set[str]] = {}
+REFERENCES = 3
+"""How many of a held-out nest's best stored recipes are timed beside the picks, so that
+its oracle comes from the same run as what is compared with it."""
+
+
+def measure_together(storage: Storage, choices: list[Choice], sizes: dict[str, str], repetitions: int,
+                     progress: Path | None = None) -> list[Choice]:
+    """Time, per held-out nest and target, every recipe any method picked for it and its
+    `REFERENCES` best stored recipes in one run against its untouched program (recorded
+    in `storage` like any tuning measurement); return the choices judged on that run.
+
+    Why one run: a nest's stored best is the highest of many noisy runs (a winner's
+    curse), and a pick timed in another run differs from it by run-to-run noise; a
+    renamed copy of a PolyBench nest lent its best probe to the nest and reached only
+    0.86-0.89 of the stored oracle that way. Ratios timed together cancel both.
+
+    Each finished nest's table is written to `progress` (JSON) as it is measured, and
+    read back on the next call, so an interrupted evaluation resumes."""
+    wanted: dict[tuple[str, str, int], set[str]] = {}
     held: dict[tuple[str, int], NestSample] = {}
     for c in choices:
-        held[(c.sample.program, c.sample.position)] = c.sample
         if suite_or_none(c.sample.program):  # user and client programs cannot be rebuilt from their name
-            todo = {r for r in c.recipes if r not in (c.sample.speedups.get(c.target) or {})}
-            if todo:
-                missing.setdefault((c.target, c.sample.program, c.sample.position), set()).update(todo)
+            held[(c.sample.program, c.sample.position)] = c.sample
+            wanted.setdefault((c.target, c.sample.program, c.sample.position), set()).update(c.recipes)
+    for (target, program, position), texts in wanted.items():
+        stored = held[(program, position)].speedups.get(target) or {}
+        texts.update(sorted(stored, key=stored.__getitem__, reverse=True)[:REFERENCES])
+    done = json.loads(progress.read_text()) if progress and progress.is_file() else {}
+    tables: dict[tuple[str, str, int], dict[str, float]] = {}
+    for key, texts in wanted.items():
+        table = done.get("|".join(map(str, key)))
+        if table is not None and texts <= set(table):
+            tables[key] = table
     settings = Settings(repetitions=repetitions)
-    measured = 0
     for target in sizes:
-        groups = {k: v for k, v in missing.items() if k[0] == target}
-        if not groups:
+        todo = sorted(k for k in wanted if k[0] == target and k not in tables)
+        if not todo:
             continue
         executor = make_executor("local", None, target)
-        tuner = Tuner(storage, executor, target, get_strategy("random"),
-                      TuneOptions(size=sizes[target], settings=settings))
+        tuner = Tuner(storage, executor, target, get_strategy("random"), TuneOptions(size=sizes[target], settings=settings))
         try:
-            for (_, program, position), texts in tqdm(sorted(groups.items()), desc=f"measure {target}", unit="nest"):
+            for key in tqdm(todo, desc=f"measure {target}", unit="nest"):
+                _, program, position = key
                 kernel = get_kernel(program)
                 nest = loop_nests(program, build_program(kernel).sdfg())[position]
-                recipes = [Recipe.from_json(json.loads(t)) for t in sorted(texts)]
-                table = held[(program, position)].speedups.setdefault(target, {})
-                for candidate in tuner.measure_nest(kernel, nest, recipes, settings):
-                    table[candidate.recipe.canonical()] = candidate.speedup
-                    measured += 1
+                recipes = [Recipe.from_json(json.loads(t)) for t in sorted(wanted[key])]
+                tables[key] = {c.recipe.canonical(): c.speedup for c in tuner.measure_nest(kernel, nest, recipes, settings)}
+                if progress:
+                    done["|".join(map(str, key))] = tables[key]
+                    progress.parent.mkdir(parents=True, exist_ok=True)
+                    progress.write_text(json.dumps(done, indent=1) + "\n")
         finally:
             executor.shutdown()
-    return measured
+    judged = []
+    for c in choices:
+        table = tables.get((c.target, c.sample.program, c.sample.position))
+        judged.append(c if table is None else replace(c, sample=replace(c.sample, speedups={c.target: table})))
+    return judged
 
 
-def evaluate(cfg: DictConfig, data: list[NestSample], storage: Storage | None = None,
-             setting: str = "polybench") -> tuple[dict[str, Any], list[Choice]]:
-    """Mean fraction of the oracle per method, with its spread across folds, the share
-    of picked recipes whose outcome on the held-out nest is measured (coverage) and the
-    share of held-out kernels whose nearest kernel shares their family; and the choices.
-
-    With ``recipes=best`` most picked recipes were never run on the held-out nest; with
-    ``measure=true`` they are measured now (and stored), otherwise they are left out.
-    """
-    choices = choose(cfg, data, setting)
-    if cfg.measure:
-        if storage is None:
-            raise ValueError("measure=true needs the database the samples came from")
-        measure_missing(storage, choices, dict(cfg.data.sizes), int(cfg.repetitions))
+def summarise(choices: list[Choice]) -> dict[str, Any]:
+    """Per method: the mean fraction of the oracle over folds and its spread, the share of
+    picked recipes whose outcome on the held-out nest is known (coverage), the share of
+    held-out kernels whose nearest kernel shares their family; for the GNN also its lead
+    over each other method, fold by fold (the folds hold the same nests for every method,
+    so how hard a fold's kernels are cancels out of the lead and its spread)."""
+    per_fold: dict[str, dict[int, float]] = {}
     result: dict[str, Any] = {}
     for method in METHODS:
-        per_fold: dict[int, list[float]] = {}
+        values: dict[int, list[float]] = {}
         picked = known = 0
         for c in (c for c in choices if c.method == method):
-            values = [f for f in (fraction_reached(c.sample, r, c.target) for r in c.recipes) if f is not None]
-            picked, known = picked + len(c.recipes), known + len(values)
-            if values:
-                per_fold.setdefault(c.fold, []).append(statistics.mean(values))
-        means = [statistics.mean(v) for v in per_fold.values()]
-        result[method] = {"mean": statistics.mean(means) if means else None,
-                          "std": statistics.stdev(means) if len(means) > 1 else 0.0,
-                          "folds": len(means), "coverage": known / picked if picked else 0.0,
+            reached = [f for f in (c.sample.fraction_reached(r, c.target) for r in c.recipes) if f is not None]
+            picked, known = picked + len(c.recipes), known + len(reached)
+            if reached:
+                values.setdefault(c.fold, []).append(statistics.mean(reached))
+        per_fold[method] = {fold: statistics.mean(v) for fold, v in values.items()}
+        result[method] = {**_spread(list(per_fold[method].values())), "folds": len(per_fold[method]),
+                          "coverage": known / picked if picked else 0.0,
                           "same_family": family_agreement(choices, method)}
-    return result, choices
+    gnn = per_fold["gnn"]
+    result["gnn"]["lead"] = {m: _spread([gnn[f] - per_fold[m][f] for f in gnn if f in per_fold[m]])
+                             for m in METHODS if m != "gnn"}
+    return result
+
+
+def _spread(values: list[float]) -> dict[str, float | None]:
+    return {"mean": statistics.mean(values) if values else None,
+            "std": statistics.stdev(values) if len(values) > 1 else 0.0}
 
 
 def evaluate_settings(cfg: DictConfig, settings: list[str] | None = None
                       ) -> tuple[list[NestSample], dict[str, dict[str, Any]], list[dict[str, Any]]]:
     """The samples of the research store (`research_store`), each setting's table of
-    methods (`evaluate`; default: all of `SETTINGS`), and the sanity table of the corpus
-    setting (empty when it is not among them)."""
+    methods (`summarise`; default: all of `SETTINGS`), and the sanity table of the corpus
+    setting (empty when it is not among them).
+
+    With ``measure=true`` every held-out nest's picks (of all settings) and its best
+    stored recipes are timed together (`measure_together`) and judged on that run;
+    otherwise on the stored outcomes, and picks never run on their nest are left out."""
     from transfertune.train.train import research_store, samples
 
     storage = research_store(cfg)
     data = samples(cfg, storage)
-    result, table = {}, []
-    for setting in settings or list(SETTINGS):
-        result[setting], choices = evaluate(cfg, data, storage, setting)
-        if setting == "corpus":
-            table = sanity(choices)
-    return data, result, table
+    chosen = {setting: choose(cfg, data, setting) for setting in settings or list(SETTINGS)}
+    if cfg.measure:
+        flat = [c for picks in chosen.values() for c in picks]
+        judged = iter(measure_together(storage, flat, dict(cfg.data.sizes), int(cfg.repetitions),
+                                       Path(str(cfg.output_dir)) / "measured.json"))
+        chosen = {setting: [next(judged) for _ in picks] for setting, picks in chosen.items()}
+    result = {setting: summarise(picks) for setting, picks in chosen.items()}
+    return data, result, sanity(chosen["corpus"]) if "corpus" in chosen else []
 
 
 def sanity(choices: list[Choice], method: str = "gnn") -> list[dict[str, Any]]:
     """Per held-out kernel: the kernel `method` found nearest to its nests, each nest's
     vote weighted by its share of the kernel's work (so an initialising loop does not
     outvote the loop where the time goes), and whether it shares the computation's
-    family: a check a reader can make at a glance."""
+    family (`family_of`) and, finer, the computation itself (`computation_of`): a check a
+    reader can make at a glance."""
     votes: dict[str, dict[str, float]] = {}
     for c in choices:
         if c.method == method and c.target == choices[0].target:
@@ -267,9 +277,12 @@ def sanity(choices: list[Choice], method: str = "gnn") -> list[dict[str, Any]]:
             picks[c.neighbour] = picks.get(c.neighbour, 0.0) + weight
     rows = []
     for kernel, picks in sorted(votes.items()):
-        neighbour = max(sorted(picks), key=picks.get)
-        rows.append({"kernel": kernel, "family": family_of(kernel), "neighbour": neighbour,
-                     "neighbour_family": family_of(neighbour), "same_family": family_of(kernel) == family_of(neighbour)})
+        neighbour = max(sorted(picks), key=picks.__getitem__)
+        rows.append({"kernel": kernel, "computation": computation_of(kernel), "family": family_of(kernel),
+                     "neighbour": neighbour, "neighbour_computation": computation_of(neighbour),
+                     "neighbour_family": family_of(neighbour),
+                     "same_family": family_of(kernel) == family_of(neighbour),
+                     "same_computation": computation_of(kernel) == computation_of(neighbour)})
     return rows
 
 

@@ -43,7 +43,7 @@ from transfertune.porting.lending import dominant_nest
 from transfertune.suites import family_of
 from transfertune.suites.augmented import base_of
 from transfertune.train.augment import cached_views
-from transfertune.train.dataset import NestSample, cached_samples, response_layout
+from transfertune.train.dataset import NestSample, cached_samples, response_layout, transfer_matrix
 
 
 class ResponseModel(nn.Module):
@@ -101,6 +101,8 @@ def fit(cfg: DictConfig, train_set: list[NestSample], val_set: list[NestSample] 
     optimiser = instantiate(cfg.optim)(model.parameters())
     graphs = [_graph(s, i) for i, s in enumerate(train_set)]
     contrastive, family = float(cfg.get("contrastive", 0.0)), float(cfg.get("family", 0.0))
+    lending = float(cfg.get("lending", 0.0))
+    lent = torch.tensor(transfer_matrix(train_set, list(cfg.data.sizes)), dtype=torch.float32) if lending > 0 else None
     partners = same_nest_partners(train_set) if contrastive > 0 else []
     # where a nest dominates barely moves with the size: the first target's will do
     families = family_labels(train_set, str(next(iter(cfg.data.sizes.values())))) if family > 0 else None
@@ -117,6 +119,8 @@ def fit(cfg: DictConfig, train_set: list[NestSample], val_set: list[NestSample] 
             loss = _loss(z, prediction, batch, float(cfg.alignment))
             if contrastive > 0:
                 loss = loss + contrastive * view_contrast(model, z, batch, partners, rng, float(cfg.temperature))
+            if lent is not None:
+                loss = loss + lending * lending_regret(z, lent[batch.sample][:, batch.sample])
             if family > 0:
                 loss = loss + family * family_contrast(z, families[batch.sample], float(cfg.temperature))  # type: ignore[index]
             loss.backward()
@@ -197,6 +201,24 @@ def family_contrast(z: torch.Tensor, labels: torch.Tensor, temperature: float) -
         return z.sum() * 0.0
     per_anchor = -(log_prob.masked_fill(~positive, 0.0).sum(1)[anchors] / positive.sum(1)[anchors])
     return per_anchor.mean()
+
+
+def lending_regret(z: torch.Tensor, reached: torch.Tensor) -> torch.Tensor:
+    """Expected share of the oracle a nest loses when it borrows the best probe recipe of
+    a neighbour drawn from the batch with probability falling with embedding distance
+    (``softmax(-d^2)``, as in neighbourhood components analysis; Goldberger et al., 2004).
+
+    `reached[a, b]` is what b's recipe measured on a (`transfer_matrix`; NaN: unknown).
+    This is the quantity the nearest-neighbour lookup serves, so minimising it puts a
+    nest next to the nests whose recipes work on it, whatever their response vectors
+    look like elsewhere."""
+    known = ~torch.isnan(reached)
+    anchors = known.any(dim=1)
+    if not anchors.any():
+        return z.sum() * 0.0
+    distance = ((z[:, None, :] - z[None, :, :]) ** 2).sum(-1)
+    p = torch.softmax((-distance).masked_fill(~known, float("-inf"))[anchors], dim=1)
+    return (p * (1.0 - reached.nan_to_num(0.0)[anchors])).sum(1).mean()
 
 
 def _loss(z: torch.Tensor, prediction: torch.Tensor, batch: Any, alignment: float) -> torch.Tensor:
