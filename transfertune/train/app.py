@@ -30,7 +30,7 @@ def run_train(argv: list[str]) -> int:
 def evaluate_embeddings(cfg: DictConfig) -> int:
     """``transfertune evaluate-embeddings``: per setting the table of methods, the sanity
     table of each held-out corpus kernel's nearest kernel, and the map."""
-    from transfertune.train.evaluate import evaluate_settings
+    from transfertune.train.evaluate import METHODS, evaluate_settings
     from transfertune.train.plot import embedding_map
 
     data, result, table = evaluate_settings(cfg, [str(s) for s in cfg.settings] if cfg.get("settings") else None)
@@ -40,7 +40,7 @@ def evaluate_embeddings(cfg: DictConfig) -> int:
     if cfg.plot:
         embedding_map(cfg, data, Path(str(cfg.plot)))
     if cfg.format == "json":
-        print(json.dumps({s: {m: {"mean": v["mean"], "std": v["std"]} for m, v in r.items()}
+        print(json.dumps({s: {m: {"mean": v["mean"], "std": v["std"]} for m, v in r.items() if m in METHODS}
                           for s, r in result.items()}))
         return 0
     what = "best probe recipe" if cfg.recipes == "probes" else "best measured recipe"
