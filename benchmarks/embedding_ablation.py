@@ -24,10 +24,9 @@ from transfertune.porting.tables import source_commit
 from transfertune.train.evaluate import evaluate_settings
 
 OBJECTIVES = {
-    "lending.1": ["lending=1.0"],
-    "lending.1.noalign": ["lending=1.0", "alignment=0.0"],
-    "lending.1.b64": ["lending=1.0", "batch_size=64"],
     "default": [],
+    "lending.1": ["lending=1.0"],
+    "lending.1+family.1": ["lending=1.0", "family=1.0", "temperature=0.1"],
     "family.1": ["family=1.0", "temperature=0.1"],
     "family.0.2": ["family=0.2", "temperature=0.1"],
     "same.1": ["contrastive=1.0"],
@@ -47,8 +46,9 @@ def main() -> None:
     report.update({
         "what": "fraction of the oracle with the nearest neighbour's best probe recipe (recipes=probes, "
                 "measure=false), 5 folds, whole kernels out; each cell [mean, std across folds, share of held-out "
-                "kernels whose nearest kernel shares their family]; sanity: held-out corpus kernels (corpus setting) "
-                "whose work-weighted nearest kernel shares their family",
+                "kernels whose nearest kernel shares their family]; gnn_lead: the GNN's lead over each method fold by fold "
+                "[mean, std]; sanity: held-out corpus kernels (corpus setting) whose work-weighted nearest kernel shares "
+                "their family (sanity_computation: their finer computation)",
         "machine": {"cpu": fp.cpu_model, "cores": fp.cores, "isa": list(fp.isa), "host": platform.node()},
         "commit": source_commit()})
     report.setdefault("configs", {})
@@ -58,8 +58,12 @@ def main() -> None:
         data, result, table = evaluate_settings(cfg)
         cells = {setting: {m: [round(v["mean"], 3), round(v["std"], 3), round(v["same_family"], 2)]
                            for m, v in methods.items()} for setting, methods in result.items()}
+        leads = {setting: {m: [round(v["mean"], 3), round(v["std"], 3)] for m, v in methods["gnn"]["lead"].items()}
+                 for setting, methods in result.items()}
         report["configs"][name] = {"overrides": OBJECTIVES[name], "nests": len(data), "settings": cells,
-                                   "sanity": f"{sum(r['same_family'] for r in table)}/{len(table)}"}
+                                   "gnn_lead": leads,
+                                   "sanity": f"{sum(r['same_family'] for r in table)}/{len(table)}",
+                                   "sanity_computation": f"{sum(r['same_computation'] for r in table)}/{len(table)}"}
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=1) + "\n")
         print(name, json.dumps(report["configs"][name]["settings"]), report["configs"][name]["sanity"], flush=True)

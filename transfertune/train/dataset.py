@@ -71,9 +71,10 @@ class NestSample:
 
     def fraction_reached(self, recipe: str | None, target: str) -> float | None:
         """Measured speedup of `recipe` on this nest over its oracle (its best measured
-        speedup); None when that pair was never measured."""
+        speedup); None when that pair was never measured, or when no recipe worked (a
+        table of failures has no oracle to reach)."""
         table = self.speedups.get(target) or {}
-        if not table or recipe is None or recipe not in table:
+        if not table or recipe is None or recipe not in table or max(table.values()) <= 0:
             return None
         return min(1.0, max(table[recipe], 0.0) / max(table.values()))
 
