@@ -1,11 +1,14 @@
 """Failures are statuses of exactly the variant that failed; nothing else is lost."""
 
+import ctypes
+
 import pytest
 
 from transfertune.ir import codegen
 from transfertune.ir.program import build_program
 from transfertune.ir.recipe import Recipe, Step
-from transfertune.ir.target import local_target
+from transfertune.ir.target import backend_of, local_target
+from transfertune.measure.child import LIBOMP_SPIN_MS
 from transfertune.measure.measurement import Measurement
 from transfertune.measure.runner import base_job, run_resilient
 from transfertune.measure.variants import Settings, Variant, measure_variants
@@ -139,3 +142,22 @@ def test_a_slow_first_call_alone_does_not_stop_a_variant_early(target):
     results = run_resilient(job | {"repetitions": 4, "early_stop": 3.0}, target, timeout=30)
     assert len(results["cold"]["samples"]) == 4 and "stopped early" not in (results["cold"].get("message") or "")
     assert max(results["cold"]["samples"]) < 0.1
+
+
+def test_openmp_workers_spin_briefly_only_where_a_library_call_follows():
+    """A variant that calls a BLAS is timed with OpenMP's workers spinning 1 ms after a
+    parallel loop (they would hold the cores OpenBLAS's threads need); every other
+    variant with libomp's default, which the child can set per variant through the
+    variant's own library."""
+    omp, seq = local_target("cpu-omp"), local_target("cpu-seq")
+    backend = backend_of(omp)
+    calling = 'extern "C" void f(int n, double *A, double *C) { cblas_dsyrk(101, 121, 111, n, n, 1.0, A, n, 1.0, C, n); }'
+    assert backend.spin_ms(omp, calling) == 1
+    assert backend.spin_ms(omp, SIGNATURE + BODIES["wrong"]) is None and backend.spin_ms(seq, calling) is None
+    code = 'extern "C" void g(double *x, long n) {\n#pragma omp parallel for\nfor (long i = 0; i < n; i++) x[i] += 1;\n}'
+    build = codegen.build(code, codegen.compile_flags(omp, "baseline"))
+    assert build.status == "ok", build.log
+    lib = ctypes.CDLL(build.library)
+    for ms in (1, LIBOMP_SPIN_MS):
+        lib.kmp_set_blocktime(ms)
+        assert lib.kmp_get_blocktime() == ms

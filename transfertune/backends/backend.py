@@ -68,3 +68,9 @@ class Backend(ABC):
     @abstractmethod
     def environment(self, target: Target) -> dict[str, str]:
         """Environment variables of a child that measures on `target`."""
+
+    def spin_ms(self, target: Target, code: str) -> int | None:
+        """How long the threading runtime's workers spin after a parallel region while
+        the variant built from `code` is timed (milliseconds); None: the runtime's own
+        default."""
+        return None

@@ -75,15 +75,24 @@ class CpuBackend(Backend):
         pins the child's main thread to one core once an OpenMP variant has run, and the
         thread pool OpenBLAS starts when a library-call variant is loaded after that
         inherits the one core (gemm's `blas` on cpu-omp measured 0.035 s beside a parallel
-        variant, 0.019 s unbound, as alone). OpenMP's workers sleep 1 ms after a parallel
-        loop instead of spinning for LLVM libomp's default 200 ms: spinning, they shared
-        the two cores with OpenBLAS's own threads when a library call followed a parallel
-        loop (syr2k's ``[parallelize, blas]``: 0.039 s, against 0.021 s for the call alone
-        and with ``KMP_BLOCKTIME=1``; heat-3d's and fdtd-2d's parallel time loops measured
-        the same either way)."""
+        variant, 0.019 s unbound, as alone)."""
         threads = str(target.threads)
         return {"OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
-                "OMP_PROC_BIND": "false", "KMP_BLOCKTIME": "1"}
+                "OMP_PROC_BIND": "false"}
+
+    def spin_ms(self, target: Target, code: str) -> int | None:
+        """1 ms for OpenMP code that calls a BLAS, else libomp's default (None).
+
+        After a parallel loop libomp's workers spin for 200 ms before they sleep; a
+        library call after the loop then shares the cores with them (syr2k's
+        ``[parallelize, blas]`` at LARGE timed beside the NumPy peer: 0.040 s with the
+        default, 0.023 s with 1 ms). Everywhere else the spin pays: with 1 ms every
+        parallel loop of a small kernel wakes sleeping workers (row-sums' parallel probes
+        at MEDIUM: 1.14x to 1.25x with 1 ms, 1.32x to 1.78x with the default)."""
+        return LIBRARY_CALL_SPIN_MS if target.openmp and calls_blas(code) else None
+
+
+LIBRARY_CALL_SPIN_MS = 1
 
 
 def strip_vectorize_disable(code: str) -> str:

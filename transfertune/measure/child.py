@@ -105,6 +105,10 @@ def _on_device(reference: Callable[..., None], outputs: tuple[str, ...], clock: 
         args[name][...] = cupy.asnumpy(on_device[name])
 
 
+LIBOMP_SPIN_MS = 200
+"""How long LLVM libomp's workers spin after a parallel region unless told otherwise."""
+
+
 class _Loaded:
     """One variant, loaded once: `call(args)` is the call to run (and time) on fresh
     arguments; `clock.last` its device time, where it has one."""
@@ -112,6 +116,7 @@ class _Loaded:
     def __init__(self, job: dict[str, Any], library: str, sample: Args) -> None:
         self.job = job
         self.clock = _DeviceClock()
+        self._set_spin: Any = None
         if library in (NUMPY_REFERENCE, CUPY_REFERENCE):
             kernel = get_kernel(job["kernel"])
             self.fn = (partial(_on_device, kernel.reference, kernel.outputs, self.clock)
@@ -121,8 +126,17 @@ class _Loaded:
         lib = ctypes.CDLL(library)
         self.fn = _entry(lib, job["entry"], _values(sample, job["arguments"], job["symbols"]))
         self.native = True
+        self._set_spin = getattr(lib, "kmp_set_blocktime", None)
         if hasattr(lib, DEVICE_SECONDS):
             self.clock = _DeviceClock(ctypes.c_double.in_dll(lib, DEVICE_SECONDS))
+
+    def spin(self, ms: int | None) -> None:
+        """Before timing this variant: how long OpenMP workers spin after a parallel
+        region (libomp's `kmp_set_blocktime`, read at the next region; the backend's
+        `spin_ms`), or libomp's default for None. Variants timed in one child share one
+        OpenMP runtime, so each sets its own."""
+        if self._set_spin is not None:
+            self._set_spin(LIBOMP_SPIN_MS if ms is None else int(ms))
 
     def call(self, args: Args) -> Callable[[], None]:
         if not self.native:
@@ -210,7 +224,8 @@ def benchmark(job: dict[str, Any]) -> None:
     more (a first call may pay once for what later calls reuse: OpenBLAS's and OpenMP's
     thread pools, page faults on fresh buffers), and if the faster of its two warm-ups
     is still that slow it is not repeated: that run is its only sample (and the result
-    says so). Device time, where a variant has it, is kept for the timed calls. With ``settle`` seconds,
+    says so). Device time, where a variant has it, is kept for the timed calls. ``spin_ms``
+    (variant -> ms) sets how long OpenMP workers spin before each of its calls. With ``settle`` seconds,
     the child pauses before every call (outside the timed region): the worker threads
     of the previous call's runtime (OpenMP's, OpenBLAS's) spin for a while after it
     returns, and would otherwise take cores from the next variant, which on millisecond
@@ -222,7 +237,10 @@ def benchmark(job: dict[str, Any]) -> None:
     fns: dict[str, _Loaded] = {}
     warmup: dict[str, float] = {}
 
+    spin = job.get("spin_ms") or {}
+
     def warm(variant: str) -> float:
+        fns[variant].spin(spin.get(variant))
         call = fns[variant].call(copy_args(pristine))
         time.sleep(settle)
         begin = time.perf_counter()
@@ -244,6 +262,7 @@ def benchmark(job: dict[str, Any]) -> None:
     for rep in range(job["repetitions"]):
         order = timed[rep % len(timed):] + timed[:rep % len(timed)]
         for variant in order:
+            fns[variant].spin(spin.get(variant))
             call = fns[variant].call(copy_args(pristine))
             _emit({"start": variant, "phase": f"rep{rep}"})
             time.sleep(settle)

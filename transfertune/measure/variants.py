@@ -18,7 +18,7 @@ from transfertune.ir import codegen
 from transfertune.ir.kernel import Kernel
 from transfertune.ir.program import Program, build_program
 from transfertune.ir.recipe import ProgramRecipe, Recipe
-from transfertune.ir.target import Target
+from transfertune.ir.target import Target, backend_of
 from transfertune.measure import peers
 from transfertune.measure.child import CUPY_REFERENCE, NUMPY_REFERENCE
 from transfertune.measure.measurement import Measurement
@@ -202,8 +202,10 @@ def measure_variants(kernel: Kernel | Workload, target: Target, size: str, varia
         begin = time.perf_counter()
         budget = settings.timeout * (settings.repetitions + 1) * len(correct)
         job = base_job(program, "benchmark", {n: bench_libraries[n] for n in correct}, entry) | workload.bench
+        spin = {n: ms for n in correct if plans[n].bench
+                and (ms := backend_of(target).spin_ms(target, plans[n].bench.code)) is not None}
         timed = run_resilient(job | {"repetitions": settings.repetitions, "early_stop": settings.early_stop,
-                                     "settle": SETTLE if target.threads > 1 else 0.0},
+                                     "settle": SETTLE if target.threads > 1 else 0.0, "spin_ms": spin},
                               target, budget, on_event, call_timeout=settings.timeout)
         for name in correct:
             phases[name]["benchmark"] = (time.perf_counter() - begin) / len(correct)
