@@ -160,12 +160,14 @@ def test_picks_are_judged_against_the_oracle_timed_in_the_same_run(tmp_path):
                                    speedups={"cpu-seq": {reference.canonical(): 50.0}})
     choice = evaluation.Choice(0, "gnn", sample, "cpu-seq", [pick.canonical()], "heat-3d", "MINI")
     assert sample.fraction_reached(pick.canonical(), "cpu-seq") is None
+    judged_alone = replace(sample, speedups={"cpu-seq": {pick.canonical(): 0.0, reference.canonical(): 4.0}})
+    assert judged_alone.fraction_reached(pick.canonical(), "cpu-seq") == 0.25  # a failed pick leaves the untouched code
     progress = tmp_path / "measured.json"
     [judged] = evaluation.measure_together(storage, [choice], {"cpu-seq": "MINI"}, 2, progress)
     table = judged.sample.speedups["cpu-seq"]
     assert set(table) == {pick.canonical(), reference.canonical()} and 0 < table[reference.canonical()] < 50
     reached = judged.sample.fraction_reached(pick.canonical(), "cpu-seq")
-    assert reached == min(1.0, table[pick.canonical()] / max(table.values())) > 0.05
+    assert reached == min(1.0, max(table[pick.canonical()], 1.0) / max(*table.values(), 1.0)) > 0.05
     assert sample.speedups["cpu-seq"] == {reference.canonical(): 50.0}  # the stored sample is left as it was
     stored = storage.nest_speedups(target_name="cpu-seq", size="MINI")
     assert {pick, reference} <= set(stored[("jacobi-1d", nest.nest_hash)])

@@ -70,13 +70,15 @@ class NestSample:
         return max(table, key=table.get) if table else None
 
     def fraction_reached(self, recipe: str | None, target: str) -> float | None:
-        """Measured speedup of `recipe` on this nest over its oracle (its best measured
-        speedup); None when that pair was never measured, or when no recipe worked (a
-        table of failures has no oracle to reach)."""
+        """The share of this nest's oracle that borrowing `recipe` hands its user: the
+        recipe's measured speedup over the best measured on the nest, where the untouched
+        code (1x) stands in for anything slower, as in transfer, which never returns
+        code slower than the untouched and keeps it when a lent recipe fails or does not
+        apply. None when that pair was never measured."""
         table = self.speedups.get(target) or {}
-        if not table or recipe is None or recipe not in table or max(table.values()) <= 0:
+        if not table or recipe is None or recipe not in table:
             return None
-        return min(1.0, max(table[recipe], 0.0) / max(table.values()))
+        return min(1.0, max(table[recipe], 1.0) / max(*table.values(), 1.0))
 
 
 RECIPE_SPACES = ("probes", "best")
