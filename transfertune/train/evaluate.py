@@ -266,16 +266,23 @@ def evaluate_settings(cfg: DictConfig, settings: list[str] | None = None
 
     With ``measure=true`` every held-out nest's picks (of all settings) and its best
     stored recipes are timed together (`measure_together`) and judged on that run;
-    otherwise on the stored outcomes, and picks never run on their nest are left out."""
+    otherwise on the stored outcomes, and picks never run on their nest are left out.
+    The timings are recorded in ``db`` when one is given, else in ``measurements.db`` in
+    the output directory: never in the seed's cached store, which must hold the shipped
+    measurements alone for the next run to train on the same data."""
     from transfertune.train.train import research_store, samples
 
     storage = research_store(cfg)
     data = samples(cfg, storage)
     chosen = {setting: choose(cfg, data, setting) for setting in settings or list(SETTINGS)}
     if cfg.measure:
+        out = Path(str(cfg.output_dir))
+        out.mkdir(parents=True, exist_ok=True)
+        # The shipped seed's cached store stays the seed alone: timings go to `db` or beside the results.
+        record = storage if cfg.db else Storage(f"sqlite:///{out.resolve() / 'measurements.db'}")
         flat = [c for picks in chosen.values() for c in picks]
-        judged = iter(measure_together(storage, flat, dict(cfg.data.sizes), int(cfg.repetitions),
-                                       Path(str(cfg.output_dir)) / "measured.json"))
+        judged = iter(measure_together(record, flat, dict(cfg.data.sizes), int(cfg.repetitions),
+                                       out / "measured.json"))
         chosen = {setting: [next(judged) for _ in picks] for setting, picks in chosen.items()}
     result = {setting: summarise(picks) for setting, picks in chosen.items()}
     return data, result, sanity(chosen["corpus"]) if "corpus" in chosen else []
