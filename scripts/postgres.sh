@@ -13,11 +13,14 @@ version=$(ls /usr/lib/postgresql | sort -n | tail -1)
 if ! pg_lsclusters -h | grep -q "^$version main"; then
   $SUDO pg_createcluster "$version" main >&2
 fi
-pg_lsclusters -h | grep "^$version main" | grep -q online || $SUDO pg_ctlcluster "$version" main start >&2
-for _ in $(seq 30); do
-  "${AS_PG[@]}" psql -qtAc "select 1" >/dev/null 2>&1 && break
+# On a loaded machine pg_ctl may give up waiting while the server still comes up: wait for it here.
+pg_lsclusters -h | grep "^$version main" | grep -q online || $SUDO pg_ctlcluster "$version" main start >&2 || true
+ready=""
+for _ in $(seq 180); do
+  "${AS_PG[@]}" psql -qtAc "select 1" >/dev/null 2>&1 && { ready=1; break; }
   sleep 1
 done
+[ -n "$ready" ] || { echo "postgres.sh: PostgreSQL $version did not accept connections within 3 minutes" >&2; exit 1; }
 "${AS_PG[@]}" psql -qtAc "select 1 from pg_roles where rolname='transfertune'" | grep -q 1 \
   || "${AS_PG[@]}" psql -qc "create role transfertune login password 'transfertune' createdb" >&2
 "${AS_PG[@]}" psql -qtAc "select 1 from pg_database where datname='transfertune'" | grep -q 1 \

@@ -13,7 +13,8 @@ if ! command -v chromium >/dev/null; then
 fi
 if [ -n "${CI:-}" ]; then export TT_REDUCED=1; fi
 # A real PostgreSQL server for the storage contract tests (SQLite needs nothing).
-export TT_PG_URL="${TT_PG_URL:-$(bash scripts/postgres.sh)}"
+if [ -z "${TT_PG_URL:-}" ]; then TT_PG_URL=$(bash scripts/postgres.sh); fi
+export TT_PG_URL
 .venv/bin/python -m pytest -q "$@"
 # The test command leaves a clone clean: no file modified, none added that git does not ignore.
 [ "$(git status --porcelain 2>/dev/null || true)" = "$before" ] || {
