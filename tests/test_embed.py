@@ -266,3 +266,20 @@ def test_same_nest_partners_and_the_family_term(store, config, tmp_path):
     distance = np.linalg.norm(z[:, None] - z[None], axis=-1)
     np.fill_diagonal(distance, np.inf)
     assert np.mean(labels[labelled][distance.argmin(axis=1)] == labels[labelled]) >= 0.8
+
+
+def test_a_measured_evaluation_leaves_the_seed_store_as_shipped(config, tmp_path, monkeypatch):
+    """measure=true without db= records its timings beside the results, not in the store
+    it read (the seed's cached store, which the next run trains on)."""
+    from transfertune.train import train as training
+
+    seed = Storage(f"sqlite:///{tmp_path / 'seed.db'}")
+    monkeypatch.setattr(training, "research_store", lambda cfg: seed)
+    monkeypatch.setattr(training, "samples", lambda cfg, storage: [])
+    monkeypatch.setattr(evaluation, "choose", lambda cfg, data, setting: [])
+    recorded = []
+    monkeypatch.setattr(evaluation, "measure_together", lambda storage, choices, *rest: recorded.append(storage) or [])
+    cfg = config("evaluate-embeddings", "measure=true", f"output_dir={tmp_path / 'out'}", "plot=null")
+    evaluation.evaluate_settings(cfg, ["polybench"])
+    [storage] = recorded
+    assert storage is not seed and str(tmp_path / "out" / "measurements.db") in str(storage.engine.url)
