@@ -26,7 +26,6 @@ from transfertune.train.evaluate import evaluate_settings
 OBJECTIVES = {
     "default": [],
     "lending.1": ["lending=1.0"],
-    "lending.1+family.1": ["lending=1.0", "family=1.0", "temperature=0.1"],
     "family.1": ["family=1.0", "temperature=0.1"],
     "family.0.2": ["family=0.2", "temperature=0.1"],
     "same.1": ["contrastive=1.0"],

@@ -9,6 +9,7 @@ kernel name so splits can keep whole kernels on one side.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -63,7 +64,7 @@ class NestSample:
         transfer lends)."""
         table = self.speedups.get(target) or {}
         if space == "probes":
-            probes = {r.canonical() for r in probes_for(local_target(target)).values()}
+            probes = probe_texts(target)
             table = {k: v for k, v in table.items() if k in probes}
         elif space != "best":
             raise ValueError(f"unknown recipe space {space!r}; known: {', '.join(RECIPE_SPACES)}")
@@ -82,6 +83,13 @@ class NestSample:
 
 
 RECIPE_SPACES = ("probes", "best")
+
+
+@functools.cache
+def probe_texts(target: str) -> frozenset[str]:
+    """Canonical JSON of the probes on targets called `target` on this machine (asked
+    once per nest and neighbour: worth keeping)."""
+    return frozenset(r.canonical() for r in probes_for(local_target(target)).values())
 
 
 def transfer_matrix(data: list[NestSample], targets: list[str]) -> np.ndarray:

@@ -136,6 +136,7 @@ def split(setting: str, data: list[NestSample], folds: int, seed: int
 def choose(cfg: DictConfig, data: list[NestSample], setting: str = "polybench") -> list[Choice]:
     """Every method picks recipes for every held-out nest of every fold of `setting`."""
     rng = random.Random(int(cfg.seed))
+    twins = {(s.program, s.position): s for s in data if s.program.endswith(TWIN_REWRITE)}
     out = []
     for fold, (train, test) in enumerate(split(setting, data, int(cfg.folds), int(cfg.seed))):
         if not test or not train:
@@ -146,7 +147,6 @@ def choose(cfg: DictConfig, data: list[NestSample], setting: str = "polybench") 
                     picked = [train[i].lent_recipe(target, str(cfg.recipes)) for i in idx]
                     out.append(Choice(fold, method, sample, target, [r for r in picked if r is not None],
                                       base_of(train[idx[0]].program), str(cfg.data.sizes[target])))
-        twins = {(s.program, s.position): s for s in data if s.program.endswith(TWIN_REWRITE)}
         for sample in test:
             twin = twins.get((sample.program + TWIN_REWRITE, sample.position))
             for target in cfg.data.sizes if twin else ():
@@ -194,7 +194,7 @@ def measure_together(storage: Storage, choices: list[Choice], sizes: dict[str, s
     done = json.loads(progress.read_text()) if progress and progress.is_file() else {}
     tables: dict[tuple[str, str, int], dict[str, float]] = {}
     for key, texts in wanted.items():
-        table = done.get("|".join(map(str, key)))
+        table = done.get(_progress_key(key))
         if table is not None and texts <= set(table):
             tables[key] = table
     settings = Settings(repetitions=repetitions)
@@ -212,7 +212,7 @@ def measure_together(storage: Storage, choices: list[Choice], sizes: dict[str, s
                 recipes = [Recipe.from_json(json.loads(t)) for t in sorted(wanted[key])]
                 tables[key] = {c.recipe.canonical(): c.speedup for c in tuner.measure_nest(kernel, nest, recipes, settings)}
                 if progress:
-                    done["|".join(map(str, key))] = tables[key]
+                    done[_progress_key(key)] = tables[key]
                     progress.parent.mkdir(parents=True, exist_ok=True)
                     progress.write_text(json.dumps(done, indent=1) + "\n")
         finally:
@@ -224,13 +224,18 @@ def measure_together(storage: Storage, choices: list[Choice], sizes: dict[str, s
     return judged
 
 
+def _progress_key(key: tuple[str, str, int]) -> str:
+    """(target, program, nest position) as a key of the progress file."""
+    return "|".join(map(str, key))
+
+
 def summarise(choices: list[Choice]) -> dict[str, Any]:
     """Per method: the mean fraction of the oracle over folds and its spread, the share of
     picked recipes whose outcome on the held-out nest is known (coverage), the share of
     held-out kernels whose nearest kernel shares their family; for the GNN also its lead
     over each other method, fold by fold (the folds hold the same nests for every method,
     so how hard a fold's kernels are cancels out of the lead and its spread). The `TWIN`
-reference is reported beside them, over the held-out nests that have a twin."""
+    reference is reported beside them, over the held-out nests that have a twin."""
     per_fold: dict[str, dict[int, float]] = {}
     result: dict[str, Any] = {}
     for method in (*METHODS, TWIN):
