@@ -2,10 +2,13 @@
 
 Stages, each writing its results as it goes (under ``--work``; what finished is kept):
   0. preflight: gemm's plain offload, docc's CUDA schedule, a GPU recipe and the CuPy
-     peer, verified and timed at MEDIUM; if nothing runs, the run stops here (exit 3)
-     with the reason, instead of spending the device's minutes on failures;
+     peer, and jacobi-2d's time loop with its maps offloaded on device-resident arrays,
+     verified and timed at MEDIUM; if nothing runs, the run stops here (exit 3) with the
+     reason, instead of spending the device's minutes on failures;
   1. build: every kernel's plain offload, docc's schedule and GPU probes compiled with
-     nvcc on all cores, filling the build cache the later stages hit;
+     nvcc on all cores, filling the build cache the later stages hit (skipped when the
+     cache came prebuilt and gemm's builds are all in it: ``--prebuild``, made on a CPU
+     machine by scripts/gpu_wheels.sh);
   2. tune: each kernel at LARGE (its GPU probes), every variant verified
      against NumPy before it is timed, into ``gpu.db``; then the tuning report;
   3. transfer: the leave-one-out experiment on gpu-cuda over the tuned kernels (at most
@@ -28,17 +31,25 @@ import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-SHARES = {"build": 0.12, "tune": 0.55}
+if TYPE_CHECKING:
+    from transfertune.ir.target import Target
+
+SHARES = {"build": 0.10, "tune": 0.55}
 """Each stage's share of the minutes left after the preflight; the transfer stage has the rest."""
-ORDER = ("gemm", "2mm", "3mm", "syrk", "syr2k", "atax", "bicg", "mvt", "gemver", "gesummv", "trmm", "covariance",
-         "correlation", "deriche", "jacobi-1d", "trisolv", "durbin", "doitgen", "symm", "cholesky", "jacobi-2d",
-         "fdtd-2d", "heat-3d", "lu", "ludcmp", "nussinov", "adi", "gramschmidt", "seidel-2d", "floyd-warshall")
-"""Kernels in the order they are tuned: those whose untouched build offloads first; last
-those whose untouched build runs on the host for 10-50 s a call at LARGE (nothing in
-them is a map at the outermost level), which a short session leaves out."""
+ORDER = ("gemm", "syrk", "syr2k", "jacobi-2d", "2mm", "fdtd-2d", "heat-3d", "jacobi-1d", "covariance", "atax", "3mm",
+         "symm", "bicg", "mvt", "gesummv", "gemver", "trmm", "correlation", "deriche", "doitgen", "trisolv", "durbin",
+         "cholesky", "lu", "ludcmp", "gramschmidt", "adi", "nussinov", "seidel-2d", "floyd-warshall")
+"""Kernels in the order they are tuned: the matrix products (the cuBLAS goal) and the
+time-stepped stencils (the residency goal) first, each family's cheapest first; last
+those whose untouched build runs on the host for 10-50 s a call at LARGE with nothing a
+probe can offload, which a short session leaves out."""
+DESCRIBED = ("NVIDIA sm_90 (described)", "9.0")
+"""The device `--prebuild` builds for: the lent GPUs (H100, H200) are both sm_90, and a
+build depends on the architecture alone."""
 
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "polybench_loo"
@@ -48,30 +59,29 @@ PUBLISHED = {"loo/results.csv": "results.csv", "loo/results.md": "results.md", "
 """What a session leaves in its work folder -> its name under results/polybench_loo/gpu-cuda/."""
 
 
-def build_kernel(name: str) -> dict[str, Any]:
+def build_kernel(name: str, target: Target) -> dict[str, Any]:
     """Generate and build a kernel's GPU variants (runs in a worker process)."""
     from transfertune.ir import codegen
     from transfertune.ir.loopnest import loop_nests
     from transfertune.ir.program import build_program
     from transfertune.ir.recipe import ProgramRecipe
-    from transfertune.ir.target import local_target
     from transfertune.suites import get_kernel
     from transfertune.tune.probes import probes_for
 
-    target = local_target("gpu-cuda")
     program = build_program(get_kernel(name))
     variants: list[tuple[str, ProgramRecipe | None]] = [("baseline", None), ("docc", None)]
     nests = loop_nests(name, program.sdfg())
     variants += [(f"{probe}@{n.index}", ProgramRecipe({n.index: r}))
                  for n in nests for probe, r in probes_for(target).items()]
-    out = {}
+    out, cached = {}, 0
     for label, recipe in variants:
         try:
             source = codegen.generate(program, target, "recipe" if recipe else label.split("@")[0], recipe)
-            out[label] = codegen.build_source(source, target).status
+            built = codegen.build_source(source, target)
+            out[label], cached = built.status, cached + built.cached
         except RuntimeError as err:
             out[label] = f"error: {str(err)[:200]}"
-    return {"kernel": name, "builds": out}
+    return {"kernel": name, "builds": out, "cached": cached}
 
 
 def log(message: str) -> None:
@@ -84,9 +94,17 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=8.0, help="the whole run, preflight included")
     parser.add_argument("--kernels", default="all", help="comma-separated, or all (in ORDER)")
     parser.add_argument("--publish", metavar="DIR", help="publish a finished session's DIR (no GPU needed)")
+    parser.add_argument("--prebuild", action="store_true",
+                        help="build every kernel's variants for sm_90 into the build cache (no GPU needed)")
     args = parser.parse_args()
+    names = list(ORDER) if args.kernels == "all" else args.kernels.split(",")
     if args.publish:
         publish(Path(args.publish), RESULTS)
+        return 0
+    if args.prebuild:
+        from transfertune.backends.cuda import Device, target_for
+
+        _build(names, target_for(Device(*DESCRIBED, 0, 0, "", "")), None, None)
         return 0
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -99,13 +117,13 @@ def main() -> int:
     log(f"target {target.key}: {target.fingerprint.cpu_model}, {target.march}")
     if not _preflight(work):
         return 3
-    names = list(ORDER) if args.kernels == "all" else args.kernels.split(",")
     left = deadline - time.monotonic()
-    for stage, fn in (("build", _build), ("tune", _tune), ("transfer", _transfer)):
+    stages = (("build", partial(_build, target=target)), ("tune", _tune), ("transfer", _transfer))
+    for stage, fn in stages:
         end = time.monotonic() + SHARES[stage] * left if stage in SHARES else deadline
         log(f"stage {stage}: {end - time.monotonic():.0f} s")
         try:
-            fn(names, work, end)
+            fn(names, work=work, end=end)
         except Exception:  # noqa: BLE001 - a failed stage is reported; the next still runs
             traceback.print_exc()
             log(f"stage {stage} failed")
@@ -113,7 +131,8 @@ def main() -> int:
 
 
 def _preflight(work: Path) -> bool:
-    """gemm's variants verified and timed at MEDIUM: whether running on the GPU works at all."""
+    """gemm's and jacobi-2d's variants verified and timed at MEDIUM: whether running on the
+    GPU works at all, and with arrays kept on the device."""
     from transfertune.ir.recipe import ProgramRecipe
     from transfertune.ir.target import local_target
     from transfertune.measure.variants import Settings, Variant, measure_variants
@@ -122,22 +141,31 @@ def _preflight(work: Path) -> bool:
 
     variants = [Variant("baseline"), Variant("docc"), Variant("cupy"),
                 Variant("gpu_sink_yx", ProgramRecipe({0: GPU_PROBES["gpu_sink_yx"]}))]
-    results = measure_variants(get_kernel("gemm"), local_target("gpu-cuda"), "MEDIUM", variants,
-                               Settings(repetitions=3, check_size="SMALL", timeout=60))
-    report = {name: m.to_json() for name, m in results.items()}
-    (work / "preflight.json").write_text(json.dumps(report, indent=2))
-    for name, m in results.items():
-        device = f", device {m.device_median * 1e3:.3f} ms" if m.device_median else ""
-        log(f"preflight gemm MEDIUM {name}: {m.status} {m.median * 1e3:.3f} ms{device} {m.message[-300:]}")
-    return results["baseline"].ok
+    stencil = [Variant("baseline"), Variant("gpu_inner", ProgramRecipe({0: GPU_PROBES["gpu_inner"]}))]
+    settings = Settings(repetitions=3, check_size="SMALL", timeout=60)
+    report: dict[str, dict[str, Any]] = {}
+    for kernel, chosen in (("gemm", variants), ("jacobi-2d", stencil)):
+        results = measure_variants(get_kernel(kernel), local_target("gpu-cuda"), "MEDIUM", chosen, settings)
+        report[kernel] = {name: m.to_json() for name, m in results.items()}
+        (work / "preflight.json").write_text(json.dumps(report, indent=2))
+        for name, m in results.items():
+            device = f", device {m.device_median * 1e3:.3f} ms" if m.device_median else ""
+            log(f"preflight {kernel} MEDIUM {name}: {m.status} {m.median * 1e3:.3f} ms{device} {m.message[-300:]}")
+    return report["gemm"]["baseline"]["status"] == "ok"
 
 
-def _build(names: list[str], work: Path, end: float) -> None:
-    with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool, (work / "build.jsonl").open("a") as out:
-        futures = [pool.submit(build_kernel, name) for name in names]
+def _build(names: list[str], target: Target, work: Path | None, end: float | None) -> None:
+    """Every kernel's variants built on all cores until `end` (None: all), results in
+    build.jsonl; nothing to do in a session whose cache came prebuilt."""
+    if work is not None and _prebuilt(target):
+        log("build: the prebuilt cache has gemm's untouched build; tuning builds what else it lacks")
+        return
+    with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool, \
+            (work / "build.jsonl" if work else Path(os.devnull)).open("a") as out:
+        futures = [pool.submit(build_kernel, name, target) for name in names]
         for future in futures:
-            remaining = end - time.monotonic()
-            if remaining <= 0:
+            remaining = None if end is None else end - time.monotonic()
+            if remaining is not None and remaining <= 0:
                 break
             try:
                 result = future.result(timeout=remaining)
@@ -146,8 +174,21 @@ def _build(names: list[str], work: Path, end: float) -> None:
                 continue
             out.write(json.dumps(result) + "\n")
             out.flush()
+            failed = {k: v for k, v in result["builds"].items() if v != "ok"}
+            log(f"built {result['kernel']}: {len(result['builds'])} variants, {result['cached']} cached"
+                + (f"; not built: {failed}" if failed else ""))
         for future in futures:
             future.cancel()
+
+
+def _prebuilt(target: Target) -> bool:
+    """Whether gemm's untouched build is in the cache already (a prebuilt cache whose keys
+    match this machine's compiler and paths)."""
+    from transfertune.ir import codegen
+    from transfertune.ir.program import build_program
+    from transfertune.suites import get_kernel
+
+    return codegen.build_source(codegen.generate(build_program(get_kernel("gemm")), target), target).cached
 
 
 def _tune(names: list[str], work: Path, end: float) -> None:
@@ -160,8 +201,9 @@ def _tune(names: list[str], work: Path, end: float) -> None:
 
     storage = Storage(f"sqlite:///{work / 'gpu.db'}")
     # Probes only: a short session buys more kernels with them than a search of a few.
+    # A call over 20 s counts as hung: heat-3d's untouched build (host code) takes about 10 s.
     options = TuneOptions(size="LARGE", budget=Budget(0), top=1, final_repetitions=3,
-                          settings=Settings(repetitions=3, early_stop=1.5, timeout=10))
+                          settings=Settings(repetitions=3, early_stop=1.5, timeout=20))
     tuner = Tuner(storage, InlineExecutor(), "gpu-cuda", get_strategy("evolutionary"), options)
     with (work / "tune.jsonl").open("a") as out:
         for name in names:

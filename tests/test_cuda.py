@@ -22,7 +22,8 @@ def test_target_fingerprint_is_the_device():
     assert target.name == "gpu-cuda" and target.march == "sm_90"
     fp = target.fingerprint
     assert fp.cpu_model == H100.name and fp.cores == 132
-    assert fp.caches == {"memory": "81559MiB", "compute_capability": "9.0", "driver": "580.65.06", "cuda": "13.0"}
+    assert fp.caches == {"memory": "81559MiB", "compute_capability": "9.0", "driver": "580.65.06", "cuda": "13.0",
+                         "arguments": "device-resident"}
     other = target_for(Device("NVIDIA A100-SXM4-40GB", "8.0", 40960, 108, "580.65.06", "13.0"))
     assert target.key != other.key and target.key.startswith("gpu-cuda-")
 
@@ -54,7 +55,9 @@ def test_plain_offload_and_a_gpu_recipe_compile_with_nvcc():
     baseline = codegen.generate(program, target, "baseline")
     files = [line.split(": ", 1)[1] for line in baseline.code.splitlines() if line.startswith("//@@ transfertune file: ")]
     assert files[0] == "gemm_sdfg.h" and "gemm_sdfg.cpp" in files and any(f.startswith("kernel_") for f in files)
-    assert "<<<" in baseline.code and "cudaMemcpy" in baseline.code and "cudaDeviceSynchronize" in baseline.code
+    # Every nest offloaded: docc keeps the arrays on the device (the caller copies them).
+    assert "<<<" in baseline.code and "cudaDeviceSynchronize" in baseline.code
+    assert "int tt_device_resident = 1;" in baseline.code and "cudaMemcpy" not in baseline.code
     recipe = Recipe((Step("distribute", ()), Step("offload", (), {"block": 64})))
     mapped = codegen.generate(program, target, "recipe", ProgramRecipe({0: recipe}))
     assert [(r.nest, r.applied) for r in mapped.steps] == [(0, True), (0, True), (1, True)]  # both parts offloaded
@@ -100,7 +103,7 @@ def test_a_gpu_target_is_never_answered_by_cpu_recipes(store):
 
 
 @needs_nvcc
-def test_gpu_session_build_stage_on_a_described_device(monkeypatch):
+def test_gpu_session_build_stage_on_a_described_device():
     """The first stage of benchmarks/gpu_session.py, with this machine's nvcc standing in
     for the GPU machine's (the device itself is only needed to run)."""
     import importlib.util
@@ -112,8 +115,7 @@ def test_gpu_session_build_stage_on_a_described_device(monkeypatch):
     spec = importlib.util.spec_from_file_location("gpu_session", path)
     session = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(session)
-    monkeypatch.setattr(cuda, "local_device", lambda: H100)
-    result = session.build_kernel("jacobi-1d")
+    result = session.build_kernel("jacobi-1d", cuda.target_for(H100))
     builds = result["builds"]
     assert builds["baseline"] == "ok" and builds["docc"] == "ok", builds
     assert sum(status == "ok" for label, status in builds.items() if "@" in label) >= 2, builds
@@ -197,3 +199,60 @@ def test_gemm_maps_one_thread_to_each_output_element():
     assert all(r.applied for r in source.steps) and source.code.count("<<<") == 2
     product = next(c for c in source.code.split("//@@ transfertune file: ") if c.startswith("kernel_") and "for(k" in c)
     assert "__daisy_cuda_indvar_x;" in product and "__daisy_cuda_indvar_y;" in product
+
+
+@needs_nvcc
+def test_a_time_stepped_stencil_keeps_its_data_on_the_device(tmp_path):
+    """jacobi-2d's time loop stays on the host; gpu_inner offloads the two maps inside it,
+    and docc's residency pass makes every launch work on device pointers: no copy in the
+    host code at all, and the built library says so (``tt_device_resident``)."""
+    from transfertune.tune.probes import GPU_PROBES
+
+    target = target_for(H100)
+    program = build_program(get_kernel("jacobi-2d"))
+    baseline = codegen.generate(program, target, "baseline")
+    assert "<<<" not in baseline.code and "tt_device_resident" not in baseline.code  # a time loop is no map
+    inner = codegen.generate(program, target, "recipe", ProgramRecipe({0: GPU_PROBES["gpu_inner"]}))
+    assert [r.applied for r in inner.steps][:2] == [True, True]
+    assert inner.code.count("<<<") == 2 and "cudaMemcpy" not in inner.code
+    built = codegen.build_source(inner, target)
+    assert built.status == "ok", built.log
+    symbols = subprocess.run(["nm", "-D", "--defined-only", built.library], capture_output=True, text=True).stdout
+    assert "tt_device_resident" in symbols and "tt_device_seconds" in symbols
+
+
+def test_a_device_resident_build_gets_device_arrays_and_returns_its_outputs(tmp_path, monkeypatch):
+    """The measuring child's side of residency, with a host library and a stand-in for
+    CuPy: the entry point sees copies (the 'device' arrays), the outputs come back into
+    the caller's arrays, and an input the program scribbled on does not."""
+    import ctypes
+    import sys
+    import types
+
+    import numpy as np
+
+    from transfertune.measure.child import _Loaded
+
+    source = tmp_path / "resident.c"
+    source.write_text("int tt_device_resident = 1;\n"
+                      "void entry(double *A, double *B, long n) {\n"
+                      "  for (long i = 0; i < n; i++) { B[i] = 2.0 * A[i]; A[i] = -1.0; }\n}\n")
+    library = tmp_path / "resident.so"
+    subprocess.run(["clang-19", "-shared", "-fPIC", "-O1", str(source), "-o", str(library)], check=True)
+    seen: list[int] = []
+
+    class DeviceArray:
+        def __init__(self, host: np.ndarray) -> None:
+            self.array = host.copy()
+            self.data = types.SimpleNamespace(ptr=self.array.ctypes.data)
+            seen.append(self.data.ptr)
+
+    fake = types.SimpleNamespace(asarray=DeviceArray, asnumpy=lambda d: d.array.copy())
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    a, b = np.arange(5.0), np.zeros(5)
+    job = {"entry": "entry", "arguments": ["A", "B", "n"], "symbols": {"n": ["A", 0]}, "outputs": ["B"]}
+    loaded = _Loaded(job, str(library), {"A": a, "B": b})
+    assert loaded.resident and isinstance(loaded.fn, ctypes._CFuncPtr)
+    loaded.call({"A": a, "B": b})()
+    assert np.array_equal(b, 2.0 * np.arange(5.0)) and np.array_equal(a, np.arange(5.0))
+    assert len(seen) == 2 and a.ctypes.data not in seen and b.ctypes.data not in seen

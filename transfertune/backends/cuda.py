@@ -12,6 +12,13 @@ Every nest that a recipe does not place is offloaded plainly (its outermost map 
 grid's X dimension, 32 threads a block): that plain offload is the untouched program on
 this target, the baseline every GPU recipe is measured against.
 
+Array arguments stay on the device for the whole call where docc can promote them
+(`promote_device_residency`, docc's own default on GPUs): the host code then launches
+its kernels on device pointers, with no copy between launches, which is what keeps a
+time-stepped stencil's data on the GPU. Such a build exports ``tt_device_resident``; the
+measuring child copies the arrays in before and the outputs back after each call, inside
+the timed region, so its time is comparable with a build whose host code copies.
+
 A call's time includes what docc's host code does around the kernels (device
 allocation, copies in and out). The time on the device alone is taken with CUDA events
 around every kernel launch (`instrument_launches`) and summed into the library's
@@ -35,11 +42,15 @@ from transfertune.backends.backend import COMMON_OPS, Backend
 from transfertune.backends.cpu import DOCC_ROOT
 from transfertune.ir.recipe import Recipe, Step
 from transfertune.ir.target import Fingerprint, Target
-from transfertune.measure.measurement import DEVICE_SECONDS
+from transfertune.measure.measurement import DEVICE_RESIDENT, DEVICE_SECONDS
 
 CUDA_HOME = Path(os.environ.get("CUDA_HOME", "/usr/local/cuda"))
 _FILE_MARK = "//@@ transfertune file: "
 """Separates the files of a CUDA bundle (header, host code, kernels)."""
+ARGUMENTS = "device-resident"
+"""How builds for this target pass arrays (part of its fingerprint): promoted to device
+memory where docc can. Measurements of builds that copied around every launch (before
+2026-11-27) stay under their own target."""
 PLAIN_OFFLOAD = Recipe((Step("offload", (), {"block": 32}),))
 """What a nest gets on the GPU when no recipe says otherwise."""
 _LAUNCH = re.compile(r"^(\s*)(kernel_\w+<<<.*>>>\(.*\);)\s*$", re.MULTILINE)
@@ -156,12 +167,14 @@ class CudaBackend(Backend):
             # Synchronise and check after every launch: a failed launch then ends the call
             # (a crash status) instead of leaving stale outputs that might even verify.
             os.environ["DOCC_CUDA_DEBUG"] = "1"
+            resident = bool(sdfg.promote_device_residency(False))
             sdfg._compile(folder, "cuda")
             files = sorted(Path(folder).glob("*.h")) + sorted(Path(folder).glob("*.cpp")) + sorted(
                 Path(folder).glob("*.cu"))
             if not any(f.suffix == ".cpp" for f in files):
                 raise RuntimeError(f"docc wrote no CUDA host code (found {[f.name for f in files]})")
-            texts = [instrument_launches(f.read_text()) if f.suffix == ".cpp" else f.read_text() for f in files]
+            texts = [mark_resident(instrument_launches(f.read_text()), resident) if f.suffix == ".cpp" else f.read_text()
+                     for f in files]
             return "".join(f"{_FILE_MARK}{f.name}\n{text}\n" for f, text in zip(files, texts, strict=True))
 
     def write_sources(self, code: str, folder: Path) -> list[Path]:
@@ -205,11 +218,20 @@ def instrument_launches(host: str) -> str:
     return f"{first}\n{_TIMER}{timed}" if launches else host
 
 
+def mark_resident(host: str, resident: bool) -> str:
+    """Host code that takes device pointers exports ``tt_device_resident`` (after its first
+    include, like the timer), so whoever calls it knows to pass device arrays."""
+    if not resident:
+        return host
+    first, _, rest = host.partition("\n")
+    return f'{first}\nextern "C" {{ int {DEVICE_RESIDENT} = 1; }}\n{rest}'
+
+
 def target_for(device: Device) -> Target:
     """The ``gpu-cuda`` target of `device`: its fingerprint (name, compute capability,
     memory, SM count, driver, CUDA version) plus the architecture code is built for."""
     fingerprint = Fingerprint(machine=platform.machine(), cpu_model=device.name, cores=device.multiprocessors,
                               caches={"memory": f"{device.memory_mib}MiB", "compute_capability": device.compute_capability,
-                                      "driver": device.driver, "cuda": device.cuda},
+                                      "driver": device.driver, "cuda": device.cuda, "arguments": ARGUMENTS},
                               isa=(device.arch,))
     return Target("gpu-cuda", threads=1, openmp=False, march=device.arch, fingerprint=fingerprint)

@@ -92,13 +92,14 @@ def compile_flags(target: Target, variant: str, code: str = "") -> tuple[str, ..
 
 @cache
 def compiler_version(compiler: str) -> str:
-    """First line of the compiler's version banner (part of every cache key)."""
+    """The compiler's whole version banner (part of every cache key): nvcc's first line
+    names no version at all, its release and build are on the last lines."""
     try:
         out = subprocess.run([compiler, "--version"], capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError) as err:
         raise RuntimeError(f"compiler {compiler!r} not usable: {err}. Install clang-19 "
                            "(see README) or set TRANSFERTUNE_CXX.") from None
-    return next((line for line in out.stdout.splitlines() if line.strip()), "")
+    return "\n".join(line.strip() for line in out.stdout.splitlines() if line.strip())
 
 
 def cache_dir() -> Path:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from transfertune.ir.kernel import Args, copy_args
-from transfertune.measure.measurement import DEVICE_SECONDS
+from transfertune.measure.measurement import DEVICE_RESIDENT, DEVICE_SECONDS
 from transfertune.suites import get_kernel
 
 NUMPY_REFERENCE = "numpy:reference"
@@ -68,6 +68,21 @@ def _values(args: Args, arguments: list[str], symbols: dict[str, list]) -> list[
 
 def _call(fn: Any, values: list[Any]) -> None:
     fn(*[v.ctypes.data if isinstance(v, np.ndarray) else v for v in values])
+
+
+def _call_resident(fn: Any, values: list[Any], outputs: dict[str, np.ndarray]) -> None:
+    """A device-resident build's call: the host arrays copied to the device (CuPy), the
+    entry point called on device pointers, the outputs copied back into their host
+    arrays. Copies are part of the call, as they are in a build whose host code copies."""
+    try:
+        import cupy
+    except ImportError as err:
+        raise RuntimeError(f"a device-resident CUDA build takes device arrays, passed with CuPy: {err}") from None
+
+    on_device = {id(v): cupy.asarray(v) for v in values if isinstance(v, np.ndarray)}
+    fn(*[on_device[id(v)].data.ptr if isinstance(v, np.ndarray) else v for v in values])
+    for host in outputs.values():
+        host[...] = cupy.asnumpy(on_device[id(host)])
 
 
 class _DeviceClock:
@@ -122,10 +137,12 @@ class _Loaded:
             self.fn = (partial(_on_device, kernel.reference, kernel.outputs, self.clock)
                        if library == CUPY_REFERENCE else kernel.reference)
             self.native = False
+            self.resident = False
             return
         lib = ctypes.CDLL(library)
         self.fn = _entry(lib, job["entry"], _values(sample, job["arguments"], job["symbols"]))
         self.native = True
+        self.resident = hasattr(lib, DEVICE_RESIDENT) and ctypes.c_int.in_dll(lib, DEVICE_RESIDENT).value == 1
         self._set_spin = getattr(lib, "kmp_set_blocktime", None)
         if hasattr(lib, DEVICE_SECONDS):
             self.clock = _DeviceClock(ctypes.c_double.in_dll(lib, DEVICE_SECONDS))
@@ -141,7 +158,17 @@ class _Loaded:
     def call(self, args: Args) -> Callable[[], None]:
         if not self.native:
             return partial(self.fn, **args)
-        return self.clock.wrap(partial(_call, self.fn, _values(args, self.job["arguments"], self.job["symbols"])))
+        values = _values(args, self.job["arguments"], self.job["symbols"])
+        if self.resident:
+            outputs = {name: args[name] for name in _outputs(self.job)}
+            return self.clock.wrap(partial(_call_resident, self.fn, values, outputs))
+        return self.clock.wrap(partial(_call, self.fn, values))
+
+
+def _outputs(job: dict[str, Any]) -> tuple[str, ...]:
+    """The arrays a call writes that anyone reads: a suite kernel's outputs, or a user
+    program's."""
+    return get_kernel(job["kernel"]).outputs if "kernel" in job else tuple(job["outputs"])
 
 
 def max_error(got: np.ndarray, want: np.ndarray) -> float:

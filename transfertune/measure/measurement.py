@@ -9,6 +9,10 @@ from typing import Any
 DEVICE_SECONDS = "tt_device_seconds"
 """The double a GPU build exports and sums its kernels' device time of the last call into
 (`transfertune.backends.cuda.instrument_launches`; the measuring child reads it)."""
+DEVICE_RESIDENT = "tt_device_resident"
+"""The int a GPU build exports when docc promoted its array arguments to device memory
+(`transfertune.backends.cuda`): its entry point then takes device pointers, and the
+measuring child copies the arrays in and the outputs back around each call."""
 STATUSES = ("ok", "wrong", "unchanged", "compile-error", "crash", "time-out", "error")
 """ok: verified and timed; wrong: ran but disagrees with the NumPy reference; unchanged: a
 recipe none of whose steps changed the program (its code is the untouched build's), never

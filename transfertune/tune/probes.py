@@ -43,6 +43,12 @@ GPU_PROBES: dict[str, Recipe] = {
     "gpu_sink_yx": Recipe((Step("interchange", (1,), {"inner": (1, 0)}), Step("distribute", ()),
                            Step("interchange", (), {"inner": (0,)}), Step("offload", (), {"block": 64}),
                            Step("offload_nested", (0,), {"block": 4}))),
+    # Under a sequential outer loop (time steps, a pivot): the maps inside it offloaded,
+    # each launch working on device-resident arrays (no copies between launches) ...
+    "gpu_inner": Recipe(tuple(Step("offload", (k,), {"block": 64}) for k in range(4))),
+    # ... and with each of those maps' nested map on Y.
+    "gpu_inner_xy": Recipe(tuple(step for k in range(4) for step in (
+        Step("offload", (k,), {"block": 32}), Step("offload_nested", (k, 0), {"block": 8})))),
 }
 """The GPU's probes: mappings of a nest onto the grid. The steps after a ``distribute`` of
 the root apply to every part it made (`transfertune.ir.transform.apply_recipe`)."""
