@@ -14,11 +14,14 @@ MINUTES=${MINUTES:-8}
 mkdir -p "$OUT" "$WORK"
 nvidia-smi > "$WORK/nvidia-smi.txt" 2>&1 || { echo "no NVIDIA GPU here" >&2; exit 2; }
 # The packages this machine lacks, at the path builds made elsewhere were linked against.
+unpack() {  # tar with xz, else Python's own lzma
+  tar xJf "$1" -C "$2" 2>/dev/null || python3 -c "import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$1" "$2"
+}
 if [ ! -f /tmp/tt-site/.done ]; then
-  tar xJf gpu/site.tar.xz -C /tmp && touch /tmp/tt-site/.done || { echo "unpacking gpu/site.tar.xz failed" >&2; exit 2; }
+  unpack gpu/site.tar.xz /tmp && touch /tmp/tt-site/.done || { echo "unpacking gpu/site.tar.xz failed" >&2; exit 2; }
 fi
 if [ -f gpu/builds.tar.xz ] && [ ! -f "$WORK/cache/.prebuilt" ]; then
-  mkdir -p "$WORK/cache" && tar xJf gpu/builds.tar.xz -C "$WORK/cache" && touch "$WORK/cache/.prebuilt"
+  mkdir -p "$WORK/cache" && unpack gpu/builds.tar.xz "$WORK/cache" && touch "$WORK/cache/.prebuilt"
 fi
 export PYTHONPATH=/tmp/tt-site:$PWD PYTHONUNBUFFERED=1   # the package from this tree, nothing to build
 export TRANSFERTUNE_CACHE=$WORK/cache HOME=${HOME:-/root}
