@@ -256,3 +256,16 @@ def test_a_device_resident_build_gets_device_arrays_and_returns_its_outputs(tmp_
     loaded.call({"A": a, "B": b})()
     assert np.array_equal(b, 2.0 * np.arange(5.0)) and np.array_equal(a, np.arange(5.0))
     assert len(seen) == 2 and a.ctypes.data not in seen and b.ctypes.data not in seen
+
+
+def test_a_stencil_can_run_its_rows_along_x():
+    """gpu_inner_swap: each map inside heat-3d's time loop swapped before it is offloaded,
+    so j (the row within a plane) runs along X and i along Y, still device-resident."""
+    from transfertune.tune.probes import GPU_PROBES
+
+    source = codegen.generate(build_program(get_kernel("heat-3d")), target_for(H100), "recipe",
+                              ProgramRecipe({0: GPU_PROBES["gpu_inner_swap"]}))
+    assert [r.applied for r in source.steps] == [True] * 6 + [False] * 6  # two maps in the time loop
+    kernel = next(c for c in source.code.split("//@@ transfertune file: ") if c.startswith("kernel_"))
+    assert "int j1 = __daisy_cuda_indvar_x;" in kernel and "int i1 = __daisy_cuda_indvar_y;" in kernel
+    assert "tt_device_resident" in source.code and "cudaMemcpy" not in source.code

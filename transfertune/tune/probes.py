@@ -46,9 +46,14 @@ GPU_PROBES: dict[str, Recipe] = {
     # Under a sequential outer loop (time steps, a pivot): the maps inside it offloaded,
     # each launch working on device-resident arrays (no copies between launches) ...
     "gpu_inner": Recipe(tuple(Step("offload", (k,), {"block": 64}) for k in range(4))),
-    # ... and with each of those maps' nested map on Y.
+    # ... with each of those maps' nested map on Y ...
     "gpu_inner_xy": Recipe(tuple(step for k in range(4) for step in (
         Step("offload", (k,), {"block": 32}), Step("offload_nested", (k, 0), {"block": 8})))),
+    # ... and swapped first, so the inner dimension runs along X (neighbouring threads
+    # read neighbouring elements; i on X had them a row or a plane apart on heat-3d).
+    "gpu_inner_swap": Recipe(tuple(step for k in range(4) for step in (
+        Step("interchange", (k,), {"inner": (k, 0)}), Step("offload", (k,), {"block": 64}),
+        Step("offload_nested", (k, 0), {"block": 4})))),
 }
 """The GPU's probes: mappings of a nest onto the grid. The steps after a ``distribute`` of
 the root apply to every part it made (`transfertune.ir.transform.apply_recipe`)."""
