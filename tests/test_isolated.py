@@ -2,7 +2,7 @@ import os
 import time
 from pathlib import Path
 
-from transfertune.isolated import run_isolated
+from transfertune.isolated import run_isolated, run_isolated_many
 
 
 def _value(x):
@@ -26,6 +26,24 @@ def test_outcomes():
     begin = time.monotonic()
     assert run_isolated(time.sleep, 30, timeout=0.5).status == "timeout"
     assert time.monotonic() - begin < 5
+
+
+def _slow_or_fast(x):
+    if x == "hang":
+        time.sleep(30)
+    if x == "abort":
+        os.abort()
+    return x * 2
+
+
+def test_many_calls_run_side_by_side_and_answer_in_order():
+    """A hanging and a crashing call cost their own status only; the others' values come
+    back in the order asked, however they finish."""
+    calls = [(3,), ("hang",), ("abort",), ("ab",), (5,)]
+    outcomes = run_isolated_many(_slow_or_fast, calls, timeout=1.0, jobs=2)
+    assert [o.status for o in outcomes] == ["ok", "timeout", "crash", "ok", "ok"]
+    assert [o.value for o in outcomes if o.ok] == [6, "abab", 10]
+    assert run_isolated_many(_value, []) == []
 
 
 def test_children_die_with_their_parent():

@@ -52,6 +52,69 @@ def die_with_parent(parent: int | None = None) -> None:
 
 def run_isolated(fn: Callable[..., Any], *args: Any, timeout: float = 120.0) -> Outcome:
     """Call ``fn(*args)`` in a forked child; its return value must be picklable."""
+    return run_isolated_many(fn, [args], timeout=timeout, jobs=1)[0]
+
+
+def run_isolated_many(fn: Callable[..., Any], calls: list[tuple[Any, ...]], timeout: float = 120.0,
+                      jobs: int | None = None) -> list[Outcome]:
+    """``fn(*args)`` for every `args` in `calls`, each in its own forked child, up to
+    `jobs` (default: the cores) at a time; outcomes in the order of `calls`.
+
+    One thread forks and reads them all (select over their pipes), so no child is
+    forked while another thread of ours holds a lock. `timeout` is per call, from its
+    child's start."""
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    outcomes: list[Outcome | None] = [None] * len(calls)
+    running: dict[int, _Child] = {}
+    waiting = list(enumerate(calls))
+    while waiting or running:
+        while waiting and len(running) < jobs:
+            index, args = waiting.pop(0)
+            child = _fork(fn, args, index, timeout)
+            running[child.fd] = child
+        now = time.monotonic()
+        first = min(child.deadline for child in running.values())
+        ready = select.select(list(running), [], [], max(0.0, first - now))[0]
+        for fd in ready:
+            child = running[fd]
+            chunk = os.read(fd, 1 << 20)
+            if chunk:
+                child.chunks.append(chunk)
+                continue
+            del running[fd]
+            os.close(fd)
+            outcomes[child.index] = child.finish()
+        for fd, child in list(running.items()):
+            if fd not in ready and time.monotonic() >= child.deadline:
+                del running[fd]
+                os.close(fd)
+                os.kill(child.pid, signal.SIGKILL)
+                os.waitpid(child.pid, 0)
+                outcomes[child.index] = Outcome("timeout", message=f"no result after {timeout:.0f} s")
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+@dataclass
+class _Child:
+    """A forked call in flight: its pid, the pipe it answers on, what it said so far."""
+
+    pid: int
+    fd: int
+    index: int
+    deadline: float
+    chunks: list[bytes]
+
+    def finish(self) -> Outcome:
+        """The outcome once the child closed its pipe."""
+        _, status = os.waitpid(self.pid, 0)
+        if not self.chunks:
+            code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+            return Outcome("crash", message=f"child died with exit code {code}")
+        kind, value = pickle.loads(b"".join(self.chunks))
+        return Outcome("ok", value=value) if kind == "ok" else Outcome("error", message=value)
+
+
+def _fork(fn: Callable[..., Any], args: tuple[Any, ...], index: int, timeout: float) -> _Child:
     read_fd, write_fd = os.pipe()
     parent = os.getpid()
     pid = os.fork()
@@ -67,21 +130,4 @@ def run_isolated(fn: Callable[..., Any], *args: Any, timeout: float = 120.0) -> 
             out.write(payload)
         os._exit(0)
     os.close(write_fd)
-    chunks, deadline = [], time.monotonic() + timeout
-    with os.fdopen(read_fd, "rb") as pipe:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([pipe], [], [], left)[0]:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                return Outcome("timeout", message=f"no result after {timeout:.0f} s")
-            chunk = os.read(pipe.fileno(), 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    _, status = os.waitpid(pid, 0)
-    if not chunks:
-        code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-        return Outcome("crash", message=f"child died with exit code {code}")
-    kind, value = pickle.loads(b"".join(chunks))
-    return Outcome("ok", value=value) if kind == "ok" else Outcome("error", message=value)
+    return _Child(pid, read_fd, index, time.monotonic() + timeout, [])

@@ -25,7 +25,7 @@ from transfertune.ir.program import Program
 from transfertune.ir.recipe import ProgramRecipe, Recipe
 from transfertune.ir.target import Target, backend_called, backend_of
 from transfertune.ir.transform import StepResult, apply_program_recipe
-from transfertune.isolated import run_isolated
+from transfertune.isolated import run_isolated_many
 
 
 @dataclass(frozen=True)
@@ -56,14 +56,31 @@ def generate(program: Program, target: Target, variant: str = "baseline",
 
     Raises `RuntimeError` naming the variant when docc fails; the caller records it.
     """
-    if (variant == "recipe") != (recipe is not None):
-        raise ValueError("a recipe goes with variant 'recipe' and only with it")
-    outcome = run_isolated(_generate, program, target, variant, recipe, timeout=timeout)
-    if not outcome.ok:
-        raise RuntimeError(f"code generation of {program.kernel.name}/{variant} failed "
-                           f"({outcome.status}): {outcome.message.strip()}")
-    code, steps, entry = outcome.value
-    return Source(variant, code, tuple(steps), entry)
+    outcome = generate_many(program, target, [(variant, recipe)], timeout)[0]
+    if isinstance(outcome, RuntimeError):
+        raise outcome
+    return outcome
+
+
+def generate_many(program: Program, target: Target, variants: list[tuple[str, Recipe | ProgramRecipe | None]],
+                  timeout: float = 120.0) -> list[Source | RuntimeError]:
+    """`generate` for several (variant, recipe) pairs at once, each in its own forked
+    child, on all cores: docc's passes are single-threaded, and a tuning batch generates
+    a dozen variants before it builds any. A failure comes back as the `RuntimeError`
+    `generate` would raise, in its variant's place."""
+    for variant, recipe in variants:
+        if (variant == "recipe") != (recipe is not None):
+            raise ValueError("a recipe goes with variant 'recipe' and only with it")
+    outcomes = run_isolated_many(_generate, [(program, target, v, r) for v, r in variants], timeout=timeout)
+    out: list[Source | RuntimeError] = []
+    for (variant, _), outcome in zip(variants, outcomes, strict=True):
+        if outcome.ok:
+            code, steps, entry = outcome.value
+            out.append(Source(variant, code, tuple(steps), entry))
+        else:
+            out.append(RuntimeError(f"code generation of {program.kernel.name}/{variant} failed "
+                                    f"({outcome.status}): {outcome.message.strip()}"))
+    return out
 
 
 def _generate(program: Program, target: Target, variant: str,

@@ -8,7 +8,6 @@ every failure is a status on its own `Measurement`.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,10 +101,11 @@ class _Unchanged(Exception):
     """A recipe whose steps all left the program as it was."""
 
 
-def _plan(workload: Workload, target: Target, variant: Variant, benchmark: bool, untouched: Callable[[], str]
-          ) -> _Plan:
-    """How `variant` is built; `untouched()` is the untouched build's code, which a recipe
-    variant is compared with (`_Unchanged` when equal)."""
+def _plan(workload: Workload, target: Target, variant: Variant, benchmark: bool,
+          generated: codegen.Source | RuntimeError | None, untouched: str) -> _Plan:
+    """How `variant` is built from its `generated` code (None for the peers that build
+    none of ours); `untouched` is the untouched build's code, which a recipe variant is
+    compared with (`_Unchanged` when equal)."""
     program = workload.program
     if variant.kind in peers.ARRAY_PEERS:
         if "kernel" not in workload.check or not program.kernel.numpy_peer:
@@ -121,8 +121,10 @@ def _plan(workload: Workload, target: Target, variant: Variant, benchmark: bool,
         entry = check.entry
         return _Plan(codegen.BuildJob(check.code, flags + check.flags), codegen.BuildJob(bench.code, flags + bench.flags),
                      entry)
-    source = codegen.generate(program, target, variant.kind, variant.recipe)
-    if source.steps and source.code == untouched():
+    if isinstance(generated, RuntimeError):
+        raise generated
+    source = generated
+    if source.steps and source.code == untouched:
         raise _Unchanged(f"no step changed the program: {_describe_steps(source)}")
     build = codegen.job_for(source, target)
     return _Plan(build, build, source.entry, _describe_steps(source))
@@ -145,16 +147,23 @@ def measure_variants(kernel: Kernel | Workload, target: Target, size: str, varia
     phases: dict[str, dict[str, float]] = {v.name: {} for v in variants}
     failed: dict[str, Measurement] = {}
     plans: dict[str, _Plan] = {}
-    untouched = functools.cache(lambda: codegen.generate(program, target).code)
+    ours = [v for v in variants if v.kind not in peers.ARRAY_PEERS + peers.C_PEERS]
+    begin = time.perf_counter()
+    asked = [(v.kind, v.recipe) for v in ours]
+    base = asked.index(("baseline", None)) if ("baseline", None) in asked else len(asked)
+    sources = codegen.generate_many(program, target, asked + [("baseline", None)] * (base == len(asked)))
+    generated = dict(zip([v.name for v in ours], sources, strict=False))
+    share = (time.perf_counter() - begin) / max(1, len(ours))
+    untouched = sources[base].code if isinstance(sources[base], codegen.Source) else ""
     for variant in variants:
         begin = time.perf_counter()
         try:
-            plans[variant.name] = _plan(workload, target, variant, benchmark, untouched)
+            plans[variant.name] = _plan(workload, target, variant, benchmark, generated.get(variant.name), untouched)
         except (RuntimeError, CSourceError) as err:
             failed[variant.name] = Measurement(variant.name, "error", message=str(err))
         except _Unchanged as same:
             failed[variant.name] = Measurement(variant.name, "unchanged", message=str(same))
-        phases[variant.name]["generate"] = time.perf_counter() - begin
+        phases[variant.name]["generate"] = time.perf_counter() - begin + (share if variant in ours else 0.0)
     jobs = list(dict.fromkeys(job for p in plans.values() for job in (p.check, p.bench) if job is not None))
     built = dict(zip(jobs, codegen.build_many(jobs), strict=True))
     libraries: dict[str, str] = {}
