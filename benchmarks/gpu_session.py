@@ -14,8 +14,10 @@ Stages, each writing its results as it goes (under ``--work``; what finished is 
   3. transfer: the leave-one-out experiment on gpu-cuda over the tuned kernels (at most
      9 variants, never slower than the plain offload), results in ``loo/``.
 A second run on the same machine resumes (tuning reads the store, the experiment its
-table). Run it through benchmarks/gpu_session.sh, which sets up the environment. Back on
-a CPU machine, ``--publish DIR`` (the unpacked results.tgz) writes the tables to
+table); so does a later session on a GPU of the same fingerprint, from what an earlier one
+published (the seed's measurements of that target, and results/polybench_loo/gpu-cuda).
+Run it through benchmarks/gpu_session.sh, which sets up the environment. Back on a CPU
+machine, ``--publish DIR`` (the unpacked results.tgz) writes the tables to
 results/polybench_loo/gpu-cuda/ and adds ``by_target.gpu-cuda`` to the leave-one-out
 summary; ``transfertune db action=import path=...`` of an export of ``gpu.db`` adds the
 measurements to the seed.
@@ -52,7 +54,9 @@ DESCRIBED = ("NVIDIA sm_90 (described)", "9.0")
 build depends on the architecture alone."""
 
 
-RESULTS = Path(__file__).resolve().parents[1] / "results" / "polybench_loo"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results" / "polybench_loo"
+SEED = ROOT / "data" / "seed"
 PUBLISHED = {"loo/results.csv": "results.csv", "loo/results.md": "results.md", "loo/summary.json": "summary.json",
              "loo/speedups.png": "speedups.png", "tune.md": "tune.md", "preflight.json": "preflight.json",
              "target.json": "target.json", "session.log": "session.log"}
@@ -117,6 +121,7 @@ def main() -> int:
     log(f"target {target.key}: {target.fingerprint.cpu_model}, {target.march}")
     if not _preflight(work):
         return 3
+    _resume_published(work, target)
     left = deadline - time.monotonic()
     stages = (("build", partial(_build, target=target)), ("tune", _tune), ("transfer", _transfer))
     for stage, fn in stages:
@@ -152,6 +157,40 @@ def _preflight(work: Path) -> bool:
             device = f", device {m.device_median * 1e3:.3f} ms" if m.device_median else ""
             log(f"preflight {kernel} MEDIUM {name}: {m.status} {m.median * 1e3:.3f} ms{device} {m.message[-300:]}")
     return report["gemm"]["baseline"]["status"] == "ok"
+
+
+def _resume_published(work: Path, target: Target) -> None:
+    """Start where an earlier session on a GPU of this very fingerprint stopped: the seed's
+    measurements of `target` go into gpu.db (tuning skips the kernels they tuned), and its
+    published leave-one-out rows into loo/ (the experiment skips those kernels). Once per
+    work folder; nothing where the seed has no such target."""
+    from transfertune.db import Storage
+    from transfertune.db.portable import FILES, load
+
+    rows = {name: [json.loads(line) for line in (SEED / f"{name}.jsonl").read_text().splitlines() if line.strip()]
+            for name in FILES}
+    mine = [m for m in rows["measurements"] if m["target"] == target.key]
+    if not mine or (work / "resumed.json").exists():
+        return
+    programs = {tuple(m["program"]) for m in mine}
+    kept = {"measurements": mine, "targets": [t for t in rows["targets"] if t["key"] == target.key],
+            "programs": [p for p in rows["programs"] if (p["suite"], p["name"]) in programs],
+            "recipes": [r for r in rows["recipes"] if r["hash"] in {m["recipe"] for m in mine}]}
+    nests = {h for p in kept["programs"] for h in p["nests"].values()} | {m["nest"] for m in mine if m["nest"]}
+    kept["nests"] = [n for n in rows["nests"] if n["hash"] in nests]
+    folder = work / "published"
+    folder.mkdir(exist_ok=True)
+    for name, items in kept.items():
+        (folder / f"{name}.jsonl").write_text("".join(json.dumps(item) + "\n" for item in items))
+    added = load(Storage(f"sqlite:///{work / 'gpu.db'}"), folder)
+    table = RESULTS / "gpu-cuda"
+    same = (table / "target.json").is_file() and json.loads((table / "target.json").read_text()) == target.to_json()
+    if same and (table / "results.csv").is_file():
+        (work / "loo").mkdir(exist_ok=True)
+        shutil.copyfile(table / "results.csv", work / "loo" / "results.csv")
+    (work / "resumed.json").write_text(json.dumps({"measurements": added, "loo_rows": same}))
+    log(f"resumed from the seed: {added} measurements of {target.key}"
+        + (", and the published leave-one-out rows" if same else ""))
 
 
 def _build(names: list[str], target: Target, work: Path | None, end: float | None) -> None:

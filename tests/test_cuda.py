@@ -269,3 +269,35 @@ def test_a_stencil_can_run_its_rows_along_x():
     kernel = next(c for c in source.code.split("//@@ transfertune file: ") if c.startswith("kernel_"))
     assert "int j1 = __daisy_cuda_indvar_x;" in kernel and "int i1 = __daisy_cuda_indvar_y;" in kernel
     assert "tt_device_resident" in source.code and "cudaMemcpy" not in source.code
+
+
+def test_a_later_gpu_session_starts_where_the_published_one_stopped(tmp_path):
+    """On a GPU of the published run's fingerprint (the H200 of 2026-11-27), the session
+    loads the seed's measurements of that target, so tuning skips the kernels they
+    tuned, and the published leave-one-out rows, so the experiment skips those too."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from transfertune.db import Storage
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_session.py"
+    spec = importlib.util.spec_from_file_location("gpu_session", path)
+    session = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(session)
+    published = json.loads((session.RESULTS / "gpu-cuda" / "target.json").read_text())
+    h200 = target_for(Device(published["fingerprint"]["cpu_model"], "9.0", 143771, 132, "580.159.04", "13.0"))
+    assert h200.to_json() == published
+    session._resume_published(tmp_path, h200)
+    tuned = Storage(f"sqlite:///{tmp_path / 'gpu.db'}").latest_runs(target_name="gpu-cuda", size="LARGE",
+                                                                   variant="tuned")
+    assert {"gemm", "2mm", "jacobi-2d", "heat-3d"} <= set(tuned)
+    rows = (tmp_path / "loo" / "results.csv").read_text().splitlines()
+    assert rows[0].startswith("kernel,target") and len(rows) == 11
+    session._resume_published(tmp_path, h200)  # once per work folder
+    assert json.loads((tmp_path / "resumed.json").read_text())["measurements"] > 100
+    other = target_for(H100)
+    fresh = tmp_path / "other"
+    fresh.mkdir()
+    session._resume_published(fresh, other)  # no such target in the seed: nothing
+    assert not (fresh / "resumed.json").exists()
