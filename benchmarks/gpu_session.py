@@ -76,7 +76,7 @@ def build_kernel(name: str, target: Target) -> dict[str, Any]:
     variants: list[tuple[str, ProgramRecipe | None]] = [("baseline", None), ("docc", None)]
     nests = loop_nests(name, program.sdfg())
     variants += [(f"{probe}@{n.index}", ProgramRecipe({n.index: r}))
-                 for n in nests for probe, r in probes_for(target).items()]
+                 for n in nests for probe, r in probes_for(target, n).items()]
     out, cached = {}, 0
     for label, recipe in variants:
         try:

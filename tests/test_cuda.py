@@ -301,3 +301,17 @@ def test_a_later_gpu_session_starts_where_the_published_one_stopped(tmp_path):
     fresh.mkdir()
     session._resume_published(fresh, other)  # no such target in the seed: nothing
     assert not (fresh / "resumed.json").exists()
+
+
+def test_inner_probes_only_under_a_sequential_outer_loop():
+    """gpu_inner* map the loops inside a nest's outermost loop: measured under a time loop
+    (jacobi-2d), not under a map (gemm), where they only launch once per row."""
+    from transfertune.ir.loopnest import loop_nests
+    from transfertune.tune.probes import UNDER_SEQUENTIAL, probes_for
+
+    target = target_for(H100)
+    (gemm,) = loop_nests("gemm", build_program(get_kernel("gemm")).sdfg())
+    (stencil,) = loop_nests("jacobi-2d", build_program(get_kernel("jacobi-2d")).sdfg())
+    assert (gemm.outermost, stencil.outermost) == ("map", "for")
+    assert not UNDER_SEQUENTIAL & set(probes_for(target, gemm))
+    assert UNDER_SEQUENTIAL <= set(probes_for(target, stencil)) and UNDER_SEQUENTIAL <= set(probes_for(target))

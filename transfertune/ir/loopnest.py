@@ -36,6 +36,15 @@ class LoopNest:
     """docc's own JSON of the cutout, parseable with `StructuredSDFG.parse`."""
 
     @property
+    def outermost(self) -> str:
+        """Kind of the nest's outermost loop: ``map`` (docc found its iterations
+        independent), ``for`` or ``while``."""
+        node = json.loads(self.canonical_json)["root"]
+        while node.get("type") == "sequence" and node.get("children"):
+            node = node["children"][0]
+        return str(node.get("type", ""))
+
+    @property
     def nest_hash(self) -> str:
         """Stable content id: sha256 of the canonical JSON."""
         return hashlib.sha256(self.canonical_json.encode()).hexdigest()

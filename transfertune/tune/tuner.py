@@ -124,9 +124,9 @@ class Tuner:
         """Whether this tuning run measures `recipe` (see `TuneOptions.replayable_only`)."""
         return not self.options.replayable_only or replayable(recipe)
 
-    def probes(self) -> list[Recipe]:
-        """The probes every nest is measured under first (those this run measures)."""
-        return [r for r in probes_for(self.target).values() if self.allowed(r)]
+    def probes(self, nest: LoopNest) -> list[Recipe]:
+        """The probes `nest` is measured under first (those this run measures)."""
+        return [r for r in probes_for(self.target, nest).values() if self.allowed(r)]
 
     def derived(self, program: Program, nest: LoopNest) -> list[Recipe]:
         """Recipes computed from the nest's own code, measured beside the probes: its
@@ -188,7 +188,7 @@ class Tuner:
         for nest in nests:
             self.progress(f"{kernel.name} nest {nest.index + 1}/{len(nests)}")
             context = NestContext(self, trials, nest, rng, seeds)
-            context.evaluate(self.probes() + self.derived(trials.workload.program, nest))
+            context.evaluate(self.probes(nest) + self.derived(trials.workload.program, nest))
             self.strategy.tune(context, self.options.budget)
             tried += len(context.results)
             best = trials.confirm(nest, context.results, careful, self.options.top)
@@ -201,8 +201,7 @@ class Tuner:
     def _missing_probes(self, kernel: Kernel, nests: list[LoopNest]) -> bool:
         """Whether a probe was added since this kernel was tuned: its finished run is then
         stale and the kernel is tuned again (measured candidates still come from the store)."""
-        probes = set(self.probes())
-        return any(not probes <= set(self.known(kernel, nest)) for nest in nests)
+        return any(not set(self.probes(nest)) <= set(self.known(kernel, nest)) for nest in nests)
 
     def _final(self, kernel: Kernel) -> KernelResult | None:
         """A finished earlier run for this kernel, target and size, if there is one."""
