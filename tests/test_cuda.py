@@ -222,9 +222,10 @@ def test_a_time_stepped_stencil_keeps_its_data_on_the_device(tmp_path):
 
 
 def test_a_device_resident_build_gets_device_arrays_and_returns_its_outputs(tmp_path, monkeypatch):
-    """The measuring child's side of residency, with a host library and a stand-in for
-    CuPy: the entry point sees copies (the 'device' arrays), the outputs come back into
-    the caller's arrays, and an input the program scribbled on does not."""
+    """The callers' side of residency, with a host library and a stand-in for CuPy: in the
+    measuring child the entry point sees copies (the 'device' arrays), the outputs come
+    back into the caller's arrays, and an input the program scribbled on does not; a
+    user's compiled program gets every array back."""
     import ctypes
     import sys
     import types
@@ -256,6 +257,13 @@ def test_a_device_resident_build_gets_device_arrays_and_returns_its_outputs(tmp_
     loaded.call({"A": a, "B": b})()
     assert np.array_equal(b, 2.0 * np.arange(5.0)) and np.array_equal(a, np.arange(5.0))
     assert len(seen) == 2 and a.ctypes.data not in seen and b.ctypes.data not in seen
+    # A user's compiled program: every array is an in-place output, so A's scribbles come back too.
+    from transfertune.porting.user import call_library
+
+    program = types.SimpleNamespace(call_values=lambda args: [args["A"], args["B"], 5])
+    out = call_library(str(library), "entry", program, {"A": np.arange(5.0), "B": np.zeros(5)})
+    assert np.array_equal(out["B"], 2.0 * np.arange(5.0)) and np.array_equal(out["A"], -np.ones(5))
+    assert len(seen) == 4
 
 
 def test_a_stencil_can_run_its_rows_along_x():

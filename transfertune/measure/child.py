@@ -70,10 +70,17 @@ def _call(fn: Any, values: list[Any]) -> None:
     fn(*[v.ctypes.data if isinstance(v, np.ndarray) else v for v in values])
 
 
-def _call_resident(fn: Any, values: list[Any], outputs: dict[str, np.ndarray]) -> None:
-    """A device-resident build's call: the host arrays copied to the device (CuPy), the
-    entry point called on device pointers, the outputs copied back into their host
-    arrays. Copies are part of the call, as they are in a build whose host code copies."""
+def is_resident(lib: ctypes.CDLL) -> bool:
+    """Whether a loaded build takes device pointers (it exports `DEVICE_RESIDENT`)."""
+    return hasattr(lib, DEVICE_RESIDENT) and ctypes.c_int.in_dll(lib, DEVICE_RESIDENT).value == 1
+
+
+def call_resident(fn: Any, values: list[Any], outputs: list[np.ndarray]) -> None:
+    """A device-resident build's call: the host arrays among `values` copied to the device
+    (CuPy), the entry point called on device pointers, the `outputs` (some of those host
+    arrays) copied back into place. Copies are part of the call, as they are in a build
+    whose host code copies. The one way any caller (the measuring child, a user's
+    compiled program) calls such a build."""
     try:
         import cupy
     except ImportError as err:
@@ -81,7 +88,7 @@ def _call_resident(fn: Any, values: list[Any], outputs: dict[str, np.ndarray]) -
 
     on_device = {id(v): cupy.asarray(v) for v in values if isinstance(v, np.ndarray)}
     fn(*[on_device[id(v)].data.ptr if isinstance(v, np.ndarray) else v for v in values])
-    for host in outputs.values():
+    for host in outputs:
         host[...] = cupy.asnumpy(on_device[id(host)])
 
 
@@ -142,7 +149,7 @@ class _Loaded:
         lib = ctypes.CDLL(library)
         self.fn = _entry(lib, job["entry"], _values(sample, job["arguments"], job["symbols"]))
         self.native = True
-        self.resident = hasattr(lib, DEVICE_RESIDENT) and ctypes.c_int.in_dll(lib, DEVICE_RESIDENT).value == 1
+        self.resident = is_resident(lib)
         self._set_spin = getattr(lib, "kmp_set_blocktime", None)
         if hasattr(lib, DEVICE_SECONDS):
             self.clock = _DeviceClock(ctypes.c_double.in_dll(lib, DEVICE_SECONDS))
@@ -160,8 +167,8 @@ class _Loaded:
             return partial(self.fn, **args)
         values = _values(args, self.job["arguments"], self.job["symbols"])
         if self.resident:
-            outputs = {name: args[name] for name in _outputs(self.job)}
-            return self.clock.wrap(partial(_call_resident, self.fn, values, outputs))
+            outputs = [args[name] for name in _outputs(self.job)]
+            return self.clock.wrap(partial(call_resident, self.fn, values, outputs))
         return self.clock.wrap(partial(_call, self.fn, values))
 
 

@@ -559,13 +559,21 @@ def _shapes(args: Args) -> str:
 
 
 def call_library(library: str, entry: str, program: Program, args: Args) -> dict[str, np.ndarray]:
-    """Call a compiled program on `args` (in place) and return its arrays."""
+    """Call a compiled program on `args` (in place) and return its arrays. A GPU build
+    that keeps its arrays on the device gets device copies, and every array comes back
+    (the caller's arrays are the function's in-place outputs)."""
+    from transfertune.measure.child import call_resident, is_resident
+
     values = program.call_values(args)
-    fn = getattr(ctypes.CDLL(library), entry)
+    lib = ctypes.CDLL(library)
+    fn = getattr(lib, entry)
     fn.argtypes = [ctypes.c_void_p if isinstance(v, np.ndarray) else ctypes.c_double if isinstance(v, float)
                    else ctypes.c_int64 for v in values]
     fn.restype = None
-    fn(*[v.ctypes.data if isinstance(v, np.ndarray) else v for v in values])
+    if is_resident(lib):
+        call_resident(fn, values, [v for v in values if isinstance(v, np.ndarray)])
+    else:
+        fn(*[v.ctypes.data if isinstance(v, np.ndarray) else v for v in values])
     return {n: v for n, v in args.items() if isinstance(v, np.ndarray)}
 
 
