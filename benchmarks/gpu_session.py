@@ -270,7 +270,7 @@ def _report(work: Path) -> None:
     (work / "tune.md").write_text(to_markdown(table, geomeans(table, "gpu-cuda"), source))
 
 
-def _transfer(names: list[str], work: Path, end: float) -> None:  # noqa: ARG001 - bounded by the run's time-out
+def _transfer(names: list[str], work: Path, end: float) -> None:
     from hydra import compose, initialize_config_dir
 
     from transfertune.db import Storage
@@ -285,8 +285,9 @@ def _transfer(names: list[str], work: Path, end: float) -> None:  # noqa: ARG001
         cfg = compose(config_name="experiment", overrides=[
             f"kernels=[{','.join(kernels)}]", "targets=[gpu-cuda]", "size=LARGE", "~data.sizes.cpu-omp",
             "~data.sizes.cpu-seq", "+data.sizes.gpu-cuda=LARGE", f"db=sqlite:///{work / 'gpu.db'}",
-            f"output_dir={work / 'loo'}", "epochs=40", f"data.cache_dir={work / 'cache'}"])
-    experiment.run(cfg)  # rewrites its table after every kernel: what the time allowed is kept
+            f"output_dir={work / 'loo'}", "epochs=40", f"data.cache_dir={work / 'cache'}",
+            f"time_budget={max(0.0, end - time.monotonic()):.0f}"])
+    experiment.run(cfg)  # rewrites its table after every kernel; starts none it cannot finish by `end`
 
 
 def publish(work: Path, results: Path) -> None:

@@ -185,10 +185,16 @@ def test_polybench_loo_experiment_and_notebook(store, config, tmp_path, capsys):
     from transfertune.commands import experiment
 
     out = tmp_path / "loo"
-    cfg = config("experiment", "kernels=[gemm,syrk]", "targets=[cpu-omp]", "size=MINI", "check_size=MINI",
-                 "folds=2", "epochs=5", "model=small", "repetitions=2", f"db={store}", f"output_dir={out}",
-                 f"data.cache_dir={tmp_path / 'cache'}", "~data.sizes.cpu-seq", "data.sizes.cpu-omp=LARGE")
-    assert experiment.main(cfg) == 0
+    keys = ("experiment", "kernels=[gemm,syrk]", "targets=[cpu-omp]", "size=MINI", "check_size=MINI",
+            "folds=2", "epochs=5", "model=small", "repetitions=2", f"db={store}", f"output_dir={out}",
+            f"data.cache_dir={tmp_path / 'cache'}", "~data.sizes.cpu-seq", "data.sizes.cpu-omp=LARGE")
+    # A bounded session (the GPU's): the first transfer (an encoder trained, two measuring
+    # children started) takes well over half of 1 s, so a second would end past it.
+    assert experiment.main(config(*keys, "time_budget=1")) == 0
+    assert len((out / "results.csv").read_text().splitlines()) == 2
+    assert "time budget of 1 s: stopping before" in capsys.readouterr().out
+    cfg = config(*keys)
+    assert experiment.main(cfg) == 0  # resumes with the other kernel
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["geomean"]) == {"transfer", "polly", "docc", "clang_c", "polly_c", "numpy", "oracle"}
     assert summary["geomean"]["numpy"] > 0  # both kernels have a NumPy formulation

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import platform
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,13 @@ def _run(cfg: DictConfig, tmp: Path) -> dict[str, Any]:
     others = frozenset(s.program for s in data) - set(NAMES)  # recipes are lent by PolyBench kernels only
     bar = tqdm(jobs, desc="polybench_loo", unit="transfer")
     embedders: dict[tuple[str, ...], Embedder] = {}
+    begin, longest = time.monotonic(), 0.0
     for fold, name, target in bar:
+        if cfg.time_budget is not None and time.monotonic() - begin + longest > float(cfg.time_budget):
+            bar.write(f"time budget of {cfg.time_budget} s: stopping before {name} {target} (the longest transfer "
+                      f"took {longest:.0f} s); run again to resume")
+            break
+        started = time.monotonic()
         bar.set_postfix_str(f"{name} {target}")
         key = tuple(sorted(fold))
         if key not in embedders:
@@ -95,6 +102,7 @@ def _run(cfg: DictConfig, tmp: Path) -> dict[str, Any]:
                                   peers=peers_for(kernel, PEERS, reference, here))
         rows.append(_row(name, str(target), result.report, storage, str(cfg.size)))
         _write(rows, out)
+        longest = max(longest, time.monotonic() - started)
         bar.write(f"{name:16s} {target}: transfer {_fmt(rows[-1]['transfer'])}, polly {_fmt(rows[-1]['polly'])}, "
                   f"docc {_fmt(rows[-1]['docc'])}, oracle {_fmt(rows[-1]['oracle'])}, {rows[-1]['variants']} variants")
     return _write(rows, out)
