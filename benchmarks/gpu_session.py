@@ -7,7 +7,7 @@ Stages, each writing its results as it goes (under ``--work``; what finished is 
      reason, instead of spending the device's minutes on failures;
   1. build: every kernel's plain offload, docc's schedule and GPU probes compiled with
      nvcc on all cores, filling the build cache the later stages hit (skipped when the
-     cache came prebuilt and gemm's builds are all in it: ``--prebuild``, made on a CPU
+     cache came prebuilt and holds gemm's untouched build: ``--prebuild``, made on a CPU
      machine by scripts/gpu_wheels.sh);
   2. tune: each kernel at LARGE (its GPU probes), every variant verified
      against NumPy before it is timed, into ``gpu.db``; then the tuning report;
@@ -167,27 +167,31 @@ def _resume_published(work: Path, target: Target) -> None:
     from transfertune.db import Storage
     from transfertune.db.portable import FILES, load
 
-    rows = {name: [json.loads(line) for line in (SEED / f"{name}.jsonl").read_text().splitlines() if line.strip()]
-            for name in FILES}
-    mine = [m for m in rows["measurements"] if m["target"] == target.key]
-    if not mine or (work / "resumed.json").exists():
+    def rows(name: str) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in (SEED / f"{name}.jsonl").read_text().splitlines() if line.strip()]
+
+    if (work / "resumed.json").exists() or target.key not in {t["key"] for t in rows("targets")}:
+        return  # done already, or the seed never saw this GPU: its measurements are not read
+    table = {name: rows(name) for name in FILES}
+    mine = [m for m in table["measurements"] if m["target"] == target.key]
+    if not mine:
         return
     programs = {tuple(m["program"]) for m in mine}
-    kept = {"measurements": mine, "targets": [t for t in rows["targets"] if t["key"] == target.key],
-            "programs": [p for p in rows["programs"] if (p["suite"], p["name"]) in programs],
-            "recipes": [r for r in rows["recipes"] if r["hash"] in {m["recipe"] for m in mine}]}
+    kept = {"measurements": mine, "targets": [t for t in table["targets"] if t["key"] == target.key],
+            "programs": [p for p in table["programs"] if (p["suite"], p["name"]) in programs],
+            "recipes": [r for r in table["recipes"] if r["hash"] in {m["recipe"] for m in mine}]}
     nests = {h for p in kept["programs"] for h in p["nests"].values()} | {m["nest"] for m in mine if m["nest"]}
-    kept["nests"] = [n for n in rows["nests"] if n["hash"] in nests]
+    kept["nests"] = [n for n in table["nests"] if n["hash"] in nests]
     folder = work / "published"
     folder.mkdir(exist_ok=True)
     for name, items in kept.items():
         (folder / f"{name}.jsonl").write_text("".join(json.dumps(item) + "\n" for item in items))
     added = load(Storage(f"sqlite:///{work / 'gpu.db'}"), folder)
-    table = RESULTS / "gpu-cuda"
-    same = (table / "target.json").is_file() and json.loads((table / "target.json").read_text()) == target.to_json()
-    if same and (table / "results.csv").is_file():
+    published = RESULTS / "gpu-cuda"
+    same = (published / "target.json").is_file() and json.loads((published / "target.json").read_text()) == target.to_json()
+    if same and (published / "results.csv").is_file():
         (work / "loo").mkdir(exist_ok=True)
-        shutil.copyfile(table / "results.csv", work / "loo" / "results.csv")
+        shutil.copyfile(published / "results.csv", work / "loo" / "results.csv")
     (work / "resumed.json").write_text(json.dumps({"measurements": added, "loo_rows": same}))
     log(f"resumed from the seed: {added} measurements of {target.key}"
         + (", and the published leave-one-out rows" if same else ""))

@@ -66,8 +66,15 @@ def _values(args: Args, arguments: list[str], symbols: dict[str, list]) -> list[
     return out
 
 
-def _call(fn: Any, values: list[Any]) -> None:
-    fn(*[v.ctypes.data if isinstance(v, np.ndarray) else v for v in values])
+def call_native(fn: Any, values: list[Any], outputs: list[np.ndarray], resident: bool) -> None:
+    """Entry point `fn` called on `values`: arrays as host pointers, or, for a
+    device-resident build, as device copies with the `outputs` copied back
+    (`call_resident`). The one way any caller (the measuring child, a user's compiled
+    program) calls a build."""
+    if resident:
+        call_resident(fn, values, outputs)
+    else:
+        fn(*[v.ctypes.data if isinstance(v, np.ndarray) else v for v in values])
 
 
 def is_resident(lib: ctypes.CDLL) -> bool:
@@ -79,8 +86,7 @@ def call_resident(fn: Any, values: list[Any], outputs: list[np.ndarray]) -> None
     """A device-resident build's call: the host arrays among `values` copied to the device
     (CuPy), the entry point called on device pointers, the `outputs` (some of those host
     arrays) copied back into place. Copies are part of the call, as they are in a build
-    whose host code copies. The one way any caller (the measuring child, a user's
-    compiled program) calls such a build."""
+    whose host code copies."""
     try:
         import cupy
     except ImportError as err:
@@ -166,10 +172,8 @@ class _Loaded:
         if not self.native:
             return partial(self.fn, **args)
         values = _values(args, self.job["arguments"], self.job["symbols"])
-        if self.resident:
-            outputs = [args[name] for name in _outputs(self.job)]
-            return self.clock.wrap(partial(call_resident, self.fn, values, outputs))
-        return self.clock.wrap(partial(_call, self.fn, values))
+        outputs = [args[name] for name in _outputs(self.job)] if self.resident else []
+        return self.clock.wrap(partial(call_native, self.fn, values, outputs, self.resident))
 
 
 def _outputs(job: dict[str, Any]) -> tuple[str, ...]:

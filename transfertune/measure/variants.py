@@ -150,11 +150,13 @@ def measure_variants(kernel: Kernel | Workload, target: Target, size: str, varia
     ours = [v for v in variants if v.kind not in peers.ARRAY_PEERS + peers.C_PEERS]
     begin = time.perf_counter()
     asked = [(v.kind, v.recipe) for v in ours]
-    base = asked.index(("baseline", None)) if ("baseline", None) in asked else len(asked)
-    sources = codegen.generate_many(program, target, asked + [("baseline", None)] * (base == len(asked)))
-    generated = dict(zip([v.name for v in ours], sources, strict=False))
+    if ("baseline", None) not in asked:  # recipes are compared with the untouched code
+        asked.append(("baseline", None))
+    sources = codegen.generate_many(program, target, asked)
+    generated = dict(zip([v.name for v in ours], sources, strict=False))  # the untouched extra, if any, is last
     share = (time.perf_counter() - begin) / max(1, len(ours))
-    untouched = sources[base].code if isinstance(sources[base], codegen.Source) else ""
+    base = sources[asked.index(("baseline", None))]
+    untouched = base.code if isinstance(base, codegen.Source) else ""
     for variant in variants:
         begin = time.perf_counter()
         try:

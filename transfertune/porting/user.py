@@ -562,7 +562,7 @@ def call_library(library: str, entry: str, program: Program, args: Args) -> dict
     """Call a compiled program on `args` (in place) and return its arrays. A GPU build
     that keeps its arrays on the device gets device copies, and every array comes back
     (the caller's arrays are the function's in-place outputs)."""
-    from transfertune.measure.child import call_resident, is_resident
+    from transfertune.measure.child import call_native, is_resident
 
     values = program.call_values(args)
     lib = ctypes.CDLL(library)
@@ -570,10 +570,7 @@ def call_library(library: str, entry: str, program: Program, args: Args) -> dict
     fn.argtypes = [ctypes.c_void_p if isinstance(v, np.ndarray) else ctypes.c_double if isinstance(v, float)
                    else ctypes.c_int64 for v in values]
     fn.restype = None
-    if is_resident(lib):
-        call_resident(fn, values, [v for v in values if isinstance(v, np.ndarray)])
-    else:
-        fn(*[v.ctypes.data if isinstance(v, np.ndarray) else v for v in values])
+    call_native(fn, values, [v for v in values if isinstance(v, np.ndarray)], is_resident(lib))
     return {n: v for n, v in args.items() if isinstance(v, np.ndarray)}
 
 

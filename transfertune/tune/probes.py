@@ -80,9 +80,10 @@ def probes_for(target: Target, nest: LoopNest | None = None) -> dict[str, Recipe
     under an outermost loop that is no map); empty and duplicate recipes are dropped."""
     backend = backend_of(target)
     ops = backend.ops(target)
+    under_map = nest is not None and nest.outermost == "map"
     out: dict[str, Recipe] = {}
     for name, recipe in PROBE_SETS[backend.name].items():
-        if nest is not None and name in UNDER_SEQUENTIAL and nest.outermost == "map":
+        if under_map and name in UNDER_SEQUENTIAL:
             continue
         steps = tuple(s for s in recipe.steps if s.op in ops)
         if steps and Recipe(steps) not in out.values():
