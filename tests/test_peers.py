@@ -59,6 +59,22 @@ def test_c_peers_are_verified_and_timed_with_the_others(tmp_path):
         assert len(results[name].samples) == 2 and results[name].max_error < 1e-12
 
 
+def test_c_peers_get_constant_sizes_as_polybench_main_passes_them(tmp_path):
+    """PolyBench's main passes its sizes as constants, which Polly's tiling and matrix
+    kernels rely on; the peer does the same and refuses arrays of other extents."""
+    from transfertune.suites.polybench.c_source import c_reference
+
+    root = checkout(tmp_path / "pb")
+    kernel = get_kernel("gemm")
+    program = suite_workload(kernel, "MINI", "MINI").program
+    ref = c_reference(program, benchmark_file(root, kernel), {"NI": 20, "NJ": 25, "NK": 30})
+    call = ref.code.strip().splitlines()[-1]
+    assert "kernel_gemm(NI, NJ, NK, " in call and "abort()" in call and "-DNI=20" in ref.flags
+    # Verification data shaped otherwise (Kernel.check_init) gets a build of its own extents.
+    inputs = kernel.init(NI=7, NJ=25, NK=30)
+    assert "-DNI=7" in c_reference(program, benchmark_file(root, kernel), {"NI": 20, "NJ": 25, "NK": 30}, inputs).flags
+
+
 def test_a_wrong_c_peer_is_a_status_not_a_number(tmp_path):
     root = checkout(tmp_path / "pb", scale="1.0")  # drops alpha: wrong
     workload = suite_workload(get_kernel("gemm"), "MINI", "MINI", str(root))

@@ -1,6 +1,7 @@
 """Index, nearest-recipe queries and transfer() on a store with recorded measurements
 (the recorded numbers stand in for a tuning run; transfer itself measures for real)."""
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -190,11 +191,26 @@ def test_polybench_loo_experiment_and_notebook(store, config, tmp_path, capsys):
             f"data.cache_dir={tmp_path / 'cache'}", "~data.sizes.cpu-seq", "data.sizes.cpu-omp=LARGE")
     # A bounded session (the GPU's): the first transfer (an encoder trained, two measuring
     # children started) takes well over half of 1 s, so a second would end past it.
-    assert experiment.main(config(*keys, "time_budget=1")) == 0
+    # Its copy of the database is kept at scratch_db (a new machine's first measurements).
+    scratch = tmp_path / "kept" / "scratch.db"
+    seed_count = len(Storage(store).measurements())
+    assert experiment.main(config(*keys, "time_budget=1", f"scratch_db={scratch}")) == 0
     assert len((out / "results.csv").read_text().splitlines()) == 2
     assert "time budget of 1 s: stopping before" in capsys.readouterr().out
+    first = len(Storage(f"sqlite:///{scratch}").measurements())
+    assert first > seed_count and not scratch.with_suffix(".partial").exists()
+    # The next call resumes the same copy, and times only the peers it is asked for.
+    assert experiment.main(config(*keys, f"scratch_db={scratch}", "peers=[numpy]")) == 0
+    assert len(Storage(f"sqlite:///{scratch}").measurements()) > first
+    second = list(csv.DictReader((out / "results.csv").open()))[1]
+    assert float(second["numpy"]) > 0 and second["polly"] == second["docc"] == ""
+    from benchmarks.experiment_spreads import spreads_table
+
+    table = spreads_table(Storage(f"sqlite:///{scratch}"), "cpu-omp", "MINI")
+    assert "| gemm |" in table and "| syrk |" in table and "(n=5)" in table and "| **largest** |" in table
+    with pytest.raises(ValueError, match="unknown peer 'icc'"):
+        experiment.main(config(*keys, "output_dir=" + str(tmp_path / "other"), "peers=[icc]"))
     cfg = config(*keys)
-    assert experiment.main(cfg) == 0  # resumes with the other kernel
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["geomean"]) == {"transfer", "polly", "docc", "clang_c", "polly_c", "numpy", "oracle"}
     assert summary["geomean"]["numpy"] > 0  # both kernels have a NumPy formulation

@@ -43,9 +43,7 @@ def peers_for(kernel: Kernel, names: tuple[str, ...] | list[str], polybench_c: s
     kernels with a checkout configured, ``numpy`` only where the kernel has a NumPy
     formulation, and only those the target's backend has (a GPU has no Polly, a CPU no CuPy)."""
     out = []
-    for name in names:
-        if name not in ALL:
-            raise ValueError(f"unknown peer {name!r}; known: {', '.join(ALL)}")
+    for name in checked(names):
         if target is not None and name not in backend_of(target).peers:
             continue
         if name in C_PEERS and (not polybench_c or not _polybench(kernel)):
@@ -54,6 +52,14 @@ def peers_for(kernel: Kernel, names: tuple[str, ...] | list[str], polybench_c: s
             continue
         out.append(name)
     return tuple(out)
+
+
+def checked(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """`names` as given, or a clear error naming the first unknown peer (before any work)."""
+    for name in names:
+        if name not in ALL:
+            raise ValueError(f"unknown peer {name!r}; known: {', '.join(ALL)}")
+    return tuple(names)
 
 
 def c_source(kernel: Kernel, polybench_c: str | None) -> str | None:

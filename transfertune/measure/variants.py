@@ -116,7 +116,8 @@ def _plan(workload: Workload, target: Target, variant: Variant, benchmark: bool,
             raise RuntimeError(f"{variant.kind}: no PolyBench/C source for {program.kernel.name} "
                                "(set reference.polybench_c)")
         flags = peers.c_flags(target, variant.kind)
-        check = c_reference(program, workload.c_source, workload.check["params"])
+        check = c_reference(program, workload.c_source, workload.check["params"],
+                            program.kernel.check_arguments(workload.check["params"]))
         bench = c_reference(program, workload.c_source, workload.bench["params"]) if benchmark else check
         entry = check.entry
         return _Plan(codegen.BuildJob(check.code, flags + check.flags), codegen.BuildJob(bench.code, flags + bench.flags),

@@ -27,7 +27,7 @@ from transfertune.index.embedder import Embedder
 from transfertune.index.lookup import RecipeLookup
 from transfertune.ir.target import Fingerprint, backend_of, local_fingerprint, local_target
 from transfertune.measure.peers import COMPARED as PEERS
-from transfertune.measure.peers import peers_for
+from transfertune.measure.peers import checked, peers_for
 from transfertune.measure.variants import Settings, suite_workload
 from transfertune.porting.api import transfer_program
 from transfertune.porting.tables import geomean, plot_speedups, resumed_rows, source_commit, write_csv
@@ -44,12 +44,20 @@ COLUMNS = ("kernel", "target", "baseline_s", *SPEEDUPS, "variants", "seconds", "
 
 
 def scratch_storage(cfg: DictConfig, folder: Path) -> Storage:
-    """A private copy of the experiment's source database, in `folder`."""
-    source = research_store(cfg)
-    export(source, folder / "export")
-    scratch = Storage(f"sqlite:///{folder / 'scratch.db'}")
+    """A private copy of the experiment's source database: in `folder`, or at
+    ``scratch_db`` where set, kept after the run so its measurements can be imported
+    into the seed (a new machine's transfers are its first data); an existing
+    ``scratch_db`` is an interrupted run's copy and is resumed, its measurements kept."""
+    path = Path(str(cfg.scratch_db)).expanduser().resolve() if cfg.get("scratch_db") else folder / "scratch.db"
+    if path.exists():
+        return Storage(f"sqlite:///{path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    export(research_store(cfg), folder / "export")
+    scratch = Storage(f"sqlite:///{path.with_suffix('.partial')}")
     load(scratch, folder / "export")
-    return scratch
+    scratch.engine.dispose()
+    path.with_suffix(".partial").rename(path)  # only a complete copy is ever resumed
+    return Storage(f"sqlite:///{path}")
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -62,6 +70,7 @@ def _run(cfg: DictConfig, tmp: Path) -> dict[str, Any]:
     from transfertune.commands.common import polybench_c
 
     reference = polybench_c(cfg)
+    peers = checked([str(p) for p in cfg.peers])
     kernels = list(NAMES) if cfg.kernels == "all" else [str(k) for k in cfg.kernels]
     storage = scratch_storage(cfg, tmp)
     data = samples(cfg, storage)
@@ -99,7 +108,7 @@ def _run(cfg: DictConfig, tmp: Path) -> dict[str, Any]:
                                   max_variants=cfg.max_variants,
                                   settings=Settings(repetitions=int(cfg.repetitions), check_size=str(cfg.check_size),
                                                     early_stop=1.5), suite="experiment",
-                                  peers=peers_for(kernel, PEERS, reference, here))
+                                  peers=peers_for(kernel, peers, reference, here))
         rows.append(_row(name, str(target), result.report, storage, str(cfg.size)))
         _write(rows, out)
         longest = max(longest, time.monotonic() - started)

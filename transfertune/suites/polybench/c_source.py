@@ -58,9 +58,11 @@ def benchmark_file(root: str | Path, kernel: Kernel) -> Path:
     return path
 
 
-def c_reference(program: Program, source: str | Path, params: dict[str, int]) -> CReference:
+def c_reference(program: Program, source: str | Path, params: dict[str, int],
+                inputs: dict | None = None) -> CReference:
     """The translation unit for `program`'s kernel from PolyBench file `source`, with
-    the size macros of `params`."""
+    the size macros of `params`, or, where `inputs` are given (verification data that
+    `Kernel.check_init` shapes differently), of their arrays' extents."""
     source = Path(source)
     utilities = next((p / "utilities" for p in source.parents if (p / "utilities" / "polybench.c").is_file()), None)
     if utilities is None:
@@ -73,9 +75,17 @@ def c_reference(program: Program, source: str | Path, params: dict[str, int]) ->
     kernel = program.kernel
     probe = kernel.init(**probe_params(kernel))
     c_types = _c_argument_types(program, probe)
-    call = [_argument_for(p, program, probe, c_types) for p in c_params]
+    call, guards = zip(*(_argument_for(p, program, probe, c_types) for p in c_params), strict=True)
     entry = _entry_name(program)
     signature = ", ".join(f"{c_types[a]} {a}" for a in program.arguments)
+    # A size reaches PolyBench's kernel as its macro, a constant, as PolyBench's own main
+    # passes it: compilers propagate it into the kernel, and Polly's tiling and matrix
+    # multiplication kernels depend on it (2mm at LARGE under Polly: 0.12 s with
+    # constant sizes, 0.93 s with the same sizes at run time). The library is built per
+    # size, so a call with other extents is refused.
+    guards = [g for g in guards if g]
+    refuse = (f'if ({" || ".join(guards)}) {{ fputs("transfertune: this PolyBench/C peer was built for other '
+              'sizes\\n", stderr); abort(); } ') if guards else ""
     code = "\n".join([
         f"/* PolyBench/C peer for {kernel.name}, from {source} (built by transfertune). */",
         "#define main transfertune_unused_polybench_main",
@@ -84,9 +94,13 @@ def c_reference(program: Program, source: str | Path, params: dict[str, int]) ->
         f'#line 1 "{source}"',
         text,
         "#undef main",
-        f"void {entry}({signature}) {{ {match.group(1)}({', '.join(call)}); }}",
+        "#include <stdio.h>",
+        "#include <stdlib.h>",
+        f"void {entry}({signature}) {{ {refuse}{match.group(1)}({', '.join(call)}); }}",
         ""])
     dtype = _data_type(probe)
+    if inputs is not None:
+        params = {**params, **_extents(program, probe, inputs)}
     flags = ("-x", "c", "-std=gnu11", f"-I{utilities}", f"-I{source.parent}", f"-D{dtype}",
              *(f"-D{name}={value}" for name, value in sorted(params.items())), "-lm")
     return CReference(code, flags, entry)
@@ -127,22 +141,40 @@ def _c_argument_types(program: Program, probe: dict) -> dict[str, str]:
     return types
 
 
-def _argument_for(param: str, program: Program, probe: dict, c_types: dict[str, str]) -> str:
-    """The entry-point expression PolyBench's `param` gets: an argument of the same name,
-    or for a size (``int ni``) the shape symbol whose probe extent is that size's."""
+def _argument_for(param: str, program: Program, probe: dict, c_types: dict[str, str]) -> tuple[str, str]:
+    """The entry-point expression PolyBench's `param` gets, and the condition under which
+    the call is refused ('' for none): an argument of the same name, or for a size
+    (``int ni``) its macro (``NI``), refused unless the shape symbol whose probe extent is
+    that size's equals it."""
     array = _ARRAY.match(param)
     name = array.group(2) if array else re.findall(r"\w+", param)[-1]
     if array and array.group(1) != "DATA_TYPE":
         raise CSourceError(f"{program.kernel.name}: PolyBench's {name} is {array.group(1)}, not DATA_TYPE; "
                              "the two programs cannot share inputs")
     if name in c_types:
-        return name if array else f"({param.rsplit(name, 1)[0].strip() or 'int'}){name}"
-    size = probe_params(program.kernel).get(name.upper())
-    if size is not None:
-        for symbol, (source, dim) in program.symbols.items():
-            if symbol in c_types and probe[source].shape[dim] == size:
-                return f"(int){symbol}"
+        return (name if array else f"({param.rsplit(name, 1)[0].strip() or 'int'}){name}"), ""
+    symbol = _symbol_of(name.upper(), program, probe)
+    if symbol in c_types:
+        return name.upper(), f"{symbol} != {name.upper()}"
     raise CSourceError(f"{program.kernel.name}: no argument supplies PolyBench's parameter {param!r}")
+
+
+def _symbol_of(size: str, program: Program, probe: dict) -> str | None:
+    """The shape symbol whose extent in the probe inputs is size parameter `size`'s."""
+    extent = probe_params(program.kernel).get(size)
+    return next((symbol for symbol, (array, dim) in program.symbols.items()
+                 if extent is not None and probe[array].shape[dim] == extent), None)
+
+
+def _extents(program: Program, probe: dict, inputs: dict) -> dict[str, int]:
+    """Each size parameter that an array extent carries, read off `inputs`."""
+    out = {}
+    for size in probe_params(program.kernel):
+        symbol = _symbol_of(size, program, probe)
+        if symbol is not None:
+            array, dim = program.symbols[symbol]
+            out[size] = int(inputs[array].shape[dim])
+    return out
 
 
 def _data_type(probe: dict) -> str:
