@@ -12,6 +12,9 @@
 # and tunes their kernels again; everything else still comes from the database.
 # POLYBENCH_C=/path/to/PolyBenchC-4.2.1 also times the C peers (clang_c, polly_c) in every
 # kernel's final run (the checkout is yours: never committed).
+# The work database starts as a copy of data/seed, which holds every machine's measurements,
+# so the export adds this machine's to them (and what this machine finished is not tuned
+# again); FRESH=1 starts from an empty database instead (the export then holds only this run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DB=${DB:-sqlite:///$PWD/data/work/seed.db}
@@ -23,6 +26,9 @@ SUITE=${SUITE:-polybench}
 REFERENCE=()
 [ -n "${POLYBENCH_C:-}" ] && REFERENCE=(reference.polybench_c="$POLYBENCH_C")
 mkdir -p data/work
+if [ -z "${FRESH:-}" ] && [ "$DB" = "sqlite:///$PWD/data/work/seed.db" ] && [ ! -f data/work/seed.db ]; then
+  .venv/bin/transfertune db action=import path=data/seed db="$DB"
+fi
 for target in ${TARGETS:-cpu-omp cpu-seq}; do
   .venv/bin/transfertune tune suite="$SUITE" size="$SIZE" target="$target" budget="$BUDGET" \
     kernels="$KERNELS" repetitions=2 early_stop=1.3 final_repetitions=3 top="$TOP" db="$DB" \

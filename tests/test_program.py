@@ -99,3 +99,17 @@ def test_every_nest_hash_is_independent_of_parse_order():
                            check=True).stdout.split() for step in ("1", "-1")]
     assert runs[0] == runs[1]
     assert len(runs[0]) >= 30
+
+
+def test_floyd_warshall_minimum_is_a_select_clang_can_vectorise():
+    """Written as a conditional expression, docc emits flag-setting branches clang cannot
+    if-convert (0.49x of PolyBench's C under clang -O3); written with `min()` it emits
+    `fmin`, a select."""
+    from transfertune.backends.cpu import CpuBackend
+
+    backend = CpuBackend()
+    program = build_program(get_kernel("floyd-warshall"))
+    code = backend.source(program.sdfg(), backend.local_target("cpu-seq"))
+    assert program.arguments == ("path", "_s0")
+    assert "fmin(" in code
+    assert "else if" not in code

@@ -149,6 +149,83 @@ def distributable(sdfg_json: str, loop_id: int, split: int) -> tuple[bool, str]:
     return True, ""
 
 
+def interchangeable(sdfg_json: str, outer_id: int, inner_id: int) -> tuple[bool, str]:
+    """(True, "") when the loop with element id `inner_id`, directly inside the loop with
+    `outer_id`, may become the outer one; else (False, why).
+
+    Swapping runs instance (o2, n2) before (o1, n1) exactly when o1 runs before o2 and n2
+    before n1, so the swap is legal when no such pair touches one element of an array
+    (one of the two a write). docc's own test let floyd-warshall's ``k`` and ``i`` swap,
+    which is wrong for most graphs (i-k-j is not Floyd-Warshall) yet right on PolyBench's
+    data: the seed held it as a 1.03x recipe. Also refused: accesses in the outer loop's body outside the inner loop (their order
+    relative to the inner loop's would change) and a scalar one iteration of the inner
+    loop leaves for the next (a recurrence runs in another order)."""
+    data = json.loads(sdfg_json)
+    found = _find(data["root"], outer_id, ())
+    if found is None:
+        return False, f"no loop {outer_id}"
+    node, around = found
+    inner = next((loop for loop in _direct_loops(node["root"]) if loop.get("element_id") == inner_id), None)
+    if inner is None or inner["type"] == "while":
+        return False, f"no counted loop {inner_id} directly inside loop {outer_id}"
+    scalars = {name for name, c in data["containers"].items() if c.get("type") == "scalar"}
+    try:
+        accesses = list(_accesses(inner["root"], data))
+        if sum(1 for _ in _accesses(node["root"], data)) != len(accesses):
+            return False, "the outer loop's body has accesses outside the inner loop"
+        written = {name for kind, names in _events(node["root"], scalars) if kind == "write" for name in names}
+        _Definitions(written).visit(inner["root"])
+    except Carried as why:
+        return False, str(why)
+    except Unreadable as why:
+        return False, f"cannot read the loops: {why}"
+    outer, this = _Loop.of(node), _Loop.of(inner)
+    sizes = [str(s) for s in data.get("arguments", []) if data["containers"].get(s, {}).get("type") == "scalar"]
+    for values in SIZES:
+        bound = {name: values[i % len(values)] for i, name in enumerate(sizes)}
+        for first in (a for a in accesses if a.write):
+            for second in (a for a in accesses if a.array == first.array):
+                try:
+                    if (_swapped_pair_meets(around, outer, this, first, second, bound)
+                            or _swapped_pair_meets(around, outer, this, second, first, bound)):
+                        return False, f"swapping {outer.var} and {this.var} reorders two accesses to {first.array}"
+                except Unreadable as why:
+                    return False, f"cannot read an access to {first.array}: {why}"
+    return True, ""
+
+
+def _direct_loops(node: Any) -> Iterator[dict]:
+    """The loops directly below `node` (through sequences and ifs, not through loops)."""
+    if isinstance(node, dict):
+        if node.get("type") in ("for", "map", "while"):
+            yield node
+            return
+        for key, value in node.items():
+            if key != "dataflow" and isinstance(value, dict | list):
+                yield from _direct_loops(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _direct_loops(value)
+
+
+def _swapped_pair_meets(around: tuple[_Loop, ...], outer: _Loop, inner: _Loop, first: _Access,
+                        second: _Access, sizes: dict[str, int]) -> bool:
+    """Whether instances (o1, n1) and (o2, n2) of `outer` and `inner`, o1 running before
+    o2 and n2 before n1, reach one element through `first` in the first instance and
+    `second` in the other."""
+    solver, one, two = _meeting(around, (outer, inner), first, second, sizes)
+    solver.add(_runs_before(outer, one[outer.var], two[outer.var]), _runs_before(inner, two[inner.var], one[inner.var]))
+    return solver.check() != z3.unsat
+
+
+def _runs_before(loop: _Loop, a: Any, b: Any) -> Any:
+    """That iteration `a` of `loop` runs before iteration `b` (loops may count down)."""
+    step = sp.simplify(parse_sizes(loop.update) - sp.Symbol(loop.var))
+    if not step.is_Integer or step == 0:
+        raise Unreadable(f"loop {loop.var} steps by {step}")
+    return a < b if step > 0 else a > b
+
+
 def private_scalars(sdfg_json: str, loop_id: int) -> tuple[bool, str]:
     """(True, "") when every scalar the loop with element id `loop_id` writes may be
     private to an iteration (see module docstring); else (False, why)."""
@@ -334,22 +411,33 @@ def _may_overlap(this: _Loop, outer: tuple[_Loop, ...], first: _Access, second: 
                  sizes: dict[str, int], ordered: bool = False) -> bool:
     """Whether iterations i1 != i2 of `this` (i1 < i2 when `ordered`) can reach one
     element through `first` (in i1) and `second` (in i2)."""
+    solver, one, two = _meeting(outer, (this,), first, second, sizes)
+    solver.add(one[this.var] < two[this.var] if ordered else one[this.var] != two[this.var])
+    return solver.check() != z3.unsat
+
+
+def _meeting(around: tuple[_Loop, ...], tested: tuple[_Loop, ...], first: _Access, second: _Access,
+             sizes: dict[str, int]) -> tuple[z3.Solver, dict[str, Any], dict[str, Any]]:
+    """A solver asking that two instances reach one element, `first` in one and `second`
+    in the other: the loops `around` shared, the `tested` loops and those inside them one
+    copy per instance, each within its bounds; and each instance's loop variables."""
     solver = z3.Solver()
     solver.set("timeout", TIMEOUT_MS)
-    shared = {loop.var: z3.Int(loop.var) for loop in outer}
-    for loop in outer:
+    shared = {loop.var: z3.Int(loop.var) for loop in around}
+    for loop in around:
         solver.add(*_iterates(loop, shared, sizes))
-    indices = []
+    instances, indices = [], []
     for tag, access in (("1", first), ("2", second)):
         names = dict(shared)
-        for loop in (this, *access.loops):
+        loops = (*tested, *access.loops)
+        for loop in loops:
             names[loop.var] = z3.Int(f"{loop.var}#{tag}")
-        for loop in (this, *access.loops):
+        for loop in loops:
             solver.add(*_iterates(loop, names, sizes))
         indices.append(_z3(parse_sizes(access.index), names, sizes, tag))
-    one, two = z3.Int(f"{this.var}#1"), z3.Int(f"{this.var}#2")
-    solver.add(one < two if ordered else one != two, indices[0] == indices[1])
-    return solver.check() != z3.unsat
+        instances.append(names)
+    solver.add(indices[0] == indices[1])
+    return solver, instances[0], instances[1]
 
 
 def _iterates(loop: _Loop, names: dict[str, Any], sizes: dict[str, int]) -> list[Any]:

@@ -16,7 +16,13 @@ from typing import Any
 from docc import sdfg as d
 
 from transfertune.ir.blas import NotMatrixProduct, replace_products
-from transfertune.ir.dependence import find_loop, independent_iterations, private_scalars
+from transfertune.ir.dependence import (
+    distributable,
+    find_loop,
+    independent_iterations,
+    interchangeable,
+    private_scalars,
+)
 from transfertune.ir.recipe import OPERATIONS, ProgramRecipe, Recipe, Step
 
 REPLAYABLE_OPS = frozenset(OPERATIONS) - {"blas"}
@@ -223,8 +229,10 @@ def resolve(root: Any, path: tuple[int, ...]) -> Any:
 
 def transformation_for(step: Step, root: Any, sdfg: d.StructuredSDFG) -> Any:
     """The docc transformation object for `step` on the nest rooted at `root` of `sdfg`.
-    A step that runs a map's iterations at once must also pass our dependence test
-    (`transfertune.ir.dependence`): docc calls some loops maps whose iterations race."""
+    A step that runs a map's iterations at once, swaps two loops or splits one must also
+    pass our dependence test (`transfertune.ir.dependence`): docc calls some loops maps
+    whose iterations race, and lets some loops swap that may not. A split is tested at
+    every point between the loop's children, as docc may split at any of them."""
     loop = resolve(root, step.loop)
     if not isinstance(loop, d.StructuredLoop):
         raise NotApplicable("not a counted loop (while)")
@@ -240,8 +248,16 @@ def transformation_for(step: Step, root: Any, sdfg: d.StructuredSDFG) -> Any:
         inner = resolve(root, tuple(inner_path))
         if not isinstance(inner, d.StructuredLoop):
             raise NotApplicable("inner loop is not a counted loop")
+        legal, why = interchangeable(sdfg.to_json(), loop.element_id, inner.element_id)
+        if not legal:
+            raise NotApplicable(why)
         return d.LoopInterchange(loop, inner)
     if op == "distribute":
+        text = sdfg.to_json()
+        for split in range(1, len(find_loop(json.loads(text)["root"], loop.element_id)["root"]["children"])):
+            legal, why = distributable(text, loop.element_id, split)
+            if not legal:
+                raise NotApplicable(why)
         return d.LoopDistribute(loop)
     if op == "parallelize":
         if not isinstance(loop, d.Map):
