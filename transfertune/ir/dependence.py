@@ -106,46 +106,49 @@ def independent_iterations(sdfg_json: str, loop_id: int) -> tuple[bool, str]:
     return True, ""
 
 
-def distributable(sdfg_json: str, loop_id: int, split: int) -> tuple[bool, str]:
+def distributable(sdfg_json: str, loop_id: int, split: int | None = None) -> tuple[bool, str]:
     """(True, "") when the loop with element id `loop_id` may run as two loops, the first
-    over its body's children before position `split`, the second over the rest; else
-    (False, why). That holds when nothing the second part does in one iteration is touched
-    by the first part in a later iteration (an element of an array, one of the two
-    accesses a write) and no scalar written in one part is named in the other. docc's own
-    test refuses covariance's ``i`` loop (its mirror store ``cov[j, i]`` looks like it
-    could meet a later row's update); this one proves it may be distributed."""
+    over its body's children before position `split`, the second over the rest (`split`
+    None: as one loop per child, which covers a split at any position); else (False, why).
+    That holds when nothing a later part does in one iteration is touched by an earlier
+    part in a later iteration (an element of an array, one of the two accesses a write)
+    and no scalar written in one part is named in another. docc's own test refuses
+    covariance's ``i`` loop (its mirror store ``cov[j, i]`` looks like it could meet a
+    later row's update); this one proves it may be distributed."""
     data = json.loads(sdfg_json)
     found = _find(data["root"], loop_id, ())
     if found is None:
         return False, f"no loop {loop_id}"
     node, outer = found
     children = node["root"]["children"]
-    parts = children[:split], children[split:]
-    if not all(parts):
+    parts = [[child] for child in children] if split is None else [children[:split], children[split:]]
+    if split is not None and not all(parts):
         return False, f"no split at {split} of {len(children)} children"
     this = _Loop.of(node)
     scalars = {name for name, c in data["containers"].items() if c.get("type") == "scalar"}
     try:
         if not sp.simplify(parse_sizes(this.update) - sp.Symbol(this.var)).is_positive:
             raise Unreadable(f"loop {this.var} does not count up")
-        first, second = ([a for child in part for a in _accesses(child, data)] for part in parts)
+        accesses = [[a for child in part for a in _accesses(child, data)] for part in parts]
         written = [{n for kind, names in _events(part, scalars) if kind == "write" for n in names} for part in parts]
         named = [set(_mentions(part, -1, scalars)) for part in parts]
     except Unreadable as why:
         return False, f"cannot read the loop: {why}"
-    shared = (written[0] & named[1]) | (written[1] & named[0])
+    pairs = [(i, j) for j in range(len(parts)) for i in range(j)]
+    shared = set().union(*((written[i] & named[j]) | (written[j] & named[i]) for i, j in pairs))
     if shared:
         return False, f"scalar {sorted(shared)[0]} is written in one part and named in the other"
     sizes = [str(s) for s in data.get("arguments", []) if data["containers"].get(s, {}).get("type") == "scalar"]
     for values in SIZES:
         bound = {name: values[i % len(values)] for i, name in enumerate(sizes)}
-        for late in second:
-            for early in (a for a in first if a.array == late.array and (a.write or late.write)):
-                try:
-                    if _may_overlap(this, outer, late, early, bound, ordered=True):
-                        return False, f"{late.array} is touched by the second part and later by the first"
-                except Unreadable as why:
-                    return False, f"cannot read an access to {late.array}: {why}"
+        for i, j in pairs:
+            for late in accesses[j]:
+                for early in (a for a in accesses[i] if a.array == late.array and (a.write or late.write)):
+                    try:
+                        if _may_overlap(this, outer, late, early, bound, ordered=True):
+                            return False, f"{late.array} is touched by the second part and later by the first"
+                    except Unreadable as why:
+                        return False, f"cannot read an access to {late.array}: {why}"
     return True, ""
 
 

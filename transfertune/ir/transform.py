@@ -231,8 +231,8 @@ def transformation_for(step: Step, root: Any, sdfg: d.StructuredSDFG) -> Any:
     """The docc transformation object for `step` on the nest rooted at `root` of `sdfg`.
     A step that runs a map's iterations at once, swaps two loops or splits one must also
     pass our dependence test (`transfertune.ir.dependence`): docc calls some loops maps
-    whose iterations race, and lets some loops swap that may not. A split is tested at
-    every point between the loop's children, as docc may split at any of them."""
+    whose iterations race, and lets some loops swap that may not. A split is tested as one
+    loop per child, as docc may split between any two of them."""
     loop = resolve(root, step.loop)
     if not isinstance(loop, d.StructuredLoop):
         raise NotApplicable("not a counted loop (while)")
@@ -253,11 +253,9 @@ def transformation_for(step: Step, root: Any, sdfg: d.StructuredSDFG) -> Any:
             raise NotApplicable(why)
         return d.LoopInterchange(loop, inner)
     if op == "distribute":
-        text = sdfg.to_json()
-        for split in range(1, len(find_loop(json.loads(text)["root"], loop.element_id)["root"]["children"])):
-            legal, why = distributable(text, loop.element_id, split)
-            if not legal:
-                raise NotApplicable(why)
+        legal, why = distributable(sdfg.to_json(), loop.element_id)
+        if not legal:
+            raise NotApplicable(why)
         return d.LoopDistribute(loop)
     if op == "parallelize":
         if not isinstance(loop, d.Map):
