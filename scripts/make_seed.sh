@@ -8,6 +8,8 @@
 # (many hours; list KERNELS cheapest first, so an interrupted run has finished the most).
 # The corpus beyond PolyBench (minutes at MEDIUM, under an hour at LARGE per target):
 #   SUITE=corpus BUDGET=4 TOP=1 bash scripts/make_seed.sh     (then SIZE=LARGE the same)
+# RETUNE=true tunes finished kernels again; with a larger BUDGET their search goes on
+# where it stopped (the budget counts the measured candidates the store has).
 # REMEASURE="[blas]" measures recipes with those steps again (after the step learnt more)
 # and tunes their kernels again; everything else still comes from the database.
 # POLYBENCH_C=/path/to/PolyBenchC-4.2.1 also times the C peers (clang_c, polly_c) in every
@@ -32,6 +34,6 @@ fi
 for target in ${TARGETS:-cpu-omp cpu-seq}; do
   .venv/bin/transfertune tune suite="$SUITE" size="$SIZE" target="$target" budget="$BUDGET" \
     kernels="$KERNELS" repetitions=2 early_stop=1.3 final_repetitions=3 top="$TOP" db="$DB" \
-    remeasure="${REMEASURE:-[]}" "${REFERENCE[@]}"
+    retune="${RETUNE:-false}" remeasure="${REMEASURE:-[]}" "${REFERENCE[@]}"
 done
 .venv/bin/transfertune db action=export path=data/seed db="$DB"

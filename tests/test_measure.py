@@ -8,7 +8,7 @@ from transfertune.ir import codegen
 from transfertune.ir.program import build_program
 from transfertune.ir.recipe import Recipe, Step
 from transfertune.ir.target import backend_of, local_target
-from transfertune.measure.child import LIBOMP_SPIN_MS
+from transfertune.measure.child import LIBOMP_SPIN_MS, MAX_ROUNDS, rounds_for
 from transfertune.measure.measurement import Measurement
 from transfertune.measure.runner import base_job, run_resilient
 from transfertune.measure.variants import Settings, Variant, measure_variants
@@ -89,12 +89,30 @@ def test_measure_variants_times_verified_variants_and_reports_skipped_steps(targ
     recipe = Recipe((Step("tile", (), {"size": 4}), Step("parallelize", (9,))))
     results = measure_variants(get_kernel("gemm"), target, "SMALL",
                                [Variant("baseline"), Variant("tiled", recipe)],
-                               Settings(repetitions=3, check_size="MINI"))
+                               Settings(repetitions=3, check_size="MINI", min_seconds=0.0))
     for m in results.values():
         assert m.status == "ok" and len(m.samples) == 3 and m.median > 0
         assert set(m.phases) >= {"generate", "compile", "verify", "benchmark"}
     assert "tile []: applied" in results["tiled"].message
     assert "parallelize [9]: skipped" in results["tiled"].message
+
+
+def test_short_calls_are_timed_in_more_rounds(target):
+    """One call of a sub-millisecond kernel is at the mercy of a single interrupt: its
+    variants are timed in rounds until each had about `min_seconds`, every variant in
+    every round."""
+    results = measure_variants(get_kernel("atax"), target, "MINI", [Variant("baseline"), Variant("numpy")],
+                               Settings(repetitions=3, check_size="MINI", min_seconds=0.05))
+    counts = {len(m.samples) for m in results.values()}
+    assert len(counts) == 1 and 3 < counts.pop() <= MAX_ROUNDS
+
+
+def test_rounds_for_counts_the_pause_before_each_call():
+    assert rounds_for(5, 0.0, 1e-4, 0.0) == 5
+    assert rounds_for(5, 0.2, 1e-4, 0.0) == MAX_ROUNDS
+    assert rounds_for(5, 0.2, 0.02, 0.0) == 10
+    assert rounds_for(5, 0.2, 0.5, 0.0) == 5
+    assert rounds_for(2, 0.2, 1e-4, 0.25) == 2  # a multi-threaded target's settle pause
 
 
 def test_a_recipe_that_changes_nothing_is_unchanged_and_never_timed(target):

@@ -76,10 +76,10 @@ def test_unknown_strategy():
         get_strategy("annealing")
 
 
-def _tuner(url, executor, target="cpu-omp", remeasure=frozenset()):
-    options = TuneOptions(size="SMALL", budget=Budget(variants=2),
+def _tuner(url, executor, target="cpu-omp", remeasure=frozenset(), budget=2, retune=False):
+    options = TuneOptions(size="SMALL", budget=Budget(variants=budget),
                           settings=Settings(repetitions=2, check_size="MINI", early_stop=2.0),
-                          final_repetitions=2, remeasure=remeasure)
+                          final_repetitions=2, remeasure=remeasure, retune=retune)
     return Tuner(Storage(url), executor, target, get_strategy("random", batch=2), options)
 
 
@@ -108,9 +108,16 @@ def test_tune_records_everything_and_resumes(tmp_path):
         executor.shutdown()
     blas = [m for m in storage.measurements(whole_program=False)[nests:] if m.recipe and "blas" in json.dumps(m.recipe)]
     assert not fresh.resumed and blas
+    # ... or when asked to tune again: a larger budget searches on from what was measured
+    executor = make_executor("local")
+    try:
+        deeper = _tuner(url, executor, budget=fresh.variants_tried + 3, retune=True).tune_kernel(get_kernel("gemm"))
+    finally:
+        executor.shutdown()
+    assert not deeper.resumed and deeper.variants_tried > fresh.variants_tried
     table, source = report.rows(storage, "cpu-omp", "SMALL")
     assert [r["kernel"] for r in table] == ["gemm"] and "this machine" in source
-    assert table[0]["tuned_speedup"] > 0 and table[0]["variants_tried"] == result.variants_tried
+    assert table[0]["tuned_speedup"] > 0 and table[0]["variants_tried"] == deeper.variants_tried
 
 
 def test_report_json(tmp_path, config, capsys):

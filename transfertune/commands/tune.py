@@ -18,7 +18,8 @@ def main(cfg: DictConfig) -> int:
         size=str(cfg.size),
         budget=Budget(int(cfg.budget), float(cfg.budget_seconds) if cfg.budget_seconds else None),
         settings=settings(cfg), final_repetitions=int(cfg.final_repetitions), top=int(cfg.top),
-        seed=int(cfg.seed), polybench_c=polybench_c(cfg), remeasure=frozenset(cfg.remeasure or ()))
+        seed=int(cfg.seed), polybench_c=polybench_c(cfg), retune=bool(cfg.retune),
+        remeasure=frozenset(cfg.remeasure or ()))
     executor = make_executor(str(cfg.executor), cfg.dask_address, str(cfg.target))
     selected = kernels(cfg)
     bar = tqdm(selected, desc=f"tune {cfg.size} {cfg.target}", unit="kernel")

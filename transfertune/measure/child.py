@@ -253,7 +253,8 @@ def verify(job: dict[str, Any]) -> None:
 
 
 def benchmark(job: dict[str, Any]) -> None:
-    """Warm up every variant once, then time `repetitions` interleaved rounds.
+    """Warm up every variant once, then time `repetitions` interleaved rounds (more for
+    short calls: `rounds_for`).
 
     Inputs are copied fresh from pristine arrays before every call (outside the timed
     region), so each repetition does the same work; rotating the order each round
@@ -297,7 +298,8 @@ def benchmark(job: dict[str, Any]) -> None:
     timed = [v for v in variants if v not in stopped]
     samples: dict[str, list[float]] = {v: [] for v in timed}
     device: dict[str, list[float]] = {v: [] for v in timed}
-    for rep in range(job["repetitions"]):
+    slowest = max((warmup[v] for v in timed), default=0.0)
+    for rep in range(rounds_for(job["repetitions"], float(job.get("min_seconds") or 0.0), slowest, settle)):
         order = timed[rep % len(timed):] + timed[:rep % len(timed)]
         for variant in order:
             fns[variant].spin(spin.get(variant))
@@ -317,6 +319,25 @@ def benchmark(job: dict[str, Any]) -> None:
         _emit({"variant": variant, "status": "ok", "samples": [warmup[variant]],
                "device_samples": [last] if last is not None else [],
                "message": f"stopped early: warm-up {warmup[variant] / fastest:.1f}x the fastest"})
+
+
+MAX_ROUNDS = 30
+"""The most rounds `rounds_for` gives short calls: enough for a median of
+sub-millisecond calls to settle, few enough that the samples stored stay small."""
+
+
+def rounds_for(repetitions: int, min_seconds: float, slowest: float, settle: float) -> int:
+    """How many interleaved rounds to time: `repetitions`, or more where the calls are
+    short, so that the slowest variant (its warm-up took `slowest` seconds) is timed for
+    about `min_seconds` of wall time, at most `MAX_ROUNDS`. The pause before each call
+    (`settle`) counts, so on multi-threaded targets short kernels keep `repetitions`.
+
+    Why: one call of a sub-millisecond kernel is at the mercy of a single interrupt;
+    five of them gave spreads of 26-37% on jacobi-1d at LARGE (0.4 ms, cpu-seq), too
+    wide to tell whether it trails the C source."""
+    if min_seconds <= 0:
+        return repetitions
+    return max(repetitions, min(MAX_ROUNDS, int(min_seconds / max(slowest + settle, 1e-6))))
 
 
 def main() -> None:

@@ -46,6 +46,9 @@ class Settings:
     tolerance: float = 1e-6
     timeout: float = 300.0
     """Seconds one run of one variant may take before it counts as hung."""
+    min_seconds: float = 0.2
+    """Short calls are repeated beyond `repetitions` until each variant has been timed for
+    about this long (`transfertune.measure.child.rounds_for`)."""
     early_stop: float | None = None
     """Skip the repetitions of a variant whose warm-up is this many times slower than
     the fastest warm-up in the same run (tuning only: peers are always fully timed)."""
@@ -216,7 +219,8 @@ def measure_variants(kernel: Kernel | Workload, target: Target, size: str, varia
         job = base_job(program, "benchmark", {n: bench_libraries[n] for n in correct}, entry) | workload.bench
         spin = {n: ms for n in correct if plans[n].bench
                 and (ms := backend_of(target).spin_ms(target, plans[n].bench.code)) is not None}
-        timed = run_resilient(job | {"repetitions": settings.repetitions, "early_stop": settings.early_stop,
+        timed = run_resilient(job | {"repetitions": settings.repetitions, "min_seconds": settings.min_seconds,
+                                     "early_stop": settings.early_stop,
                                      "settle": SETTLE if target.threads > 1 else 0.0, "spin_ms": spin},
                               target, budget, on_event, call_timeout=settings.timeout)
         for name in correct:

@@ -47,6 +47,10 @@ class TuneOptions:
     replayable_only: bool = False
     """Measure only recipes docc's client can replay (the service's farm: a library call it
     could never lend would only spend the budget)."""
+    retune: bool = False
+    """Tune kernels again that have a finished run. The budget counts the nest's stored
+    candidates too, so a larger budget continues the search where it stopped (kernels
+    a first pass left behind a peer get a deeper search without repeating a measurement)."""
     remeasure: frozenset[str] = frozenset()
     """Operations whose recipes are measured again although the store has them, and whose
     kernels are tuned again: after a step learnt to do more (the library call learnt rank
@@ -167,7 +171,7 @@ class Tuner:
     def tune_kernel(self, kernel: Kernel) -> KernelResult:
         """Tune a suite kernel at the tuning size (or return its finished earlier run)."""
         nests = loop_nests(kernel.name, build_program(kernel).sdfg())
-        previous = self._final(kernel)
+        previous = None if self.options.retune else self._final(kernel)
         if previous is not None and not self._missing_probes(kernel, nests):
             return previous
         return self.tune(self.trials(kernel), nests)
