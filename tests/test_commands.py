@@ -24,8 +24,9 @@ def test_verify_peers_polly_and_docc(config, capsys):
     out = capsys.readouterr().out
     failed = [line for line in out.splitlines() if " FAIL " in line]
     # Known peer bugs, reported as such at every size: Polly 19 crashes (signal 11) on 3mm,
-    # docc's own schedule of trmm computes wrong values (../shared/docs/docc-0.8.1-notes.md).
-    known = {"3mm": "polly=crash", "trmm": "docc=wrong"}
+    # docc's own schedule of trmm computes wrong values (../shared/docs/docc-0.8.1-notes.md),
+    # and so does its schedule of floyd-warshall on the random weights it is verified with.
+    known = {"3mm": "polly=crash", "trmm": "docc=wrong", "floyd-warshall": "docc=wrong"}
     assert all(known.get(line.split()[0], "?") in line for line in failed), out
     assert code == (1 if failed else 0), out
     assert "polly=ok" in out and "docc=ok" in out

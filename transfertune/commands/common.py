@@ -21,7 +21,7 @@ def kernels(cfg: DictConfig) -> list[Kernel]:
 def settings(cfg: DictConfig) -> Settings:
     early = cfg.get("early_stop")
     return Settings(repetitions=int(cfg.repetitions), check_size=str(cfg.check_size),
-                    tolerance=float(cfg.tolerance), timeout=float(cfg.timeout),
+                    tolerance=float(cfg.tolerance), timeout=float(cfg.timeout), min_seconds=float(cfg.min_seconds),
                     early_stop=float(early) if early else None)
 
 

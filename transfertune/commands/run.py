@@ -26,8 +26,9 @@ def main(cfg: DictConfig) -> int:
         variants.append(Variant("recipe", load_recipe(str(cfg.recipe))))
     workload = suite_workload(kernel, size, str(cfg.check_size), reference)
     results = measure_variants(workload, target, size, variants, settings(cfg), on_event=_progress)
+    runs = max((len(m.samples) for m in results.values()), default=0)
     print(f"{kernel.name} {size} on {target.name} ({target.fingerprint.cpu_model}, "
-          f"{target.threads} thread(s)); median of {cfg.repetitions} runs, ± half the range")
+          f"{target.threads} thread(s)); median of {runs} runs, ± half the range")
     for name, m in results.items():
         line = f"  {name:9s} {fmt_time(m):>20s}"
         if m.ok:
