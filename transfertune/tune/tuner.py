@@ -50,7 +50,8 @@ class TuneOptions:
     retune: bool = False
     """Tune kernels again that have a finished run. The budget counts the nest's stored
     candidates too, so a larger budget continues the search where it stopped (kernels
-    a first pass left behind a peer get a deeper search without repeating a measurement)."""
+    a first pass left behind a peer get a deeper search; the search measures no stored
+    candidate again, only the final confirmation of the best does)."""
     remeasure: frozenset[str] = frozenset()
     """Operations whose recipes are measured again although the store has them, and whose
     kernels are tuned again: after a step learnt to do more (the library call learnt rank
