@@ -310,3 +310,46 @@ def test_a_loop_docc_left_sequential_is_parallelised_once_proven_independent():
     checked = measure_variants(get_kernel("adi"), local_target("cpu-omp"), "SMALL", [Variant("sweeps", sweeps)],
                                benchmark=False)
     assert checked["sweeps"].status == "ok", checked["sweeps"].message
+
+
+def test_a_dot_product_docc_leaves_sequential_is_summed_in_a_register_and_vectorised():
+    """docc reads ``A[i, j] += ...`` as a reduction but cholesky's ``A[i, j] -= A[i, k] *
+    A[j, k]`` as a plain loop, whose sum clang keeps in order, one add latency a term. Our
+    test proves it a sum into one element that no other access reaches; summed in a local
+    buffer and vectorised, the program verifies. A sum one of whose terms reads its own
+    element is refused, and the search is offered the buffer as a move."""
+    import numpy as np
+
+    from transfertune.ir import codegen
+    from transfertune.ir.dependence import accumulation
+    from transfertune.ir.nest_json import walk
+    from transfertune.ir.program import parse_program
+    from transfertune.ir.stride import stride_recipe
+    from transfertune.ir.target import local_target
+    from transfertune.measure.variants import Variant, measure_variants
+    from transfertune.porting.user import user_kernel
+    from transfertune.tune.space import legal_moves
+    from tests import user_kernels
+
+    def loop_id(sdfg_json: str, var: str) -> int:
+        return next(n["element_id"] for n, _, _ in walk(json.loads(sdfg_json)["root"]) if n.get("indvar") == var)
+
+    cholesky = build_program(get_kernel("cholesky")).sdfg_json
+    assert accumulation(cholesky, loop_id(cholesky, "k")) == ("A", "")
+    assert accumulation(cholesky, loop_id(cholesky, "j"))[0] is None
+    func = user_kernels.sum_reaching_itself
+    args = {"A": np.ones((11, 11)), "y": np.ones(11)}
+    reaching = parse_program(user_kernel(func, args), args).sdfg_json
+    assert accumulation(reaching, loop_id(reaching, "k")) == (None, "another access to y may reach the element summed into")
+
+    summed = stride_recipe(cholesky, 0, openmp=False)
+    buffer = Step("local_storage", (0, 0), {"container": "A", "direction": "out"})
+    assert summed.steps[2:] == (buffer, Step("vectorize", (0, 0)))
+    _, results = apply_recipe(build_program(get_kernel("cholesky")).sdfg(), summed)
+    assert all(r.applied for r in results), results
+    target = local_target("cpu-seq")
+    code = codegen.generate(build_program(get_kernel("cholesky")), target, "recipe", summed).code
+    assert code.count("#pragma clang loop vectorize(enable)") == 2
+    assert buffer in legal_moves(build_program(get_kernel("cholesky")).sdfg(), 0, target)
+    checked = measure_variants(get_kernel("cholesky"), target, "SMALL", [Variant("summed", summed)], benchmark=False)
+    assert checked["summed"].status == "ok", checked["summed"].message

@@ -132,3 +132,9 @@ def gram_then_damp(C: np.ndarray, A: np.ndarray) -> None:
                 C[i, j] += A[i, k] * A[j, k]
         for k2 in range(A.shape[1]):
             A[i, k2] *= 0.5
+
+
+def sum_reaching_itself(A: np.ndarray, y: np.ndarray) -> None:
+    for i in range(A.shape[0]):
+        for k in range(A.shape[0]):
+            y[i] -= A[i, k] * y[k]  # at k == i the sum reads its own element: no reordering

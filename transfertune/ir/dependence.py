@@ -251,6 +251,78 @@ def private_scalars(sdfg_json: str, loop_id: int) -> tuple[bool, str]:
     return True, ""
 
 
+ACCUMULATING = {"fp_add": 2, "fp_sub": 3}
+"""docc's tasklet codes an accumulation may update its element with (`accumulation`)."""
+
+
+def accumulation(sdfg_json: str, loop_id: int) -> tuple[str | None, str]:
+    """(array, "") when the innermost ``for`` loop with element id `loop_id` is a sum into one
+    element of `array`: the one element the loop writes, at an index its variable does not
+    move, updated as ``e = e + x`` or ``e = e - x``, touched by no other access of the loop
+    (z3, as `independent_iterations`), with every scalar it writes private to an iteration;
+    else (None, why).
+
+    docc calls only ``e = e + x`` a reduction, so it vectorises ``y[i] += A[i, k] * x[k]``
+    but not the same loop with ``-=`` (cholesky's and lu's dot products). Either is a sum
+    whose terms may be added in any order (``e - x`` is ``e + (-x)``, exactly), which
+    is what lets clang split it across SIMD lanes; the result differs from the sequential
+    one by rounding only, and every variant is verified."""
+    data = json.loads(sdfg_json)
+    found = _find(data["root"], loop_id, ())
+    if found is None:
+        return None, f"no loop {loop_id}"
+    node, outer = found
+    if node["type"] != "for" or node.get("sub_type") != "for":
+        return None, "not a sequential for loop"
+    blocks = list(loop_blocks(node["root"], kinds=("block", "assignment_block")))
+    if any(loops for _, loops in blocks) or any(b["type"] != "block" for b, _ in blocks):
+        return None, "not an innermost loop of plain statements"
+    try:
+        accesses = list(_accesses(node["root"], data))
+    except Unreadable as why:
+        return None, f"cannot read the loop: {why}"
+    written = {(a.array, a.index) for a in accesses if a.write}
+    if len(written) != 1:
+        return None, f"the loop writes {len(written)} array elements, not one"
+    array, index = next(iter(written))
+    if sp.Symbol(node["indvar"]) in parse_sizes(index).free_symbols:
+        return None, f"the element of {array} it writes moves with the loop"
+    if not any(_updates_itself(block, array, index) for block, _ in blocks):
+        return None, f"{array}[{index}] is not updated by an addition or a subtraction of itself"
+    same = [a for a in accesses if a.array == array and a.index == index]
+    if len(same) != 2:
+        return None, f"{array}[{index}] is touched more than by its update"
+    this, target = _Loop.of(node), next(a for a in same if a.write)
+    sizes = [str(s) for s in data.get("arguments", []) if data["containers"].get(s, {}).get("type") == "scalar"]
+    for values in SIZES:
+        bound = {name: values[i % len(values)] for i, name in enumerate(sizes)}
+        for other in (a for a in accesses if a.array == array and a.index != index):
+            try:
+                if _may_overlap(this, outer, target, other, bound):
+                    return None, f"another access to {array} may reach the element summed into"
+            except Unreadable as why:
+                return None, f"cannot read an access to {array}: {why}"
+    private, why = private_scalars(sdfg_json, loop_id)
+    return (array, "") if private else (None, why)
+
+
+def _updates_itself(block: dict, array: str, index: str) -> bool:
+    """Whether `block` writes `array[index]` from an addition or subtraction whose first
+    operand (either operand of an addition) reads `array[index]`."""
+    nodes = {n["element_id"]: n for n in block["dataflow"]["nodes"]}
+    edges = block["dataflow"]["edges"]
+    for write in edges:
+        if nodes.get(write["dst"], {}).get("data") != array or write.get("subset") != [index]:
+            continue
+        tasklet = nodes.get(write["src"], {})
+        if tasklet.get("type") != "tasklet" or tasklet.get("code") not in ACCUMULATING.values():
+            return False
+        operands = tasklet["inputs"] if tasklet["code"] == ACCUMULATING["fp_add"] else tasklet["inputs"][:1]
+        return any(e["dst"] == write["src"] and e["dst_conn"] in operands and e.get("subset") == [index]
+                   and nodes.get(e["src"], {}).get("data") == array for e in edges)
+    return False
+
+
 class _Definitions:
     """Walks a loop body in program order, keeping the scalars every iteration has
     written so far; a read of a scalar the loop writes, before that, is carried from the

@@ -11,12 +11,13 @@ LARGE: 1.7x after transfer, 10x in this order, on this project's Xeon).
 applies it and it lowers the *strided cost* (array accesses in an innermost loop that move
 by more than one element per iteration, each weighted by `BASE` per enclosing loop, so the
 deepest statements count most). A distribution counts through the interchanges it enables.
-The order is then finished with vectorisation of the innermost loops and, on OpenMP
+The order is then finished with vectorisation of the innermost loops (a dot product summed
+in a local buffer first, `_Search.summed`) and, on OpenMP
 targets, a parallel loop around each group of the deepest statements (a stencil's
 statements inside its time loop each get their own: heat-3d 2x at LARGE). A nest already
-in stride order still gets that finish where it has a parallel loop. The result is an ordinary recipe: transfer offers it as a
-fact about the nest's code (like the library call), the tuner measures it beside the
-probes, and it is verified and timed like every other variant.
+in stride order still gets that finish where it has a parallel loop or a dot product. The
+result is an ordinary recipe: transfer offers it as a fact about the nest's code (like the
+library call), the tuner measures it beside the probes, and it is verified and timed like every other variant.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ from typing import Any
 import sympy as sp
 from docc import sdfg as d
 
-from transfertune.ir.dependence import loop_blocks
+from transfertune.ir.dependence import accumulation, loop_blocks
 from transfertune.ir.program import Program
 from transfertune.ir.recipe import Recipe, Step
 from transfertune.ir.symbolic import parse_sizes
 from transfertune.ir.target import Target, backend_of
-from transfertune.ir.transform import apply_recipe, child_loops, loop_paths
+from transfertune.ir.transform import NotApplicable, apply_recipe, child_loops, loop_paths, resolve
 from transfertune.isolated import run_isolated
 
 BASE = 64
@@ -97,7 +98,7 @@ class _Search:
         ordered = self.sdfg(steps)
         leaves = [p for p in _paths(ordered, self.nest)
                   if not any(_is_loop(c) for body in _bodies(ordered, self.nest, p) for c in body)]
-        finish = [Step("vectorize", path) for path in leaves]
+        finish = [step for path in leaves for step in self.summed(steps, path)]
         if openmp:  # per deepest statement group, the outermost loop around it that is a parallel map
             depth = max(map(len, leaves), default=0)
             finish = [Step("parallelize", leaf[:n]) for leaf in leaves if len(leaf) == depth
@@ -107,8 +108,26 @@ class _Search:
                 continue
             if self.json((*steps, step)) is not None:
                 steps = (*steps, step)
-        moved_or_parallel = any(s.op in ("distribute", "interchange", "parallelize") for s in steps)
-        return Recipe(steps) if moved_or_parallel else None
+        changed = any(s.op in ("distribute", "interchange", "parallelize", "local_storage") for s in steps)
+        return Recipe(steps) if changed else None
+
+    def summed(self, steps: tuple[Step, ...], path: tuple[int, ...]) -> list[Step]:
+        """The finish of an innermost loop: vectorise it, and where it sums into one array
+        element (`accumulation`: a dot product), sum in a local buffer first. In memory the
+        element may alias what the loop reads, so clang keeps every partial sum in order,
+        one add latency each; in a local buffer it is a register that vectorises
+        (cholesky at LARGE, AMD EPYC: 5.5x over the untouched build, Polly on the C 1.5x)."""
+        sdfg = self.sdfg(steps)
+        text = sdfg.to_json()
+        for part in range(self.nest, len(_roots(sdfg))):
+            try:
+                loop = resolve(_roots(sdfg)[part], path)
+            except NotApplicable:
+                continue
+            array, _ = accumulation(text, loop.element_id)
+            if array is not None:
+                return [Step("local_storage", path, {"container": array, "direction": "out"}), Step("vectorize", path)]
+        return [Step("vectorize", path)]
 
     def best_with(self, steps: tuple[Step, ...], move: Step, depth: int) -> tuple[float, tuple[Step, ...]] | None:
         """(cost, steps) after `move`, or None if docc does not apply it. A distribution

@@ -17,6 +17,7 @@ from docc import sdfg as d
 
 from transfertune.ir.blas import NotMatrixProduct, replace_products
 from transfertune.ir.dependence import (
+    accumulation,
     distributable,
     find_loop,
     independent_iterations,
@@ -110,8 +111,8 @@ def apply_recipe(sdfg: d.StructuredSDFG, recipe: Recipe, nest: int = 0, recorder
                 results.append(result)
                 continue
             try:
-                if step.op == "parallelize" and recorder is None:
-                    sdfg = _as_map(sdfg, _root(manager, part), step)
+                if step.op in SEMANTIC_REWRITES and recorder is None:
+                    sdfg = SEMANTIC_REWRITES[step.op](sdfg, _root(manager, part), step)
                     builder = d.StructuredSDFGBuilder(sdfg)
                     manager = d.AnalysisManager(builder)
                 transformation = transformation_for(step, _root(manager, part), sdfg)
@@ -155,6 +156,32 @@ def _as_map(sdfg: d.StructuredSDFG, root: Any, step: Step) -> d.StructuredSDFG:
     node = find_loop(data["root"], loop.element_id)
     node["type"] = node["sub_type"] = "map"
     return d.StructuredSDFG.parse(json.dumps(data))
+
+
+def _as_reduction(sdfg: d.StructuredSDFG, root: Any, step: Step) -> d.StructuredSDFG:
+    """`sdfg` with the loop `step` vectorises marked a reduction, where docc left it a
+    sequential ``for`` but our own test proves it a sum into one array element
+    (`transfertune.ir.dependence.accumulation`: cholesky's ``A[i, j] -= A[i, k] * A[j, k]``,
+    which docc reads as a reduction only when written with ``+=``). docc's reductions are
+    sums, and so is a subtraction of every term. `sdfg` itself for any other loop: docc
+    then decides alone."""
+    loop = resolve(root, step.loop)
+    if type(loop) is not d.For:
+        return sdfg
+    text = sdfg.to_json()
+    array, _ = accumulation(text, loop.element_id)
+    if array is None:
+        return sdfg
+    data = json.loads(text)
+    node = find_loop(data["root"], loop.element_id)
+    node["sub_type"], node["reductions"] = "reduce", [{"container": array, "op": "add"}]
+    return d.StructuredSDFG.parse(json.dumps(data))
+
+
+SEMANTIC_REWRITES = {"parallelize": _as_map, "vectorize": _as_reduction}
+"""Steps that may first rewrite the SDFG's JSON, where our own proof shows a loop to be
+more than docc made it (a map, a reduction). docc's client replays docc's steps only,
+so a recorded recipe does without them."""
 
 
 def _library_call(sdfg: d.StructuredSDFG, manager: d.AnalysisManager, step: Step,
@@ -274,21 +301,22 @@ def transformation_for(step: Step, root: Any, sdfg: d.StructuredSDFG) -> Any:
     if op == "shared_storage":
         return d.InLocalStorage(loop, _access_node(loop, step.params["container"]), "NV_Shared")
     if op == "local_storage":
-        node = _access_node(loop, step.params["container"])
-        if step.params["direction"] == "in":
-            return d.InLocalStorage(loop, node)
-        return d.OutLocalStorage(loop, node)
+        outward = step.params["direction"] != "in"
+        node = _access_node(loop, step.params["container"], written=outward)
+        return d.OutLocalStorage(loop, node) if outward else d.InLocalStorage(loop, node)
     raise NotApplicable(f"unknown op {op}")
 
 
-def _access_node(loop: Any, container: str) -> Any:
-    """The first access node of `container` inside `loop`'s body."""
+def _access_node(loop: Any, container: str, written: bool = False) -> Any:
+    """The first access node of `container` inside `loop`'s body (`written`: the first
+    one written, for an out-direction buffer: docc refuses the node a statement reads)."""
     stack = [loop.body]
     while stack:
         node = stack.pop(0)
         if isinstance(node, d.Block):
             for data in node.dataflow.data_nodes:
-                if isinstance(data, d.AccessNode) and data.data == container:
+                if isinstance(data, d.AccessNode) and data.data == container and (
+                        not written or node.dataflow.in_degree(data) > 0):
                     return data
         elif isinstance(node, d.StructuredLoop | d.While):
             stack.append(node.body)

@@ -171,9 +171,10 @@ class Tuner:
 
     def tune_kernel(self, kernel: Kernel) -> KernelResult:
         """Tune a suite kernel at the tuning size (or return its finished earlier run)."""
-        nests = loop_nests(kernel.name, build_program(kernel).sdfg())
+        program = build_program(kernel)
+        nests = loop_nests(kernel.name, program.sdfg())
         previous = None if self.options.retune else self._final(kernel)
-        if previous is not None and not self._missing_probes(kernel, nests):
+        if previous is not None and not self._stale(kernel, program, nests):
             return previous
         return self.tune(self.trials(kernel), nests)
 
@@ -203,10 +204,12 @@ class Tuner:
                                         tried=tried)
         return KernelResult(kernel.name, recipe, results, tried, results["tuned"].phases["tuning"])
 
-    def _missing_probes(self, kernel: Kernel, nests: list[LoopNest]) -> bool:
-        """Whether a probe was added since this kernel was tuned: its finished run is then
-        stale and the kernel is tuned again (measured candidates still come from the store)."""
-        return any(not set(self.probes(nest)) <= set(self.known(kernel, nest)) for nest in nests)
+    def _stale(self, kernel: Kernel, program: Program, nests: list[LoopNest]) -> bool:
+        """Whether a probe was added, or a nest's derived recipe changed (a new step the
+        stride order uses), since this kernel was tuned: its finished run is then stale and
+        the kernel is tuned again (measured candidates still come from the store)."""
+        return any(not set(self.probes(nest) + self.derived(program, nest)) <= set(self.known(kernel, nest))
+                   for nest in nests)
 
     def _final(self, kernel: Kernel) -> KernelResult | None:
         """A finished earlier run for this kernel, target and size, if there is one."""
