@@ -209,3 +209,31 @@ def test_portable_export_round_trip_is_idempotent(url, gemm_nest, tmp_path):
     assert target.nests() == source.nests()
     with pytest.raises(ValueError, match="not an export"):
         load(target, tmp_path)
+
+
+def test_the_index_embeds_a_measured_nest_that_no_program_lists(tmp_path, gemm_nest):
+    """A kernel whose code changed keeps its program's link to the old nest at that
+    position; the new nest's measurements name it without a link. The recipe index still
+    embeds it (floyd-warshall's new nest once stopped the AMD leave-one-out with a KeyError)."""
+    import numpy as np
+
+    from transfertune.index.build import build_index
+
+    class Lengths:
+        """Embeds a nest as its JSON's length: enough to build an index."""
+
+        dim, checkpoint_hash = 1, "lengths"
+
+        def embed(self, texts: list[str]) -> np.ndarray:
+            return np.array([[float(len(t))] for t in texts], dtype=np.float32)
+
+    storage = Storage(f"sqlite:///{tmp_path / 'tt.db'}")
+    changed = loop_nests("gemm", build_program(get_kernel("2mm")).sdfg())[0]  # the "new code" at position 0
+    for nest, run in ((gemm_nest, "before"), (changed, "after")):
+        for m, recipe in ((Measurement("baseline", "ok", (2.0,)), None), (Measurement("recipe", "ok", (1.0,)), RECIPE)):
+            storage.record(m, kernel=get_kernel("gemm"), target=local_target("cpu-seq"), size="MINI", run=run,
+                           nest=nest, recipe=recipe, suite="experiment")
+    assert [h for _, h, _, _, _ in storage.nests()] == [gemm_nest.nest_hash]
+    assert storage.canonical_nests()[changed.nest_hash] == changed.canonical_json
+    _, indexed = build_index(storage, Lengths(), "cpu-seq", "MINI")
+    assert {n.nest_hash for n in indexed} == {gemm_nest.nest_hash, changed.nest_hash}

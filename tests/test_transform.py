@@ -320,6 +320,7 @@ def test_a_dot_product_docc_leaves_sequential_is_summed_in_a_register_and_vector
     element is refused, and the search is offered the buffer as a move."""
     import numpy as np
 
+    from tests import user_kernels
     from transfertune.ir import codegen
     from transfertune.ir.dependence import accumulation
     from transfertune.ir.nest_json import walk
@@ -329,7 +330,6 @@ def test_a_dot_product_docc_leaves_sequential_is_summed_in_a_register_and_vector
     from transfertune.measure.variants import Variant, measure_variants
     from transfertune.porting.user import user_kernel
     from transfertune.tune.space import legal_moves
-    from tests import user_kernels
 
     def loop_id(sdfg_json: str, var: str) -> int:
         return next(n["element_id"] for n, _, _ in walk(json.loads(sdfg_json)["root"]) if n.get("indvar") == var)

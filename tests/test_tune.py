@@ -99,6 +99,16 @@ def test_tune_records_everything_and_resumes(tmp_path):
     # a second run finds the finished kernel in the database and measures nothing
     again = _tuner(url, make_executor("local")).tune_kernel(get_kernel("gemm"))
     assert again.resumed and len(storage.measurements()) == count
+    # ... unless its stride order changed (a step it takes learnt more): it is tuned again
+    novel = Recipe((Step("tile", (), {"size": 4}),))
+    executor = make_executor("local")
+    try:
+        changed = _tuner(url, executor)
+        changed.derived = lambda program, nest: [novel]
+        retuned = changed.tune_kernel(get_kernel("gemm"))
+    finally:
+        executor.shutdown()
+    assert not retuned.resumed and novel.to_json() in [m.recipe for m in storage.measurements(whole_program=False)]
     # ... unless a step learnt more since: its recipes are measured again, the kernel tuned again
     nests = len(storage.measurements(whole_program=False))
     executor = make_executor("local")

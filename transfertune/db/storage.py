@@ -479,6 +479,13 @@ class Storage:
         with self.session() as s:
             return {h: i for i, h in s.execute(select(NestRow.id, NestRow.hash)).all()}
 
+    def canonical_nests(self) -> dict[str, str]:
+        """Nest hash -> canonical JSON of every stored nest, also those no program lists:
+        a transfer's measurements (suite ``experiment``, ``user``) name a nest without
+        linking it to a program, and the recipe index embeds every measured nest."""
+        with self.session() as s:
+            return {h: c for h, c in s.execute(select(NestRow.hash, NestRow.canonical_json)).all()}
+
     def nests(self) -> list[tuple[str, str, int, str, str]]:
         """(program, nest hash, position, canonical JSON, docc JSON) of every stored nest."""
         query = (select(ProgramRow.name, NestRow.hash, ProgramNestRow.position, NestRow.canonical_json,

@@ -47,7 +47,7 @@ def build_index(storage: Storage, embedder: Embedder, target: str, size: str,
                 exclude: frozenset[str] = frozenset()) -> tuple[RecipeIndex, list[IndexedNest]]:
     """A fresh index over the measured nests (minus the `exclude`d programs)."""
     nests = measured_nests(storage, target, size, exclude)
-    canonical = {h: c for _, h, _, c, _ in storage.nests()}
+    canonical = storage.canonical_nests()
     vectors = embedder.embed([canonical[n.nest_hash] for n in nests])
     manifest = {"checkpoint": embedder.checkpoint_hash, "target": target, "size": size,
                 "store": storage.identity, "store_state": storage.state(), "excluded": sorted(exclude),

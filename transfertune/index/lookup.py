@@ -92,7 +92,7 @@ class RecipeLookup:
             index, nests = build_index(self.storage, self.embedder, target, size, self.exclude)
             index.save(path)
         elif index.manifest.get("store_state") != state:
-            add_nests(index, self.embedder, nests, {h: c for _, h, _, c, _ in self.storage.nests()})
+            add_nests(index, self.embedder, nests, self.storage.canonical_nests())
             index.manifest["store_state"] = state
             index.save(path)
         by_id = {n.nest_id: n for n in nests}
