@@ -118,10 +118,10 @@ class _Search:
         one add latency each; in a local buffer it is a register that vectorises
         (cholesky at LARGE, AMD EPYC: 5.5x over the untouched build, Polly on the C 1.5x)."""
         sdfg = self.sdfg(steps)
-        text = sdfg.to_json()
-        for part in range(self.nest, len(_roots(sdfg))):
+        text, roots = sdfg.to_json(), _roots(sdfg)
+        for root in roots[self.nest:]:
             try:
-                loop = resolve(_roots(sdfg)[part], path)
+                loop = resolve(root, path)
             except NotApplicable:
                 continue
             array, _ = accumulation(text, loop.element_id)

@@ -46,6 +46,7 @@ def legal_moves(sdfg: d.StructuredSDFG, nest: int, target: Target) -> list[Step]
     ops = backend_of(target).ops(target)
     moves = []
     paths = loop_paths(sdfg, nest)
+    text = sdfg.to_json()
     for path, loop in paths:
         children = child_loops(loop)
         candidates = [Step("tile", path, {"size": 32}), Step("vectorize", path), Step("unroll", path),
@@ -53,22 +54,22 @@ def legal_moves(sdfg: d.StructuredSDFG, nest: int, target: Target) -> list[Step]
                       Step("offload_nested", path, {"block": 8})]
         if len(children) == 1:
             candidates.append(Step("interchange", path, {"inner": path + (0,)}))
-        if not children and (summed := accumulation(sdfg.to_json(), loop.element_id)[0]) is not None:
+        if not children and (summed := accumulation(text, loop.element_id)[0]) is not None:
             candidates.append(Step("local_storage", path, {"container": summed, "direction": "out"}))
         if not path and "blas" in ops and _has_product(sdfg, loop):
             moves.append(Step("blas", path))
         for step in (c for c in candidates if c.op in ops):
-            manager = d.AnalysisManager(builder)
             try:
+                manager = d.AnalysisManager(builder)
                 root = manager.loop_analysis().outermost_loops()[nest]
-                if step.op in SEMANTIC_REWRITES:  # tested on the rewrite it would apply to
-                    there = SEMANTIC_REWRITES[step.op](sdfg, root, step)
-                    if there is not sdfg:
-                        after, (result,) = apply_recipe(there, Recipe((step,)), nest=nest)
-                        if result.applied:
-                            moves.append(step)
-                        continue
-                if transformation_for(step, root, sdfg).can_be_applied(builder, manager):
+                # A step our own proof widens (a map, a reduction) is asked on the rewrite it applies to.
+                there = SEMANTIC_REWRITES[step.op](sdfg, root, step) if step.op in SEMANTIC_REWRITES else sdfg
+                there_builder = builder
+                if there is not sdfg:
+                    there_builder = d.StructuredSDFGBuilder(there)
+                    manager = d.AnalysisManager(there_builder)
+                    root = manager.loop_analysis().outermost_loops()[nest]
+                if transformation_for(step, root, there).can_be_applied(there_builder, manager):
                     moves.append(step)
             except NotApplicable:
                 continue
