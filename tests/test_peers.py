@@ -3,6 +3,7 @@ user names; here a stand-in written in PolyBench's conventions) and NumPy."""
 
 import csv
 
+import numpy as np
 import pytest
 
 from transfertune.commands import baseline, run
@@ -10,6 +11,8 @@ from transfertune.ir.target import local_target
 from transfertune.measure.peers import peers_for
 from transfertune.measure.variants import Settings, Variant, measure_variants, suite_workload
 from transfertune.suites import get_kernel
+from transfertune.suites.corpus import all_kernels as corpus_kernels
+from transfertune.suites.polybench import all_kernels
 from transfertune.suites.polybench.c_source import CSourceError, benchmark_file
 
 HEADER = """#ifndef POLYBENCH_H
@@ -117,3 +120,57 @@ def test_a_wrong_checkout_path_is_one_clear_line(tmp_path, capsys):
 
     assert cli_main(["run", "kernel=gemm", "size=MINI", f"reference.polybench_c={tmp_path}"]) == 2
     assert "not a PolyBench/C 4.2.1 checkout" in capsys.readouterr().err
+
+
+class _DeviceArray(np.ndarray):
+    """Stands in for a CuPy array: arithmetic that mixes it with a host array is refused,
+    as CuPy refuses it (`TypeError: Unsupported type <class 'numpy.ndarray'>`)."""
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if any(type(x) is np.ndarray for x in inputs):
+            raise TypeError(f"{ufunc.__name__} mixes a host array with device arrays")
+        plain = [x.view(np.ndarray) if isinstance(x, _DeviceArray) else x for x in inputs]
+        if "out" in kwargs:
+            kwargs["out"] = tuple(o.view(np.ndarray) for o in kwargs["out"])
+        return _to_device(getattr(ufunc, method)(*plain, **kwargs))
+
+    def __array_function__(self, func, types, args, kwargs):
+        if any(type(x) is np.ndarray for x in _leaves((args, kwargs))):
+            raise TypeError(f"{func.__name__} mixes a host array with device arrays")
+        return _to_device(func(*_to_host(args), **_to_host(kwargs)))
+
+
+def _leaves(value):
+    if isinstance(value, (list, tuple)):
+        return [leaf for v in value for leaf in _leaves(v)]
+    if isinstance(value, dict):
+        return _leaves(list(value.values()))
+    return [value]
+
+
+def _to_host(value):
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_host(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _to_host(v) for k, v in value.items()}
+    return value.view(np.ndarray) if isinstance(value, _DeviceArray) else value
+
+
+def _to_device(value):
+    if isinstance(value, tuple):
+        return tuple(_to_device(v) for v in value)
+    return value.view(_DeviceArray) if type(value) is np.ndarray else value
+
+
+@pytest.mark.parametrize("kernel", [k for k in [*all_kernels(), *corpus_kernels()] if k.numpy_peer],
+                         ids=lambda k: k.name)
+def test_numpy_peers_run_on_device_arrays_without_host_arrays(kernel):
+    """The CuPy peer calls the NumPy peer's `reference` on device arrays: an array it makes
+    itself (np.eye, np.ones) lives on the host and breaks there (trmm's crashed on the
+    H200). Each reference runs on stand-in device arrays and computes what it does on host ones."""
+    host = kernel.arguments("MINI")
+    device = {k: v.copy().view(_DeviceArray) if isinstance(v, np.ndarray) else v for k, v in host.items()}
+    kernel.reference(**host)
+    kernel.reference(**device)
+    for name in kernel.outputs:
+        np.testing.assert_allclose(device[name].view(np.ndarray), host[name], rtol=1e-12, atol=1e-12)
