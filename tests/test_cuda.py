@@ -301,7 +301,8 @@ def test_a_later_gpu_session_starts_where_the_published_one_stopped(tmp_path):
                                                                    variant="tuned")
     assert {"gemm", "2mm", "jacobi-2d", "heat-3d"} <= set(tuned)
     rows = (tmp_path / "loo" / "results.csv").read_text().splitlines()
-    assert rows[0].startswith("kernel,target") and len(rows) == 11
+    published_rows = (session.RESULTS / "gpu-cuda" / "results.csv").read_text().splitlines()
+    assert rows[0].startswith("kernel,target") and len(rows) == len(published_rows) > 10
     session._resume_published(tmp_path, h200)  # once per work folder
     assert json.loads((tmp_path / "resumed.json").read_text())["measurements"] > 100
     other = target_for(H100)
