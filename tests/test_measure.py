@@ -1,6 +1,7 @@
 """Failures are statuses of exactly the variant that failed; nothing else is lost."""
 
 import ctypes
+import os
 
 import pytest
 
@@ -8,6 +9,7 @@ from transfertune.ir import codegen
 from transfertune.ir.program import build_program
 from transfertune.ir.recipe import Recipe, Step
 from transfertune.ir.target import backend_of, local_target
+from transfertune.measure import placement
 from transfertune.measure.child import LIBOMP_SPIN_MS, MAX_ROUNDS, rounds_for
 from transfertune.measure.measurement import Measurement
 from transfertune.measure.runner import base_job, run_resilient
@@ -179,3 +181,63 @@ def test_openmp_workers_spin_briefly_only_where_a_library_call_follows():
     for ms in (1, LIBOMP_SPIN_MS):
         lib.kmp_set_blocktime(ms)
         assert lib.kmp_get_blocktime() == ms
+
+
+class _Scripted:
+    """A stand-in probe: round trips from a script (its last value repeats)."""
+
+    def __init__(self, *ns):
+        self.ns = list(ns)
+        self.trips = 0
+
+    def __call__(self, trips):
+        self.trips += 1
+        return self.ns.pop(0) if len(self.ns) > 1 else self.ns[0]
+
+
+def test_placement_waits_while_the_cores_are_apart_and_keeps_the_best_round_trip(tmp_path, monkeypatch):
+    """The probe's fastest round trip is the yardstick: 2.5 times it (and over 150 ns) is
+    'apart'. The child waits that out, gives up after `MAX_WAIT`, stops waiting after
+    `GIVE_UP` vain waits, and leaves its best round trip to the next child, which would
+    otherwise take a spell apart at its start for the normal."""
+    monkeypatch.setattr(placement.time, "sleep", lambda s: None)
+    best = str(tmp_path / "best-ns")
+    probe = _Scripted(60, 55, 58, 61, 57, 330, 320, 60)
+    seen = placement.Placement(probe, best)
+    assert seen.near_ns == 55
+    assert seen.wait_until_near() and probe.trips == 8  # two probes apart, then together
+    assert seen.near_now()
+    seen.keep()
+    assert float(open(best).read()) == 55
+
+    later = placement.Placement(_Scripted(330), best)  # starts apart, knows better from the file
+    assert later.near_ns == 55 and not later.near_now()
+    monkeypatch.setattr(placement, "MAX_WAIT", 0.0)
+    for _ in range(placement.GIVE_UP):
+        assert not later.wait_until_near()
+    later._probe = probe = _Scripted(330, 60)
+    assert not later.wait_until_near() and probe.trips == 1  # given up: one probe, no waiting
+    later.keep()
+    assert float(open(best).read()) == 55  # a worse round trip never replaces the best
+
+    hyper = placement.Placement(_Scripted(20, 20, 20, 20, 20, 90), str(tmp_path / "other"))
+    assert hyper.near_now()  # two hyper-threads' 20 ns do not make 90 ns 'apart'
+
+
+def test_the_placement_probe_times_a_round_trip_between_two_cores(tmp_path):
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one core: no round trip between cores")
+    seen = placement.Placement.load(placement.probe_library(), str(tmp_path / "best-ns"))
+    assert 0 < seen.near_ns < 10_000
+    assert 0 < seen.round_trip_ns() < float("inf")
+
+
+def test_multi_threaded_variants_are_timed_with_the_placement_probe(tmp_path):
+    """cpu-omp's child loads the probe and says how many calls ran with the cores apart."""
+    omp = local_target("cpu-omp")
+    if omp.threads < 2:
+        pytest.skip("one core")
+    m = measure_variants(get_kernel("gemm"), omp, "MINI", [Variant("baseline")], Settings(repetitions=2))
+    assert m["baseline"].ok and len(m["baseline"].samples) == 2
+    assert "apart" not in m["baseline"].message or "timed calls ran with the cores apart" in m["baseline"].message
+    assert os.path.exists(placement.best_file(placement.probe_library(), omp.key))

@@ -24,6 +24,7 @@ import numpy as np
 
 from transfertune.ir.kernel import Args, copy_args
 from transfertune.measure.measurement import DEVICE_RESIDENT, DEVICE_SECONDS
+from transfertune.measure.placement import RETIMES, Placement
 from transfertune.suites import get_kernel
 
 NUMPY_REFERENCE = "numpy:reference"
@@ -268,23 +269,46 @@ def benchmark(job: dict[str, Any]) -> None:
     the child pauses before every call (outside the timed region): the worker threads
     of the previous call's runtime (OpenMP's, OpenBLAS's) spin for a while after it
     returns, and would otherwise take cores from the next variant, which on millisecond
-    runs decides the ranking.
+    runs decides the ranking. With ``placement_probe`` (its library and best-round-trip
+    file, see `transfertune.measure.placement`), it then waits until its cores share a cache, and
+    times a call again when they did not right after it; each result's ``apart`` counts
+    the calls timed while they were apart all the same.
     """
     settle = float(job.get("settle", 0.0))
+    probe = job.get("placement_probe")
+    placement = Placement.load(probe["library"], probe["best"]) if probe else None
     pristine = _inputs(job, check=False)
     variants = list(job["libraries"])
     fns: dict[str, _Loaded] = {}
     warmup: dict[str, float] = {}
 
     spin = job.get("spin_ms") or {}
+    apart = dict.fromkeys(variants, 0)  # timed calls made while the cores were apart
+    warm_apart = dict.fromkeys(variants, 0)  # the same for warm-ups (a variant stopped early is timed by them)
+
+    def call_once(variant: str) -> tuple[float, bool]:
+        """Seconds one call of `variant` on fresh inputs takes, after the pause
+        (`settle`), and whether its cores shared a cache before and after it. With a
+        placement probe the call waits for that, and is timed again (up to `RETIMES`
+        times) when the cores were apart right after it."""
+        fns[variant].spin(spin.get(variant))
+        for _ in range(1 + RETIMES):
+            call = fns[variant].call(copy_args(pristine))
+            time.sleep(settle)
+            near = placement is None or placement.wait_until_near()
+            begin = time.perf_counter()
+            call()
+            seconds = time.perf_counter() - begin
+            if placement is None or (near and placement.near_now()):
+                return seconds, True
+            if not near:  # apart for `MAX_WAIT` already: another try would wait as long
+                break
+        return seconds, False
 
     def warm(variant: str) -> float:
-        fns[variant].spin(spin.get(variant))
-        call = fns[variant].call(copy_args(pristine))
-        time.sleep(settle)
-        begin = time.perf_counter()
-        call()
-        return time.perf_counter() - begin
+        seconds, near = call_once(variant)
+        warm_apart[variant] += not near
+        return seconds
 
     for variant in variants:
         _emit({"start": variant, "phase": "warmup"})
@@ -302,22 +326,22 @@ def benchmark(job: dict[str, Any]) -> None:
     for rep in range(rounds_for(job["repetitions"], float(job.get("min_seconds") or 0.0), slowest, settle)):
         order = timed[rep % len(timed):] + timed[:rep % len(timed)]
         for variant in order:
-            fns[variant].spin(spin.get(variant))
-            call = fns[variant].call(copy_args(pristine))
             _emit({"start": variant, "phase": f"rep{rep}"})
-            time.sleep(settle)
-            begin = time.perf_counter()
-            call()
-            samples[variant].append(time.perf_counter() - begin)
+            seconds, near = call_once(variant)
+            apart[variant] += not near
+            samples[variant].append(seconds)
             if fns[variant].clock.last is not None:
                 device[variant].append(fns[variant].clock.last)
             _emit({"variant": variant, "sample": samples[variant][-1]})
+    if placement is not None:
+        placement.keep()
     for variant in timed:
-        _emit({"variant": variant, "status": "ok", "samples": samples[variant], "device_samples": device[variant]})
+        _emit({"variant": variant, "status": "ok", "samples": samples[variant], "device_samples": device[variant],
+               "apart": apart[variant]})
     for variant in stopped:
         last = fns[variant].clock.last
         _emit({"variant": variant, "status": "ok", "samples": [warmup[variant]],
-               "device_samples": [last] if last is not None else [],
+               "device_samples": [last] if last is not None else [], "apart": warm_apart[variant],
                "message": f"stopped early: warm-up {warmup[variant] / fastest:.1f}x the fastest"})
 
 

@@ -18,7 +18,7 @@ from transfertune.ir.kernel import Kernel
 from transfertune.ir.program import Program, build_program
 from transfertune.ir.recipe import ProgramRecipe, Recipe
 from transfertune.ir.target import Target, backend_of
-from transfertune.measure import peers
+from transfertune.measure import peers, placement
 from transfertune.measure.child import CUPY_REFERENCE, NUMPY_REFERENCE
 from transfertune.measure.measurement import Measurement
 from transfertune.measure.runner import base_job, run_resilient
@@ -219,9 +219,11 @@ def measure_variants(kernel: Kernel | Workload, target: Target, size: str, varia
         job = base_job(program, "benchmark", {n: bench_libraries[n] for n in correct}, entry) | workload.bench
         spin = {n: ms for n in correct if plans[n].bench
                 and (ms := backend_of(target).spin_ms(target, plans[n].bench.code)) is not None}
+        threaded = target.threads > 1
         timed = run_resilient(job | {"repetitions": settings.repetitions, "min_seconds": settings.min_seconds,
-                                     "early_stop": settings.early_stop,
-                                     "settle": SETTLE if target.threads > 1 else 0.0, "spin_ms": spin},
+                                     "early_stop": settings.early_stop, "settle": SETTLE if threaded else 0.0,
+                                     "placement_probe": _placement_probe(target) if threaded else None,
+                                     "spin_ms": spin},
                               target, budget, on_event, call_timeout=settings.timeout)
         for name in correct:
             phases[name]["benchmark"] = (time.perf_counter() - begin) / len(correct)
@@ -235,10 +237,19 @@ def measure_variants(kernel: Kernel | Workload, target: Target, size: str, varia
                                     message=steps.get(name, ""))
         else:
             event = timed.get(name, {"status": "error", "message": "not timed"})
-            out[name] = Measurement(name, event["status"], tuple(event.get("samples", ())),
-                                    event.get("message", steps.get(name, "")), errors[name], phases[name],
-                                    tuple(event.get("device_samples", ())))
+            message = event.get("message", steps.get(name, ""))
+            if event.get("apart"):
+                message = "; ".join(filter(None, (message, f"{event['apart']} timed calls ran with the cores "
+                                                           f"apart (no shared cache; {placement.__name__})")))
+            out[name] = Measurement(name, event["status"], tuple(event.get("samples", ())), message,
+                                    errors[name], phases[name], tuple(event.get("device_samples", ())))
     return out
+
+
+def _placement_probe(target: Target) -> dict[str, str]:
+    """What a child timing a multi-threaded `target` needs to check where its threads run."""
+    library = placement.probe_library()
+    return {"library": library, "best": placement.best_file(library, target.key)}
 
 
 def _describe_steps(source: codegen.Source) -> str:
