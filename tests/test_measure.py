@@ -222,6 +222,7 @@ def test_placement_waits_while_the_cores_are_apart_and_keeps_the_best_round_trip
 
     hyper = placement.Placement(_Scripted(20, 20, 20, 20, 20, 90), str(tmp_path / "other"))
     assert hyper.near_now()  # two hyper-threads' 20 ns do not make 90 ns 'apart'
+    assert placement.Placement(_Scripted(-1.0), best).wait_until_near()  # one core: nothing to wait for
 
 
 def test_the_placement_probe_times_a_round_trip_between_two_cores(tmp_path):

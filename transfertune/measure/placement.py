@@ -163,10 +163,11 @@ class Placement:
         return ns if ns >= 0 else float("inf")
 
     def near_now(self) -> bool:
-        """One probe: whether it is within `FAR` times the fastest one seen."""
+        """One probe: whether it is within `FAR` times the fastest one seen (or under
+        `FLOOR_NS`); True when no probe is possible (one core only): nothing to wait for."""
         ns = self.round_trip_ns()
         self.near_ns = min(self.near_ns, ns)
-        return ns <= max(FAR * self.near_ns, FLOOR_NS)
+        return ns == float("inf") or ns <= max(FAR * self.near_ns, FLOOR_NS)
 
     def wait_until_near(self) -> bool:
         """Wait (up to `MAX_WAIT`, none after `GIVE_UP` vain waits) until the cores share
