@@ -242,3 +242,25 @@ def test_multi_threaded_variants_are_timed_with_the_placement_probe(tmp_path):
     assert m["baseline"].ok and len(m["baseline"].samples) == 2
     assert "apart" not in m["baseline"].message or "timed calls ran with the cores apart" in m["baseline"].message
     assert os.path.exists(placement.best_file(placement.probe_library(), omp.key))
+
+
+def test_a_short_call_after_which_the_cores_were_apart_is_timed_again_and_counted(target, tmp_path):
+    """A stand-in probe that reports the cores together before every call and apart after
+    it: each call is timed three times (each try announced to the parent), and every
+    sample counts as timed apart."""
+    program = build_program(get_kernel("gemm"))
+    good = codegen.generate(program, target, "baseline")
+    fake = ('static int probes = 0;\n'
+            'extern "C" double tt_round_trip_ns(int trips) {\n'
+            f'  return ++probes <= {placement.CALIBRATION} || probes % 2 == 0 ? 50.0 : 400.0;\n}}\n')
+    probe = codegen.build(fake, placement.FLAGS)
+    assert probe.status == "ok", probe.log
+    job = base_job(program, "benchmark", {"good": _library(good.code, target)}, good.entry) | {
+        "kernel": "gemm", "params": {"NI": 30, "NJ": 30, "NK": 30},
+        "placement_probe": {"library": probe.library, "best": str(tmp_path / "best-ns")}}
+    events = []
+    results = run_resilient(job | {"repetitions": 2}, target, timeout=60, on_event=events.append)
+    assert len(results["good"]["samples"]) == 2 and results["good"]["apart"] == 2
+    again = [e for e in events if "again" in str(e.get("phase", ""))]
+    assert len(again) == 3 * placement.RETIMES  # the warm-up and two rounds, each tried again RETIMES times
+    assert float((tmp_path / "best-ns").read_text()) == 50.0

@@ -24,7 +24,7 @@ import numpy as np
 
 from transfertune.ir.kernel import Args, copy_args
 from transfertune.measure.measurement import DEVICE_RESIDENT, DEVICE_SECONDS
-from transfertune.measure.placement import RETIMES, Placement
+from transfertune.measure.placement import RETIME_UNDER, RETIMES, Placement
 from transfertune.suites import get_kernel
 
 NUMPY_REFERENCE = "numpy:reference"
@@ -286,13 +286,17 @@ def benchmark(job: dict[str, Any]) -> None:
     apart = dict.fromkeys(variants, 0)  # timed calls made while the cores were apart
     warm_apart = dict.fromkeys(variants, 0)  # the same for warm-ups (a variant stopped early is timed by them)
 
-    def call_once(variant: str) -> tuple[float, bool]:
+    def call_once(variant: str, phase: str) -> tuple[float, bool]:
         """Seconds one call of `variant` on fresh inputs takes, after the pause
         (`settle`), and whether its cores shared a cache before and after it. With a
-        placement probe the call waits for that, and is timed again (up to `RETIMES`
-        times) when the cores were apart right after it."""
+        placement probe the call waits for that, and a call shorter than
+        `RETIME_UNDER` is timed again (up to `RETIMES` times) when the cores were apart
+        right after it (each try announced, so that the parent's per-call limit counts
+        from it)."""
         fns[variant].spin(spin.get(variant))
-        for _ in range(1 + RETIMES):
+        for attempt in range(1 + RETIMES):
+            if attempt:
+                _emit({"start": variant, "phase": f"{phase}, again: the cores were apart"})
             call = fns[variant].call(copy_args(pristine))
             time.sleep(settle)
             near = placement is None or placement.wait_until_near()
@@ -301,12 +305,12 @@ def benchmark(job: dict[str, Any]) -> None:
             seconds = time.perf_counter() - begin
             if placement is None or (near and placement.near_now()):
                 return seconds, True
-            if not near:  # apart for `MAX_WAIT` already: another try would wait as long
+            if not near or seconds >= RETIME_UNDER:  # apart for `MAX_WAIT` already, or too long to repeat
                 break
         return seconds, False
 
     def warm(variant: str) -> float:
-        seconds, near = call_once(variant)
+        seconds, near = call_once(variant, "warmup")
         warm_apart[variant] += not near
         return seconds
 
@@ -327,7 +331,7 @@ def benchmark(job: dict[str, Any]) -> None:
         order = timed[rep % len(timed):] + timed[:rep % len(timed)]
         for variant in order:
             _emit({"start": variant, "phase": f"rep{rep}"})
-            seconds, near = call_once(variant)
+            seconds, near = call_once(variant, f"rep{rep}")
             apart[variant] += not near
             samples[variant].append(seconds)
             if fns[variant].clock.last is not None:

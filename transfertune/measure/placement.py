@@ -14,7 +14,7 @@ So before every timed call of a multi-threaded variant the measuring child asks 
 probe (two threads passing a cache line back and forth) how long a round trip takes, and
 while it is far above the fastest round trip seen on this machine (kept between
 children) it waits for the host to place the cores together again, up to `MAX_WAIT` seconds. A call after which the cores
-were apart is timed again (`RETIMES`). Calls timed apart all the same are counted, and
+were apart is timed again (`RETIMES`, if short). Calls timed apart all the same are counted, and
 the measurement says how many. What is compared is then the machine as it is meant to
 be: two cores sharing their caches.
 """
@@ -101,7 +101,11 @@ PAUSE = 0.1
 """Seconds between probes while waiting (idle, so that the host may move a virtual CPU)."""
 RETIMES = 2
 """How many more times a call is timed when the cores were apart right after it (the
-host moved a virtual CPU during the call)."""
+host moved a virtual CPU during the call)..."""
+RETIME_UNDER = 10.0
+"""...if it took under this many seconds: a longer call costs more to repeat than the
+spell it might avoid (floyd-warshall's Polly C peer runs 187 s a call), and the
+measurement counts it as timed apart instead."""
 CALIBRATION = 5
 """Probes taken when the child loads the probe, to find the fastest round trip."""
 
