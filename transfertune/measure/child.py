@@ -270,9 +270,9 @@ def benchmark(job: dict[str, Any]) -> None:
     of the previous call's runtime (OpenMP's, OpenBLAS's) spin for a while after it
     returns, and would otherwise take cores from the next variant, which on millisecond
     runs decides the ranking. With ``placement_probe`` (its library and best-round-trip
-    file, see `transfertune.measure.placement`), it then waits until its cores share a cache, and
-    times a call again when they did not right after it; each result's ``apart`` counts
-    the calls timed while they were apart all the same.
+    file, see `transfertune.measure.placement`), it then waits until its cores share a
+    cache, and times a short call again when they did not right after it; each result's
+    ``apart`` counts the calls timed while they were apart all the same.
     """
     settle = float(job.get("settle", 0.0))
     probe = job.get("placement_probe")
@@ -283,8 +283,7 @@ def benchmark(job: dict[str, Any]) -> None:
     warmup: dict[str, float] = {}
 
     spin = job.get("spin_ms") or {}
-    apart = dict.fromkeys(variants, 0)  # timed calls made while the cores were apart
-    warm_apart = dict.fromkeys(variants, 0)  # the same for warm-ups (a variant stopped early is timed by them)
+    apart = dict.fromkeys(variants, 0)  # calls timed while the cores were apart: warm-ups, then rounds
 
     def call_once(variant: str, phase: str) -> tuple[float, bool]:
         """Seconds one call of `variant` on fresh inputs takes, after the pause
@@ -311,7 +310,7 @@ def benchmark(job: dict[str, Any]) -> None:
 
     def warm(variant: str) -> float:
         seconds, near = call_once(variant, "warmup")
-        warm_apart[variant] += not near
+        apart[variant] += not near
         return seconds
 
     for variant in variants:
@@ -324,6 +323,7 @@ def benchmark(job: dict[str, Any]) -> None:
         warmup[variant] = min(warmup[variant], warm(variant))
     stopped = [v for v in variants if factor and warmup[v] > factor * fastest]
     timed = [v for v in variants if v not in stopped]
+    apart.update(dict.fromkeys(timed, 0))  # a timed variant's samples are its rounds, not its warm-ups
     samples: dict[str, list[float]] = {v: [] for v in timed}
     device: dict[str, list[float]] = {v: [] for v in timed}
     slowest = max((warmup[v] for v in timed), default=0.0)
@@ -345,7 +345,7 @@ def benchmark(job: dict[str, Any]) -> None:
     for variant in stopped:
         last = fns[variant].clock.last
         _emit({"variant": variant, "status": "ok", "samples": [warmup[variant]],
-               "device_samples": [last] if last is not None else [], "apart": warm_apart[variant],
+               "device_samples": [last] if last is not None else [], "apart": apart[variant],
                "message": f"stopped early: warm-up {warmup[variant] / fastest:.1f}x the fastest"})
 
 

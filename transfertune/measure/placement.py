@@ -13,10 +13,10 @@ not remove them: a spell of a few seconds can take three of one variant's five s
 So before every timed call of a multi-threaded variant the measuring child asks a small
 probe (two threads passing a cache line back and forth) how long a round trip takes, and
 while it is far above the fastest round trip seen on this machine (kept between
-children) it waits for the host to place the cores together again, up to `MAX_WAIT` seconds. A call after which the cores
-were apart is timed again (`RETIMES`, if short). Calls timed apart all the same are counted, and
-the measurement says how many. What is compared is then the machine as it is meant to
-be: two cores sharing their caches.
+children) it waits for the host to place the cores together again, up to `MAX_WAIT`
+seconds. A short call after which the cores were apart is timed again (`RETIMES`).
+Calls timed apart all the same are counted, and the measurement says how many. What is
+compared is then the machine as it is meant to be: two cores sharing their caches.
 """
 
 from __future__ import annotations
