@@ -45,9 +45,11 @@ def main() -> None:
     report.update({
         "what": "fraction of the oracle with the nearest neighbour's best probe recipe (recipes=probes, "
                 "measure=false), 5 folds, whole kernels out; each cell [mean, std across folds, share of held-out "
-                "kernels whose nearest kernel shares their family]; gnn_lead: the GNN's lead over each method fold by fold "
-                "[mean, std]; sanity: held-out corpus kernels (corpus setting) whose work-weighted nearest kernel shares "
-                "their family (sanity_computation: their finer computation)",
+                "kernels whose nearest kernel shares their family, share whose nearest kernel's voted nest does]; "
+                "gnn_lead: the GNN's lead over each method fold by fold [mean, std]; sanity: held-out corpus "
+                "kernels (corpus setting) whose work-weighted nearest kernel shares their family "
+                "(sanity_computation: their finer computation; sanity_nest: whose nearest kernel's voted nest "
+                "computes their family)",
         "machine": {"cpu": fp.cpu_model, "cores": fp.cores, "isa": list(fp.isa), "host": platform.node()},
         "commit": source_commit()})
     report.setdefault("configs", {})
@@ -55,14 +57,16 @@ def main() -> None:
         cfg = load_config("evaluate-embeddings", [*OBJECTIVES[name], "recipes=probes", "measure=false", "plot=null",
                                                   f"output_dir={out.parent / name}"])
         data, result, table = evaluate_settings(cfg)
-        cells = {setting: {m: [round(v["mean"], 3), round(v["std"], 3), round(v["same_family"], 2)]
+        cells = {setting: {m: [round(v["mean"], 3), round(v["std"], 3), round(v["same_family"], 2),
+                               round(v["same_nest_family"], 2)]
                            for m, v in methods.items()} for setting, methods in result.items()}
         leads = {setting: {m: [round(v["mean"], 3), round(v["std"], 3)] for m, v in methods["gnn"]["lead"].items()}
                  for setting, methods in result.items()}
         report["configs"][name] = {"overrides": OBJECTIVES[name], "nests": len(data), "settings": cells,
                                    "gnn_lead": leads,
                                    "sanity": f"{sum(r['same_family'] for r in table)}/{len(table)}",
-                                   "sanity_computation": f"{sum(r['same_computation'] for r in table)}/{len(table)}"}
+                                   "sanity_computation": f"{sum(r['same_computation'] for r in table)}/{len(table)}",
+                                   "sanity_nest": f"{sum(r['same_nest_family'] for r in table)}/{len(table)}"}
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=1) + "\n")
         print(name, json.dumps(report["configs"][name]["settings"]), report["configs"][name]["sanity"], flush=True)

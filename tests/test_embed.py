@@ -19,7 +19,9 @@ from transfertune.ir.program import build_program, untouched_sdfg
 from transfertune.ir.recipe import Recipe, Step
 from transfertune.ir.target import local_target
 from transfertune.measure.measurement import Measurement
+from transfertune.suites import family_of
 from transfertune.suites import get_kernel as find_kernel
+from transfertune.suites.polybench import NEST_COMPUTATIONS
 from transfertune.train import evaluate as evaluation
 from transfertune.train.app import evaluate_embeddings
 from transfertune.train.dataset import build_samples
@@ -40,6 +42,22 @@ def test_featurizer_is_deterministic_and_sized():
     a, b = featurize(nest.canonical_json), featurize(nest.canonical_json)
     assert torch.equal(a.x, b.x) and torch.equal(a.edge_index, b.edge_index) and torch.equal(a.edge_attr, b.edge_attr)
     assert a.x.shape[1] == NODE_DIM and a.edge_attr.shape[1] == EDGE_DIM and FEATURE_VERSION >= 1
+
+
+@pytest.mark.parametrize("name", sorted(NEST_COMPUTATIONS))
+def test_nest_labels_follow_docc_cut(name):
+    """`NEST_COMPUTATIONS` is by position as docc cuts the kernel: one label per nest,
+    at least one unlike the kernel's, and a variant's nests carry its base's."""
+    positions = range(len(NEST_COMPUTATIONS[name]))
+    assert len(nests(name)) == len(positions)
+    assert any(family_of(name, p) != family_of(name) for p in positions)
+    assert [family_of(f"{name}@rename", p) for p in positions] == [family_of(name, p) for p in positions]
+
+
+def test_a_nest_family_is_what_the_nest_computes():
+    assert family_of("covariance", 0) == family_of("row-sums") == "reduction" != family_of("covariance")
+    assert family_of("covariance", 2) == family_of("covariance") == family_of("gemm")
+    assert family_of("gemm", 0) == family_of("gemm", None) == family_of("gemm")  # one nest: the kernel's
 
 
 def row_walk(A: np.ndarray, B: np.ndarray) -> None:
@@ -140,6 +158,8 @@ def test_evaluation_json_and_map(store, config, tmp_path, capsys):
     assert all(r["same_family"] or not r["same_computation"] for r in saved["sanity"])
     assert all(isinstance(r["same_family"], bool) and r["neighbour"] in KERNELS + CORPUS
                and r["neighbour"] != r["kernel"] for r in saved["sanity"])
+    assert all(r["same_nest_family"] == (r["family"] == family_of(r["neighbour"], r["neighbour_nest"]))
+               and r["neighbour_nest"] < len(nests(r["neighbour"])) for r in saved["sanity"])
     assert (tmp_path / "map.png").stat().st_size > 10_000
     page = (tmp_path / "map.html").read_text()
     originals = len(KERNELS) + len(CORPUS)
@@ -158,7 +178,7 @@ def test_picks_are_judged_against_the_oracle_timed_in_the_same_run(tmp_path):
     sample = evaluation.NestSample("jacobi-1d", "stencils", nest.index, nest.nest_hash, graph=None,
                                    y=torch.zeros(1), mask=torch.zeros(1),
                                    speedups={"cpu-seq": {reference.canonical(): 50.0}})
-    choice = evaluation.Choice(0, "gnn", sample, "cpu-seq", [pick.canonical()], "heat-3d", "MINI")
+    choice = evaluation.Choice(0, "gnn", sample, "cpu-seq", [pick.canonical()], "heat-3d", 0, "MINI")
     assert sample.fraction_reached(pick.canonical(), "cpu-seq") is None
     judged_alone = replace(sample, speedups={"cpu-seq": {pick.canonical(): 0.0, reference.canonical(): 4.0}})
     assert judged_alone.fraction_reached(pick.canonical(), "cpu-seq") == 0.25  # a failed pick leaves the untouched code
@@ -244,7 +264,6 @@ def test_splits_keep_augmented_variants_on_their_base_kernels_side(store):
 
 
 def test_same_nest_partners_and_the_family_term(store, config, tmp_path):
-    from transfertune.porting.lending import dominant_nest
     from transfertune.train.train import embed, family_labels, fit, same_nest_partners
 
     data = build_samples(Storage(store), {"cpu-omp": "MEDIUM", "cpu-seq": "MEDIUM"})
@@ -258,10 +277,12 @@ def test_same_nest_partners_and_the_family_term(store, config, tmp_path):
                  f"data.cache_dir={tmp_path / 'cache'}", f"output_dir={tmp_path}")
     model, history = fit(cfg, data)
     assert all(np.isfinite(r["train_loss"]) for r in history)
-    labels = family_labels(data, "MEDIUM").numpy()
+    labels = family_labels(data).numpy()
     labelled = labels >= 0
-    assert 0 < labelled.sum() < len(data)  # only a kernel's dominant nest carries its family
-    assert all(dominant_nest(s.program, "MEDIUM") == s.position for s, known in zip(data, labelled, strict=True) if known)
+    assert labelled.all()  # every nest here computes a known family
+    atax = {s.position: label for s, label in zip(data, labels, strict=True) if s.program == "atax"}
+    product, mvt = (next(label for s, label in zip(data, labels, strict=True) if s.program == k) for k in ("gemm", "mvt"))
+    assert atax[1] == mvt != product and atax[0] != atax[1]  # atax zeroes y (elementwise) before its products
     z = embed(model, data)[labelled]
     distance = np.linalg.norm(z[:, None] - z[None], axis=-1)
     np.fill_diagonal(distance, np.inf)

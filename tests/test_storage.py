@@ -68,6 +68,11 @@ def test_round_trip_with_provenance(url, gemm_nest):
     assert crash.measurement.status == "crash" and crash.measurement.message == "signal 11"
     assert storage.measurements(status="ok", program="gemm")[0].measurement.median == 0.2
     assert storage.nests() == [("gemm", gemm_nest.nest_hash, 0, gemm_nest.canonical_json, gemm_nest.sdfg_json)]
+    # The kernel transferred in an experiment is the same program: its nests are listed once.
+    storage.record(m, kernel=get_kernel("gemm"), target=local_target("cpu-seq"), size="MINI",
+                   run="r2", nest=gemm_nest, recipe=RECIPE, suite="experiment")
+    assert len(storage.measurements(whole_program=False, program="gemm")) == 2
+    assert storage.nests() == [("gemm", gemm_nest.nest_hash, 0, gemm_nest.canonical_json, gemm_nest.sdfg_json)]
 
 
 def test_schema_is_versioned_and_reopening_is_idempotent(url):

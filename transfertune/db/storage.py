@@ -487,11 +487,15 @@ class Storage:
             return {h: c for h, c in s.execute(select(NestRow.hash, NestRow.canonical_json)).all()}
 
     def nests(self) -> list[tuple[str, str, int, str, str]]:
-        """(program, nest hash, position, canonical JSON, docc JSON) of every stored nest."""
+        """(program, nest hash, position, canonical JSON, docc JSON) of every stored nest,
+        once per program name: a kernel stored under two suites (tuned as ``polybench``,
+        transferred in an ``experiment``) is one program, as `nest_speedups` has it, and
+        must not enter training or an index twice."""
         query = (select(ProgramRow.name, NestRow.hash, ProgramNestRow.position, NestRow.canonical_json,
                         NestRow.sdfg_json)
                  .join(ProgramNestRow, ProgramNestRow.program_id == ProgramRow.id)
                  .join(NestRow, NestRow.id == ProgramNestRow.nest_id)
+                 .distinct()
                  .order_by(ProgramRow.name, ProgramNestRow.position))
         with self.session() as s:
             return [tuple(r) for r in s.execute(query).all()]

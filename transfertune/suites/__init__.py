@@ -49,14 +49,19 @@ def group_of(name: str) -> str:
     return get_kernel(name).group if suite_or_none(name) else "other"
 
 
-def computation_of(name: str) -> str:
+def computation_of(name: str, position: int | None = None) -> str:
     """What the kernel computes, finely (matrix-product, tensor-contraction, convolution,
     pooling, ...): the corpus's groups, and PolyBench's `FAMILIES` (an augmented
-    variant's is its base kernel's); ``other`` for programs no suite holds."""
+    variant's is its base kernel's); ``other`` for programs no suite holds. With
+    `position`, what that nest of the kernel computes (`NEST_COMPUTATIONS`: a mean
+    before a product is a reduction)."""
     from transfertune.suites.augmented import base_of
-    from transfertune.suites.polybench import FAMILIES
+    from transfertune.suites.polybench import FAMILIES, NEST_COMPUTATIONS
 
     name = base_of(name)
+    per_nest = NEST_COMPUTATIONS.get(name, ())
+    if position is not None and position < len(per_nest):
+        return per_nest[position]
     return FAMILIES.get(name) or (get_kernel(name).group if suite_or_none(name) == "corpus" else "other")
 
 
@@ -72,8 +77,9 @@ from a fixed neighbourhood, as a stencil does; softmax and the norms are row red
 followed by maps. Any other computation is its own family."""
 
 
-def family_of(name: str) -> str:
-    """The computation's family (`FAMILY_OF_COMPUTATION`), what the sanity table and the
-    embedding map judge neighbours by."""
-    computation = computation_of(name)
+def family_of(name: str, position: int | None = None) -> str:
+    """The computation's family (`FAMILY_OF_COMPUTATION`) of the kernel, or with
+    `position` of that nest: what the sanity table and the embedding map judge
+    neighbours by."""
+    computation = computation_of(name, position)
     return FAMILY_OF_COMPUTATION.get(computation, computation)

@@ -54,17 +54,22 @@ def evaluate_embeddings(cfg: DictConfig) -> int:
             mean = "-" if v["mean"] is None else f"{v['mean']:.3f}"
             print(f"  {method:14s} {mean} ± {v['std']:.3f} over {v['folds']} folds, "
                   f"{v['coverage']:.0%} of picked recipes measured on the held-out nest, "
-                  f"nearest kernel of the same family for {v['same_family']:.0%} of held-out kernels")
+                  f"nearest kernel of the same family for {v['same_family']:.0%} of held-out kernels "
+                  f"(its voted nest for {v['same_nest_family']:.0%})")
         leads = ", ".join(f"{m} {_signed(v['mean'])} ± {v['std']:.3f}" for m, v in methods["gnn"]["lead"].items())
         print(f"  gnn's lead fold by fold: {leads}")
     if table:
         same = sum(r["same_family"] for r in table)
         finer = sum(r["same_computation"] for r in table)
+        nest = sum(r["same_nest_family"] for r in table)
         print(f"nearest kernel of each held-out corpus kernel (GNN trained on everything else): "
-              f"{same}/{len(table)} share its family, {finer}/{len(table)} its computation")
+              f"{same}/{len(table)} share its family, {finer}/{len(table)} its computation; "
+              f"the nest of it that drew the vote computes its family for {nest}/{len(table)}")
         for r in table:
-            print(f"  {r['kernel']:20s} {r['computation']:18s} -> {r['neighbour']:18s} {r['neighbour_computation']:18s} "
-                  f"{'same family' if r['same_family'] else 'other family'} ({r['family']} -> {r['neighbour_family']})")
+            neighbour = f"{r['neighbour']}[{r['neighbour_nest']}]"
+            print(f"  {r['kernel']:20s} {r['computation']:18s} -> {neighbour:21s} {r['neighbour_computation']:18s} "
+                  f"{'same family' if r['same_family'] else 'other family'} ({r['family']} -> {r['neighbour_family']}); "
+                  f"nest: {r['neighbour_nest_computation']}{'' if r['same_nest_family'] else ', other family'}")
     if cfg.plot:
         print(f"map of the embedding space: {cfg.plot}")
     return 0

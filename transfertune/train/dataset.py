@@ -173,14 +173,14 @@ def _loop_info(sdfg_json: str) -> list[float]:
 
 
 def cached_samples(storage: Storage, sizes: dict[str, str], cache_dir: str | Path) -> list[NestSample]:
-    """`build_samples`, cached on disk under a key of the database state, the sizes, the
-    feature version and the probe set (a changed featuriser or probe list never reads a
-    stale cache).
+    """`build_samples`, cached on disk under a key of the database state (its measurements
+    and the nests it lists), the sizes, the feature version and the probe set (a changed
+    featuriser or probe list never reads a stale cache).
 
     The cache is an ``.npz`` of plain arrays read with ``allow_pickle=False`` (see
     `save_samples`): loading it runs no code. A cache that cannot be read is rebuilt."""
     rows = storage.measurements()
-    state = json.dumps([len(rows), rows[-1].run if rows else "", sizes, FEATURE_VERSION,
+    state = json.dumps([len(rows), rows[-1].run if rows else "", len(storage.nests()), sizes, FEATURE_VERSION,
                         response_layout(sizes)], sort_keys=True)
     path = Path(cache_dir) / f"samples-{hashlib.sha256(state.encode()).hexdigest()[:16]}.npz"
     if path.exists():

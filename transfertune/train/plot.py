@@ -1,4 +1,4 @@
-"""The map of similar algorithms: the embedding space in 2-D, coloured by kernel family."""
+"""The map of similar algorithms: the embedding space in 2-D, coloured by what each nest computes."""
 
 from __future__ import annotations
 
@@ -21,12 +21,12 @@ from transfertune.train.train import embed, fit  # noqa: E402
 
 def embedding_map(cfg: DictConfig, data: list[NestSample], path: Path) -> Path:
     """Train on all nests (augmented variants included), project the original kernels'
-    embeddings with PCA, colour every point by its computation's family (PolyBench
+    embeddings with PCA, colour every point by its nest's computation family (PolyBench
     circles, corpus triangles) and label it where the label overlaps no other."""
     model, _ = fit(cfg, data)
     data = [s for s in data if base_of(s.program) == s.program]
     points = PCA(n_components=2, random_state=0).fit_transform(embed(model, data))
-    families = [family_of(s.program) for s in data]
+    families = [family_of(s.program, s.position) for s in data]
     colours = plt.get_cmap("tab20")
     fig, ax = plt.subplots(figsize=(13, 9))
     suites = [suite_or_none(s.program) for s in data]

@@ -11,11 +11,11 @@ reads the responses off it, and three more terms shape the space around it:
 - ``contrastive``: a nest lies nearest to its rewrites (the same nest of its augmented
   variants, `transfertune.suites.augmented`), so code written in another loop order or
   with other names lands where its behaviour does;
-- ``family``: kernels' dominant nests of the same computation (matrix product,
-  stencil, reduction, ...) lie together. Forty-odd kernels' measured responses are too
-  few and too noisy to tell a product from a stencil on their own, yet which
-  transformations pay off follows the computation's reuse and dependence pattern, which
-  the family names.
+- ``family``: nests of the same computation (matrix product, stencil, reduction,
+  ...; a kernel's mean nest is a reduction, `transfertune.suites.family_of`) lie
+  together. Forty-odd kernels' measured responses are too few and too noisy to tell a
+  product from a stencil on their own, yet which transformations pay off follows the
+  computation's reuse and dependence pattern, which the family names.
 
 Transfer lends a neighbour's measured recipes, so "close" has to mean "responds alike
 to the same transformations", not syntactic likeness, which a hand-made feature kNN
@@ -39,7 +39,6 @@ from torch_geometric.loader import DataLoader
 from transfertune.db import Storage, seed_store
 from transfertune.embed.encoder import NestEncoder
 from transfertune.embed.featurize import FEATURE_VERSION, featurize
-from transfertune.porting.lending import dominant_nest
 from transfertune.suites import family_of
 from transfertune.suites.augmented import base_of
 from transfertune.train.augment import cached_views
@@ -104,8 +103,7 @@ def fit(cfg: DictConfig, train_set: list[NestSample], val_set: list[NestSample] 
     lending = float(cfg.get("lending", 0.0))
     lent = torch.tensor(transfer_matrix(train_set, list(cfg.data.sizes)), dtype=torch.float32) if lending > 0 else None
     partners = same_nest_partners(train_set) if contrastive > 0 else []
-    # where a nest dominates barely moves with the size: the first target's will do
-    families = family_labels(train_set, str(next(iter(cfg.data.sizes.values())))) if family > 0 else None
+    families = family_labels(train_set) if family > 0 else None
     rng = random.Random(int(cfg.seed))
     loader = DataLoader(graphs, batch_size=int(cfg.batch_size), shuffle=True,
                         generator=torch.Generator().manual_seed(int(cfg.seed)))
@@ -154,16 +152,14 @@ def same_nest_partners(data: list[NestSample]) -> list[list[Any]]:
             for i, s in enumerate(data)]
 
 
-def family_labels(data: list[NestSample], size: str) -> torch.Tensor:
-    """Per sample, an integer id of its kernel's computation family where it is the
-    kernel's dominant nest at `size` (`dominant_nest`); -1 elsewhere and where no family
-    is known. The family names what a kernel spends its time on: its other nests (the
-    means before correlation's product, a copy after a solve) are not of it, and
-    labelling them so pulled reductions towards products."""
-    dominant = [dominant_nest(s.program, size) == s.position for s in data]
-    names = sorted({family_of(s.program) for s, d in zip(data, dominant, strict=True) if d} - {"other"})
-    return torch.tensor([names.index(f) if d and (f := family_of(s.program)) in names else -1
-                         for s, d in zip(data, dominant, strict=True)])
+def family_labels(data: list[NestSample]) -> torch.Tensor:
+    """Per sample, an integer id of what its nest computes (`family_of` at its position:
+    covariance's mean nest is a reduction, its product a matrix product); -1 where no
+    family is known. Labelling every nest with its kernel's family pulled the means
+    before a product towards products, so the term once took dominant nests only."""
+    families = [family_of(s.program, s.position) for s in data]
+    names = sorted(set(families) - {"other"})
+    return torch.tensor([names.index(f) if f in names else -1 for f in families])
 
 
 def view_contrast(model: ResponseModel, z: torch.Tensor, batch: Any, partners: list[list[Any]], rng: random.Random,

@@ -31,6 +31,20 @@ FAMILIES = {
 correlation are Gram products; deriche is a recursive filter), for checking at a glance
 whether an embedding's neighbours make sense."""
 
+NEST_COMPUTATIONS = {
+    "atax": ("elementwise", "matrix-vector"),
+    "bicg": ("elementwise", "matrix-vector"),
+    "covariance": ("reduction", "elementwise", "matrix-product"),
+    "correlation": ("reduction", "elementwise", "matrix-product"),
+    "deriche": ("signal", "elementwise", "signal", "elementwise"),
+    "gemver": ("matrix-vector", "matrix-vector", "elementwise", "matrix-vector"),
+}
+"""What each nest computes, by position as docc cuts the kernel, where its nests do not
+all compute what the kernel does: covariance's first nest takes column means (a
+reduction) and its second subtracts them (elementwise) before the Gram product; atax
+and bicg zero a vector first. An embedding that puts row-sums next to covariance's mean
+nest has found a reduction, and the sanity table must say so."""
+
 
 def module_name(name: str) -> str:
     """Python module of kernel `name`: '-' -> '_', a leading digit gets a 'k' (2mm -> k2mm)."""
