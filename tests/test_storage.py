@@ -73,6 +73,7 @@ def test_round_trip_with_provenance(url, gemm_nest):
                    run="r2", nest=gemm_nest, recipe=RECIPE, suite="experiment")
     assert len(storage.measurements(whole_program=False, program="gemm")) == 2
     assert storage.nests() == [("gemm", gemm_nest.nest_hash, 0, gemm_nest.canonical_json, gemm_nest.sdfg_json)]
+    assert storage.nest_count() == 1
 
 
 def test_schema_is_versioned_and_reopening_is_idempotent(url):

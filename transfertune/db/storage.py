@@ -500,6 +500,14 @@ class Storage:
         with self.session() as s:
             return [tuple(r) for r in s.execute(query).all()]
 
+    def nest_count(self) -> int:
+        """How many entries `nests` lists, without reading their JSON (a cache key)."""
+        listed = (select(ProgramRow.name, ProgramNestRow.position, ProgramNestRow.nest_id)
+                  .join(ProgramNestRow, ProgramNestRow.program_id == ProgramRow.id)
+                  .distinct().subquery())
+        with self.session() as s:
+            return s.execute(select(func.count()).select_from(listed)).scalar_one()
+
 
 def _insert(engine: Engine, table: Any) -> Any:
     dialect = engine.dialect.name

@@ -254,8 +254,7 @@ def summarise(choices: list[Choice]) -> dict[str, Any]:
             continue
         result[method] = {**_spread(list(per_fold[method].values())), "folds": len(per_fold[method]),
                           "coverage": known / picked if picked else 0.0,
-                          "same_family": family_agreement(choices, method),
-                          "same_nest_family": family_agreement(choices, method, "same_nest_family")}
+                          **family_agreement(sanity(choices, method))}
     gnn = per_fold["gnn"]
     result["gnn"]["lead"] = {m: _spread([gnn[f] - per_fold[m][f] for f in gnn if f in per_fold[m]])
                              for m in METHODS if m != "gnn"}
@@ -329,8 +328,9 @@ def sanity(choices: list[Choice], method: str = "gnn") -> list[dict[str, Any]]:
     return rows
 
 
-def family_agreement(choices: list[Choice], method: str, key: str = "same_family") -> float:
-    """The share of held-out kernels whose nearest kernel by `method` shares their family
-    (`key="same_nest_family"`: whose nearest kernel's voted nest does)."""
-    rows = sanity(choices, method)
-    return sum(r[key] for r in rows) / len(rows) if rows else 0.0
+def family_agreement(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Of a method's sanity rows: the share of held-out kernels whose nearest kernel shares
+    their family (``same_family``), and whose nearest kernel's voted nest does
+    (``same_nest_family``)."""
+    keys = ("same_family", "same_nest_family")
+    return {k: sum(r[k] for r in rows) / len(rows) if rows else 0.0 for k in keys}
