@@ -6,6 +6,7 @@ many held-out corpus kernels have a nearest kernel of their own family.
 
     python benchmarks/embedding_ablation.py [--out results/embeddings/generalise/ablation.json]
                                             [--only default family.1]
+                                            [--set data.sizes.cpu-omp=LARGE data.sizes.cpu-seq=LARGE]
 
 Writes the JSON after every objective, so an interrupted run keeps what it finished
 (rerun with --only for the rest).
@@ -38,6 +39,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="outputs/embeddings/ablation.json")
     parser.add_argument("--only", nargs="*", choices=list(OBJECTIVES), default=list(OBJECTIVES))
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="more `evaluate-embeddings` overrides for every objective (e.g. the data sizes)")
     args = parser.parse_args()
     out = Path(args.out)
     fp = local_fingerprint()
@@ -49,24 +52,27 @@ def main() -> None:
                 "gnn_lead: the GNN's lead over each method fold by fold [mean, std]; sanity: held-out corpus "
                 "kernels (corpus setting) whose work-weighted nearest kernel shares their family "
                 "(sanity_computation: their finer computation; sanity_nest: whose nearest kernel's voted nest "
-                "computes their family)",
+                "computes their family; nearest: each held-out corpus kernel's nearest kernel and voted nest)",
         "machine": {"cpu": fp.cpu_model, "cores": fp.cores, "isa": list(fp.isa), "host": platform.node()},
         "commit": source_commit()})
     report.setdefault("configs", {})
     for name in args.only:
-        cfg = load_config("evaluate-embeddings", [*OBJECTIVES[name], "recipes=probes", "measure=false", "plot=null",
-                                                  f"output_dir={out.parent / name}"])
+        cfg = load_config("evaluate-embeddings", [*OBJECTIVES[name], *args.set, "recipes=probes", "measure=false",
+                                                  "plot=null", f"output_dir={out.parent / name}"])
         data, result, table = evaluate_settings(cfg)
         cells = {setting: {m: [round(v["mean"], 3), round(v["std"], 3), round(v["same_family"], 2),
                                round(v["same_nest_family"], 2)]
                            for m, v in methods.items()} for setting, methods in result.items()}
         leads = {setting: {m: [round(v["mean"], 3), round(v["std"], 3)] for m, v in methods["gnn"]["lead"].items()}
                  for setting, methods in result.items()}
-        report["configs"][name] = {"overrides": OBJECTIVES[name], "nests": len(data), "settings": cells,
+        report["configs"][name] = {"overrides": [*OBJECTIVES[name], *args.set], "nests": len(data), "settings": cells,
                                    "gnn_lead": leads,
                                    "sanity": f"{sum(r['same_family'] for r in table)}/{len(table)}",
                                    "sanity_computation": f"{sum(r['same_computation'] for r in table)}/{len(table)}",
-                                   "sanity_nest": f"{sum(r['same_nest_family'] for r in table)}/{len(table)}"}
+                                   "sanity_nest": f"{sum(r['same_nest_family'] for r in table)}/{len(table)}",
+                                   "nearest": {r["kernel"]: f"{r['neighbour']} nest {r['neighbour_nest']}"
+                                               + ("" if r["same_nest_family"] else " (other family)")
+                                               for r in table}}
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=1) + "\n")
         print(name, json.dumps(report["configs"][name]["settings"]), report["configs"][name]["sanity"], flush=True)

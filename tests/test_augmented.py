@@ -14,7 +14,7 @@ from transfertune.ir.target import local_target
 from transfertune.measure.variants import Variant, measure_variants
 from transfertune.suites import family_of, get_kernel, suite_names, suite_of
 from transfertune.suites.augmented import NAMES, VARIANTS_FILE, base_of, rewritten
-from transfertune.suites.augmented.generate import choose, same_outputs
+from transfertune.suites.augmented.generate import choose, recorded_of, same_outputs
 from transfertune.suites.augmented.rewrites import REWRITES
 
 
@@ -24,6 +24,14 @@ def test_every_base_kernel_has_variants_and_names_say_their_base():
     assert set(NAMES) == set(recorded) and {v["base"] for v in recorded.values()} == bases
     assert all(base_of(n) == v["base"] and n.endswith("@" + v["rewrite"]) for n, v in recorded.items())
     assert suite_of("gemm@interchange") == "augmented" and family_of("gemm@shift") == family_of("gemm")
+
+
+def test_a_suites_recorded_variants_list_as_a_kernels_value():
+    listed = recorded_of("corpus")[1:-1].split(",")
+    assert listed and all(suite_of(base_of(n)) == "corpus" and n in NAMES for n in listed)
+    assert len(listed) + len(recorded_of("polybench")[1:-1].split(",")) == len(NAMES)
+    with pytest.raises(ValueError, match="unknown suite"):
+        recorded_of("nope")
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -154,6 +154,8 @@ def test_evaluation_json_and_map(store, config, tmp_path, capsys):
     for methods in saved["settings"].values():  # the lead is taken fold by fold over the same folds
         for other, lead in methods["gnn"]["lead"].items():
             assert lead["mean"] == pytest.approx(methods["gnn"]["mean"] - methods[other]["mean"]) and lead["std"] >= 0
+    for methods in saved["settings"].values():  # the measured-response reference sits beside the methods
+        assert 0.0 < methods["responses"]["mean"] <= 1.0 and 0.0 <= methods["responses"]["same_family"] <= 1.0
     assert {r["kernel"] for r in saved["sanity"]} == set(CORPUS)
     assert all(r["same_family"] or not r["same_computation"] for r in saved["sanity"])
     assert all(isinstance(r["same_family"], bool) and r["neighbour"] in KERNELS + CORPUS
@@ -194,6 +196,22 @@ def test_picks_are_judged_against_the_oracle_timed_in_the_same_run(tmp_path):
     rows = len(storage.measurements())
     [again] = evaluation.measure_together(storage, [choice], {"cpu-seq": "MINI"}, 2, progress)
     assert again.sample.speedups == judged.sample.speedups and len(storage.measurements()) == rows
+
+
+def test_the_response_reference_borrows_from_the_nest_that_responds_most_alike():
+    """The nearest training nest by measured responses: the least RMS difference of log
+    speedups over the responses measured for both; a nest sharing none is never picked,
+    and a held-out nest sharing none with any gets no neighbour."""
+    def sample(name, y, mask):
+        return evaluation.NestSample(name, "g", 0, "h", graph=None, y=torch.tensor(y), mask=torch.tensor(mask),
+                                     speedups={})
+
+    train = [sample("a", [0.0, 2.0, 0.0], [1.0, 1.0, 0.0]), sample("b", [0.5, 0.4, 9.0], [1.0, 1.0, 1.0]),
+             sample("c", [0.6, 0.3, 0.0], [0.0, 0.0, 1.0])]
+    test = [sample("x", [0.4, 0.5, 0.0], [1.0, 1.0, 0.0]), sample("y", [0.0, 0.0, 1.0], [0.0, 0.0, 1.0]),
+            sample("z", [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]), sample("w", [0.0, 0.0, 0.0], [0.0, 0.0, 0.0])]
+    assert evaluation.response_neighbours(train, test) == [1, 2, 1, None]
+    assert evaluation.response_neighbours([], test) == [None] * 4
 
 
 def test_multirun_sweep(store, tmp_path):

@@ -2,6 +2,8 @@
 meaning, and record the choices in ``variants.json``.
 
 ``python -m transfertune.suites.augmented.generate [--suites polybench corpus]``
+(``--list corpus`` prints the recorded variants of the corpus's kernels as a ``kernels=``
+list and generates nothing: to tune those alone).
 
 A candidate is kept when (1) run by the interpreter at MINI, from the verification inputs,
 it leaves every output equal to what the original loops leave, and (2) docc parses it
@@ -23,7 +25,7 @@ from tqdm import tqdm
 from transfertune.ir.kernel import Kernel, copy_args
 from transfertune.isolated import run_isolated
 from transfertune.suites import get_kernel, suite_names
-from transfertune.suites.augmented import VARIANTS_FILE, rewritten, variant_name
+from transfertune.suites.augmented import NAMES, VARIANTS_FILE, base_of, rewritten, variant_name
 from transfertune.suites.augmented.rewrites import REWRITES
 
 MAX_CANDIDATES = 12
@@ -81,10 +83,22 @@ def generate(suites: list[str]) -> dict[str, dict]:
     return out
 
 
+def recorded_of(suite: str) -> str:
+    """The recorded variants of `suite`'s kernels as a ``kernels=[...]`` value."""
+    bases = set(suite_names(suite))
+    return "[" + ",".join(n for n in NAMES if base_of(n) in bases) + "]"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--suites", nargs="+", default=["polybench", "corpus"])
-    variants = generate(parser.parse_args().suites)
+    parser.add_argument("--list", metavar="SUITE", help="print the recorded variants of SUITE's kernels "
+                        "as a kernels=[...] list; generate nothing")
+    args = parser.parse_args()
+    if args.list:
+        print(recorded_of(args.list))
+        return
+    variants = generate(args.suites)
     with tempfile.NamedTemporaryFile("w", dir=VARIANTS_FILE.parent, suffix=".tmp", delete=False) as tmp:
         json.dump(variants, tmp, indent=1)
         tmp.write("\n")
