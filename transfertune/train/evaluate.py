@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from omegaconf import DictConfig
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
@@ -39,7 +40,7 @@ from transfertune.porting.lending import kernel_shares
 from transfertune.suites import computation_of, family_of, get_kernel, suite_or_none
 from transfertune.suites.augmented import base_of
 from transfertune.train.dataset import NestSample, kernel_folds
-from transfertune.train.train import embed, fit
+from transfertune.train.train import embed, fit, response_gaps
 from transfertune.tune.executor import make_executor
 from transfertune.tune.strategy import get_strategy
 from transfertune.tune.tuner import TuneOptions, Tuner
@@ -170,13 +171,10 @@ def response_neighbours(train: list[NestSample], test: list[NestSample]) -> list
     training nest shares a measured response with it)."""
     if not train or not test:
         return [None] * len(test)
-    y_train, m_train = np.stack([s.y.numpy() for s in train]), np.stack([s.mask.numpy() for s in train])
-    y_test, m_test = np.stack([s.y.numpy() for s in test]), np.stack([s.mask.numpy() for s in test])
-    both = m_test[:, None, :] * m_train[None, :, :]
-    common = both.sum(-1)
-    gap = (((y_test[:, None, :] - y_train[None, :, :]) ** 2) * both).sum(-1) / np.maximum(common, 1.0)
-    gap[common == 0] = np.inf
-    return [int(row.argmin()) if np.isfinite(row.min()) else None for row in gap]
+    gap, common = response_gaps(torch.stack([s.y for s in test]), torch.stack([s.mask for s in test]),
+                                torch.stack([s.y for s in train]), torch.stack([s.mask for s in train]))
+    gap = gap.masked_fill(common == 0, float("inf"))
+    return [int(row.argmin()) if torch.isfinite(row.min()) else None for row in gap]
 
 
 TWIN = "twin"

@@ -235,15 +235,23 @@ def distance_alignment(z: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> 
     equal the RMS difference of the two nests' log speedups on the responses measured for
     both, so that the nearest neighbour in the embedding is the nearest in behaviour.
     """
-    both = mask[:, None, :] * mask[None, :, :]
-    common = both.sum(-1)
-    gap = (((y[:, None, :] - y[None, :, :]) ** 2) * both).sum(-1) / common.clamp(min=1.0)
+    gap, common = response_gaps(y, mask, y, mask)
     wanted = gap.sqrt()
     distance = (((z[:, None, :] - z[None, :, :]) ** 2).sum(-1) + 1e-9).sqrt()
     pairs = (common > 0) & ~torch.eye(len(z), dtype=torch.bool)
     if not pairs.any():
         return z.sum() * 0.0
     return ((distance - wanted)[pairs] ** 2).mean()
+
+
+def response_gaps(y_a: torch.Tensor, mask_a: torch.Tensor, y_b: torch.Tensor, mask_b: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """For every nest of a and every nest of b: the mean squared difference of their log
+    speedups over the responses measured for both, and how many responses those are."""
+    both = mask_a[:, None, :] * mask_b[None, :, :]
+    common = both.sum(-1)
+    gap = (((y_a[:, None, :] - y_b[None, :, :]) ** 2) * both).sum(-1) / common.clamp(min=1.0)
+    return gap, common
 
 
 @torch.no_grad()
