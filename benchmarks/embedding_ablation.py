@@ -31,8 +31,11 @@ OBJECTIVES = {
     "family.0.2": ["family=0.2", "temperature=0.1"],
     "same.1": ["contrastive=1.0"],
     "family.1+same": ["family=1.0", "temperature=0.1", "contrastive=1.0"],
+    "default@responses": ["lookup=responses"],
+    "family.1@responses": ["family=1.0", "temperature=0.1", "lookup=responses"],
 }
-"""Objective name -> `evaluate-embeddings` overrides (see `configs/train.yaml`)."""
+"""Objective name -> `evaluate-embeddings` overrides (see `configs/train.yaml`); ``@responses``: the
+same objective, the GNN's neighbour looked up by predicted responses (``lookup=responses``)."""
 
 
 def main() -> None:

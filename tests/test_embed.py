@@ -214,6 +214,21 @@ def test_the_response_reference_borrows_from_the_nest_that_responds_most_alike()
     assert evaluation.response_neighbours([], test) == [None] * 4
 
 
+def test_the_response_lookup_fills_unmeasured_responses_with_predictions(monkeypatch):
+    """`lookup=responses` matches a held-out nest's predicted responses against training
+    nests' responses, measured ones as measured and the others as predicted."""
+    from transfertune.train import train as training
+
+    def sample(y, mask):
+        return evaluation.NestSample("a", "g", 0, "h", graph=None, y=torch.tensor(y), mask=torch.tensor(mask),
+                                     speedups={})
+
+    prediction = np.array([[9.0, 9.0, 9.0], [8.0, 8.0, 8.0]])
+    monkeypatch.setattr(training, "predict", lambda model, data: (np.zeros((len(data), 2)), prediction))
+    data = [sample([1.0, 2.0, 0.0], [1.0, 1.0, 0.0]), sample([0.0, 0.0, 3.0], [0.0, 0.0, 1.0])]
+    assert training.known_responses(None, data).tolist() == [[1.0, 2.0, 9.0], [8.0, 8.0, 3.0]]
+
+
 def test_multirun_sweep(store, tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "transfertune.cli", "train", "-m", "model=small", "epochs=2",

@@ -40,7 +40,7 @@ from transfertune.porting.lending import kernel_shares
 from transfertune.suites import computation_of, family_of, get_kernel, suite_or_none
 from transfertune.suites.augmented import base_of
 from transfertune.train.dataset import NestSample, kernel_folds
-from transfertune.train.train import embed, fit, response_gaps
+from transfertune.train.train import embed, fit, known_responses, predict, response_gaps
 from transfertune.tune.executor import make_executor
 from transfertune.tune.strategy import get_strategy
 from transfertune.tune.tuner import TuneOptions, Tuner
@@ -92,7 +92,10 @@ def neighbours(method: str, train: list[NestSample], test: list[NestSample], cfg
         return [rng.sample(range(len(train)), k) for _ in test]
     if method == "gnn":
         model, _ = fit(cfg, train)
-        a, b = embed(model, train), embed(model, test)
+        if cfg.get("lookup", "embedding") == "responses":
+            a, b = known_responses(model, train), predict(model, test)[1]
+        else:
+            a, b = embed(model, train), embed(model, test)
     else:
         feature = handmade_features if method == "handmade_knn" else loopinfo_features
         scaler = StandardScaler().fit([feature(s) for s in train])

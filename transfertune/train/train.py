@@ -262,12 +262,26 @@ def evaluate_loss(model: ResponseModel, data: list[NestSample], alignment: float
 
 
 @torch.no_grad()
-def embed(model: ResponseModel, data: list[NestSample]) -> np.ndarray:
-    """Embeddings of `data`, one row per sample."""
+def predict(model: ResponseModel, data: list[NestSample]) -> tuple[np.ndarray, np.ndarray]:
+    """Embeddings and predicted responses of `data`, one row per sample."""
     model.eval()
     batch = next(iter(DataLoader([_graph(s) for s in data], batch_size=len(data))))
-    z, _ = model(batch)
-    return z.numpy()
+    z, prediction = model(batch)
+    return z.numpy(), prediction.numpy()
+
+
+def embed(model: ResponseModel, data: list[NestSample]) -> np.ndarray:
+    """Embeddings of `data`, one row per sample."""
+    return predict(model, data)[0]
+
+
+def known_responses(model: ResponseModel, data: list[NestSample]) -> np.ndarray:
+    """Responses of `data`, one row per sample: measured where measured, the model's
+    prediction elsewhere (a nest tuned on one target only, a probe that failed)."""
+    _, prediction = predict(model, data)
+    measured = torch.stack([s.y for s in data]).numpy()
+    mask = torch.stack([s.mask for s in data]).numpy() > 0
+    return np.where(mask, measured, prediction)
 
 
 def output_dir(cfg: DictConfig) -> Path:
