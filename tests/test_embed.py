@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from docc.python import native
+from omegaconf import OmegaConf
 
 from transfertune.db import Storage
 from transfertune.embed.encoder import NestEncoder
@@ -227,6 +228,8 @@ def test_the_response_lookup_fills_unmeasured_responses_with_predictions(monkeyp
     monkeypatch.setattr(training, "predict", lambda model, data: (np.zeros((len(data), 2)), prediction))
     data = [sample([1.0, 2.0, 0.0], [1.0, 1.0, 0.0]), sample([0.0, 0.0, 3.0], [0.0, 0.0, 1.0])]
     assert training.known_responses(None, data).tolist() == [[1.0, 2.0, 9.0], [8.0, 8.0, 3.0]]
+    with pytest.raises(ValueError, match="unknown lookup 'nearest'"):
+        evaluation.neighbours("gnn", data, data, OmegaConf.create({"neighbours": 1, "lookup": "nearest"}), None)
 
 
 def test_multirun_sweep(store, tmp_path):

@@ -46,6 +46,10 @@ from transfertune.tune.strategy import get_strategy
 from transfertune.tune.tuner import TuneOptions, Tuner
 
 METHODS = ("gnn", "random", "handmade_knn", "loopinfo_knn")
+LOOKUPS = ("embedding", "responses")
+"""How the GNN names a neighbour: nearest by embedding distance, or the training nest
+whose responses are nearest the held-out nest's predicted ones (measured and not kept:
+README, "With most of PolyBench's variants at LARGE")."""
 
 
 def handmade_features(sample: NestSample) -> list[float]:
@@ -91,8 +95,11 @@ def neighbours(method: str, train: list[NestSample], test: list[NestSample], cfg
     if method == "random":
         return [rng.sample(range(len(train)), k) for _ in test]
     if method == "gnn":
+        lookup = str(cfg.get("lookup", "embedding"))
+        if lookup not in LOOKUPS:
+            raise ValueError(f"unknown lookup {lookup!r}; known: {', '.join(LOOKUPS)}")
         model, _ = fit(cfg, train)
-        if cfg.get("lookup", "embedding") == "responses":
+        if lookup == "responses":
             a, b = known_responses(model, train), predict(model, test)[1]
         else:
             a, b = embed(model, train), embed(model, test)
