@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from transfertune.db import Storage
 from transfertune.embed.encoder import NestEncoder
-from transfertune.embed.featurize import EDGE_DIM, FEATURE_VERSION, NODE_DIM, STRIDES, featurize
+from transfertune.embed.featurize import EDGE_DIM, FEATURE_VERSION, NODE_DIM, STRIDE_SLOTS, STRIDES, featurize
 from transfertune.ir.loopnest import loop_nests
 from transfertune.ir.program import build_program, untouched_sdfg
 from transfertune.ir.recipe import Recipe, Step
@@ -77,13 +77,47 @@ def _inner_strides(func):
     args = (np.zeros((11, 13)), np.zeros((11, 13)))
     sdfg = untouched_sdfg(native(func, target="none").to_sdfg(*args))
     attr = featurize(loop_nests(func.__name__, sdfg)[0].canonical_json).edge_attr
-    memlets = attr[(attr[:, 2] > 0) & (attr[:, 4:-1].sum(dim=1) > 0)][:, 4:-1].reshape(-1, 6, len(STRIDES))
+    memlets = attr[(attr[:, 2] > 0) & (attr[:, STRIDE_SLOTS].sum(dim=1) > 0)][:, STRIDE_SLOTS].reshape(-1, 6, len(STRIDES))
     return {STRIDES[int(c)] for c in memlets[:, 1, :].argmax(dim=1)}  # category at depth 1 (inner loop)
 
 
 def test_strides_tell_a_row_walk_from_a_column_walk():
     assert _inner_strides(row_walk) == {"unit"}
     assert _inner_strides(column_walk) == {"symbolic"}
+
+
+def sliding_sum(A: np.ndarray, B: np.ndarray) -> None:
+    for i in range(B.shape[0]):
+        for j in range(B.shape[1]):
+            for a in range(3):
+                B[i, j] += A[i + a, j]
+
+
+def product(A: np.ndarray, B: np.ndarray, C: np.ndarray) -> None:
+    for i in range(C.shape[0]):
+        for j in range(C.shape[1]):
+            for k in range(A.shape[1]):
+                C[i, j] += A[i, k] * B[k, j]
+
+
+def band(A: np.ndarray, B: np.ndarray) -> None:
+    for i in range(B.shape[0]):
+        for k in range(i + 1, A.shape[0]):
+            B[i] += A[k]
+
+
+def _windows(func, *args) -> int:
+    sdfg = untouched_sdfg(native(func, target="none").to_sdfg(*args))
+    return int(featurize(loop_nests(func.__name__, sdfg)[0].canonical_json).edge_attr[:, STRIDE_SLOTS.stop + 1].sum())
+
+
+def test_a_sliding_window_is_told_from_a_product_and_a_band():
+    """Two loops moving one dimension of the read (`A[i + a, j]`) mark a window; a
+    product's loops each move their own dimension, and a triangular loop's band (`A[k]`
+    for k > i) is no window either, so none of their memlets is marked."""
+    assert _windows(sliding_sum, np.zeros((13, 11)), np.zeros((11, 11))) > 0
+    assert _windows(product, np.zeros((11, 13)), np.zeros((13, 11)), np.zeros((11, 11))) == 0
+    assert _windows(band, np.zeros(13), np.zeros(11)) == 0
 
 
 def test_encoder_shapes_and_reset():

@@ -5,8 +5,11 @@ dataflow nodes (access nodes, tasklets, library calls, constants). Edges are
 control containment, block -> dataflow-node membership, and memlets. Every memlet edge
 says how its (linearised) subset moves with each enclosing loop variable, outermost
 first: not at all, unit stride, a small constant stride, or a symbolic stride (a whole
-row or plane of an array), parsed with sympy, and whether it is shifted by a
-loop-independent amount. So a column walk and a row walk differ.
+row or plane of an array), parsed with sympy, whether it is shifted by a
+loop-independent amount, and whether it is a sliding window: two loops move it along one
+dimension over a rectangular range (``img[i + a, j + b]``, ``x[n - k]``). So a column walk
+and a row walk differ, and a convolution's input read differs from a matrix product's,
+whose loops each move their own dimension, and from a triangular loop's band.
 
 An access node also says how the memlets on it relate (`_neighbourhood`): a stencil or
 a convolution reads one array at several loop-independent shifts of one index (its
@@ -33,7 +36,7 @@ import sympy
 import torch
 from torch_geometric.data import Data
 
-FEATURE_VERSION = 2
+FEATURE_VERSION = 3
 
 NODE_TYPES = ("sequence", "for", "map", "while", "if_else", "block", "assignment_block", "access_node",
               "tasklet", "library_node", "constant_node", "other")
@@ -45,7 +48,9 @@ MAX_DEPTH = 6
 STRIDES = ("none", "unit", "constant", "symbolic")
 
 NODE_DIM = len(NODE_TYPES) + TASKLET_CODES + len(LIBRARY_CALLS) + 9
-EDGE_DIM = 4 + MAX_DEPTH * len(STRIDES) + 1
+STRIDE_SLOTS = slice(4, 4 + MAX_DEPTH * len(STRIDES))
+"""Where a memlet edge's per-depth stride one-hots lie; the shift and window flags follow."""
+EDGE_DIM = STRIDE_SLOTS.stop + 2
 _NAME = re.compile(r"[A-Za-z_]\w*")
 
 
@@ -88,21 +93,28 @@ class _Builder:
         return len(self.nodes) - 1
 
     def _edge(self, src: int, dst: int, kind: int, strides: list[int] | None = None, offset: bool = False,
-              write: bool = False) -> None:
+              write: bool = False, window: bool = False) -> None:
         attr = [0.0] * EDGE_DIM
         attr[kind] = 1.0
         attr[3] = 1.0 if write else 0.0
         for depth, stride in enumerate(strides or []):
-            attr[4 + min(depth, MAX_DEPTH - 1) * len(STRIDES) + stride] = 1.0
-        attr[-1] = 1.0 if offset else 0.0
+            attr[STRIDE_SLOTS.start + min(depth, MAX_DEPTH - 1) * len(STRIDES) + stride] = 1.0
+        attr[STRIDE_SLOTS.stop] = 1.0 if offset else 0.0
+        attr[STRIDE_SLOTS.stop + 1] = 1.0 if window else 0.0
         self.edges.append((src, dst))
         self.edge_attrs.append(attr)
 
-    def control(self, node: dict[str, Any], parent: int | None, loops: tuple[str, ...]) -> None:
+    def control(self, node: dict[str, Any], parent: int | None, loops: tuple[str, ...],
+                rectangular: tuple[str, ...] = ()) -> None:
+        """Add `node` and what it contains; `loops` are the enclosing loop variables,
+        `rectangular` those of them whose range reads no other loop's variable."""
         kind = node.get("type", "other")
+        inside = rectangular
         if kind in ("for", "map"):
-            me = self._node(kind, numbers=_loop_numbers(node, loops))
+            numbers = _loop_numbers(node, loops)
+            me = self._node(kind, numbers=numbers)
             inner = loops + (node["indvar"],)
+            inside = rectangular if numbers[4] else rectangular + (node["indvar"],)
             children = [node["root"]]
         elif kind == "while":
             me, inner, children = self._node(kind), loops, [node.get("root", {})]
@@ -113,7 +125,7 @@ class _Builder:
             me, inner, children = self._node(kind), loops, node.get("children", [])
         elif kind == "block":
             me = self._node(kind)
-            self.dataflow(node["dataflow"], me, loops)
+            self.dataflow(node["dataflow"], me, loops, rectangular)
             inner, children = loops, []
         else:
             me, inner, children = self._node(kind), loops, []
@@ -121,9 +133,10 @@ class _Builder:
             self._edge(parent, me, kind=0)
         for child in children:
             if isinstance(child, dict) and "type" in child:
-                self.control(child, me, inner)
+                self.control(child, me, inner, inside)
 
-    def dataflow(self, graph: dict[str, Any], block: int, loops: tuple[str, ...]) -> None:
+    def dataflow(self, graph: dict[str, Any], block: int, loops: tuple[str, ...],
+                 rectangular: tuple[str, ...]) -> None:
         index = {}
         kinds = {node["element_id"]: node.get("type", "other") for node in graph.get("nodes", [])}
         data = {node["element_id"]: node.get("data", "") for node in graph.get("nodes", []) if kinds[node["element_id"]]
@@ -155,13 +168,15 @@ class _Builder:
                 continue
             subset = edge.get("subset") or []
             strides, offset = _strides(subset[0], loops) if subset else ([], False)
+            window = _window(subset[0], rectangular) if subset else False
             self._edge(index[edge["src"]], index[edge["dst"]], kind=2, strides=strides, offset=offset,
-                       write=edge["dst"] in data)
+                       write=edge["dst"] in data, window=window)
             rank = _rank(subset[0]) if subset else 0
             for end in (edge["src"], edge["dst"]):
                 if end in data:
                     feat = self.nodes[index[end]]
                     base = len(NODE_TYPES) + TASKLET_CODES + len(LIBRARY_CALLS)
+                    feat[base + 5] = 1.0 if window else feat[base + 5]
                     feat[base + 7] = max(feat[base + 7], rank / 3.0)
                     feat[base + 8] = 1.0 if subset else feat[base + 8]
 
@@ -219,6 +234,20 @@ def _strides(subset: str, loops: tuple[str, ...]) -> tuple[list[int], bool]:
             out.append(3)
     rest = sympy.expand(expr.subs({sympy.Symbol(v): 0 for v in loops}))
     return out, bool(rest != 0)
+
+
+def _window(subset: str, loops: tuple[str, ...]) -> bool:
+    """Whether two of `loops` move `subset` along one dimension: their coefficients in the
+    linearised index differ by a number (``(i + a) * W + j + b``: i and a both by W). A
+    matrix product's loops each move their own dimension, so their coefficients differ by
+    a size symbol (``i * K + k``: K and 1). The caller leaves triangular loops out: docc
+    runs ``for k in range(i + 1, n)`` from zero and reads ``A[k + i + 1]``, a band, not a
+    window."""
+    expr = _expr(subset)
+    if expr is None:
+        return False
+    coefficients = [c for c in (sympy.diff(expr, sympy.Symbol(v)) for v in loops) if c != 0]
+    return any(sympy.simplify(a / b).is_number for n, a in enumerate(coefficients) for b in coefficients[n + 1:])
 
 
 def _rank(subset: str) -> int:

@@ -31,7 +31,7 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from transfertune.db import Storage
-from transfertune.embed.featurize import EDGE_DIM, NODE_TYPES
+from transfertune.embed.featurize import NODE_TYPES, STRIDE_SLOTS
 from transfertune.ir.loopnest import loop_nests
 from transfertune.ir.program import build_program
 from transfertune.ir.recipe import Recipe
@@ -59,7 +59,7 @@ def handmade_features(sample: NestSample) -> list[float]:
     loops = x[(x[:, NODE_TYPES.index("for")] + x[:, NODE_TYPES.index("map")]) > 0]
     numbers = loops[:, -9:] if len(loops) else np.zeros((1, 9))
     memlets = attr[attr[:, 2] > 0]
-    strides = memlets[:, 4:EDGE_DIM - 1].reshape(len(memlets), -1, 4).sum(axis=(0, 1)) if len(memlets) else np.zeros(4)
+    strides = memlets[:, STRIDE_SLOTS].reshape(len(memlets), -1, 4).sum(axis=(0, 1)) if len(memlets) else np.zeros(4)
     strides = strides / max(1.0, strides.sum())
     return [numbers[:, 0].max() * 6 + 1, len(loops), kinds[NODE_TYPES.index("map")],
             numbers[:, 4].sum(), *strides, kinds[NODE_TYPES.index("tasklet")], kinds[NODE_TYPES.index("access_node")],
