@@ -73,10 +73,14 @@ def column_walk(A: np.ndarray, B: np.ndarray) -> None:
             B[j, i] = A[j, i] * 2.0
 
 
-def _inner_strides(func):
-    args = (np.zeros((11, 13)), np.zeros((11, 13)))
+def _graph(func, *args):
+    """The graph of `func`'s first nest, parsed by docc for `args`."""
     sdfg = untouched_sdfg(native(func, target="none").to_sdfg(*args))
-    attr = featurize(loop_nests(func.__name__, sdfg)[0].canonical_json).edge_attr
+    return featurize(loop_nests(func.__name__, sdfg)[0].canonical_json)
+
+
+def _inner_strides(func):
+    attr = _graph(func, np.zeros((11, 13)), np.zeros((11, 13))).edge_attr
     memlets = attr[(attr[:, 2] > 0) & (attr[:, STRIDE_SLOTS].sum(dim=1) > 0)][:, STRIDE_SLOTS].reshape(-1, 6, len(STRIDES))
     return {STRIDES[int(c)] for c in memlets[:, 1, :].argmax(dim=1)}  # category at depth 1 (inner loop)
 
@@ -107,8 +111,7 @@ def band(A: np.ndarray, B: np.ndarray) -> None:
 
 
 def _windows(func, *args) -> int:
-    sdfg = untouched_sdfg(native(func, target="none").to_sdfg(*args))
-    return int(featurize(loop_nests(func.__name__, sdfg)[0].canonical_json).edge_attr[:, STRIDE_SLOTS.stop + 1].sum())
+    return int(_graph(func, *args).edge_attr[:, STRIDE_SLOTS.stop + 1].sum())
 
 
 def test_a_sliding_window_is_told_from_a_product_and_a_band():

@@ -111,10 +111,9 @@ class _Builder:
         kind = node.get("type", "other")
         inside = rectangular
         if kind in ("for", "map"):
-            numbers = _loop_numbers(node, loops)
-            me = self._node(kind, numbers=numbers)
+            me = self._node(kind, numbers=_loop_numbers(node, loops))
             inner = loops + (node["indvar"],)
-            inside = rectangular if numbers[4] else rectangular + (node["indvar"],)
+            inside = rectangular if _triangular(node, loops) else rectangular + (node["indvar"],)
             children = [node["root"]]
         elif kind == "while":
             me, inner, children = self._node(kind), loops, [node.get("root", {})]
@@ -206,13 +205,17 @@ def _loop_numbers(node: dict[str, Any], loops: tuple[str, ...]) -> list[float]:
     var = sympy.Symbol(node["indvar"])
     step = sympy.simplify(update - var) if update is not None else None
     cond_names = set(_NAME.findall(node.get("condition", ""))) - {node["indvar"]}
-    init_names = set(_NAME.findall(str(node.get("init", ""))))
-    triangular = bool((cond_names | init_names) & set(loops))
     symbols = len({n for n in cond_names if n.startswith("_s")})
     return [len(loops) / MAX_DEPTH, 1.0 if step == 1 else 0.0,
             1.0 if step is not None and step.is_number and step < 0 else 0.0,
-            0.0 if str(node.get("init", "0")) == "0" else 1.0, 1.0 if triangular else 0.0, symbols / 3.0,
-            0.0, 0.0, 0.0]
+            0.0 if str(node.get("init", "0")) == "0" else 1.0, 1.0 if _triangular(node, loops) else 0.0,
+            symbols / 3.0, 0.0, 0.0, 0.0]
+
+
+def _triangular(node: dict[str, Any], loops: tuple[str, ...]) -> bool:
+    """Whether the loop's start or bound reads one of the enclosing `loops`."""
+    names = set(_NAME.findall(node.get("condition", ""))) | set(_NAME.findall(str(node.get("init", ""))))
+    return bool((names - {node["indvar"]}) & set(loops))
 
 
 def _strides(subset: str, loops: tuple[str, ...]) -> tuple[list[int], bool]:
@@ -223,7 +226,7 @@ def _strides(subset: str, loops: tuple[str, ...]) -> tuple[list[int], bool]:
         return [0] * len(loops), False
     out = []
     for var in loops:
-        coefficient = sympy.diff(expr, sympy.Symbol(var))
+        coefficient = _coefficient(subset, var)
         if coefficient == 0:
             out.append(0)
         elif coefficient == 1:
@@ -243,11 +246,17 @@ def _window(subset: str, loops: tuple[str, ...]) -> bool:
     a size symbol (``i * K + k``: K and 1). The caller leaves triangular loops out: docc
     runs ``for k in range(i + 1, n)`` from zero and reads ``A[k + i + 1]``, a band, not a
     window."""
-    expr = _expr(subset)
-    if expr is None:
+    if _expr(subset) is None:
         return False
-    coefficients = [c for c in (sympy.diff(expr, sympy.Symbol(v)) for v in loops) if c != 0]
+    coefficients = [c for c in (_coefficient(subset, v) for v in loops) if c != 0]
     return any(sympy.simplify(a / b).is_number for n, a in enumerate(coefficients) for b in coefficients[n + 1:])
+
+
+@lru_cache(maxsize=16384)
+def _coefficient(subset: str, var: str) -> sympy.Expr:
+    """How the parsed index `subset` moves with loop variable `var` (its derivative): the
+    stride category and the window test both read it, so it is differentiated once."""
+    return sympy.diff(_expr(subset), sympy.Symbol(var))
 
 
 def _rank(subset: str) -> int:
