@@ -73,7 +73,36 @@ def test_round_trip_with_provenance(url, gemm_nest):
                    run="r2", nest=gemm_nest, recipe=RECIPE, suite="experiment")
     assert len(storage.measurements(whole_program=False, program="gemm")) == 2
     assert storage.nests() == [("gemm", gemm_nest.nest_hash, 0, gemm_nest.canonical_json, gemm_nest.sdfg_json)]
-    assert storage.nest_count() == 1
+    assert storage.nest_keys() == [("gemm", 0, gemm_nest.nest_hash)]
+
+
+def test_a_kernel_whose_source_changed_is_listed_by_its_new_nests(url, gemm_nest):
+    """floyd-warshall's source changed after it was tuned: its new nests' measurements
+    must reach training and the index, not stay behind the first nests linked."""
+    from dataclasses import replace
+
+    from transfertune.commands.db import relink
+    from transfertune.db.storage import kernel_source_hash
+
+    storage = Storage(url)
+    old_source = replace(get_kernel("gemm"), func=get_kernel("2mm").func)  # gemm as it was: 2mm's two nests
+    old_nests = loop_nests("2mm", build_program(get_kernel("2mm")).sdfg())
+    m = Measurement("recipe", "ok", (0.3, 0.1, 0.2), "steps", 1e-15, {"compile": 0.5})
+    cpu = local_target("cpu-seq")
+    for nest in old_nests:
+        for suite in ("polybench", "experiment"):
+            storage.record(m, kernel=old_source, target=cpu, size="MINI", run="r1", nest=nest, recipe=RECIPE,
+                           suite=suite)
+    assert [h for _, _, h in storage.nest_keys()] == [n.nest_hash for n in old_nests]
+    # Measured again after the change: the experiment still links the old nest, the newer measurement wins.
+    storage.record(m, kernel=get_kernel("gemm"), target=cpu, size="MINI", run="r2", nest=gemm_nest, recipe=RECIPE)
+    assert storage.nest_keys()[0] == ("gemm", 0, gemm_nest.nest_hash)
+    # relink parses the changed programs again: gemm has one nest now, position 1 goes.
+    relink(storage)
+    assert storage.nest_keys() == [("gemm", 0, gemm_nest.nest_hash)]
+    assert {h for _, _, h in storage.programs()} == {kernel_source_hash(get_kernel("gemm"))}
+    assert [n[1] for n in storage.nests()] == [gemm_nest.nest_hash]
+    assert len(storage.measurements(whole_program=False)) == 5  # the old nests' measurements stay
 
 
 def test_schema_is_versioned_and_reopening_is_idempotent(url):
@@ -218,9 +247,9 @@ def test_portable_export_round_trip_is_idempotent(url, gemm_nest, tmp_path):
 
 
 def test_the_index_embeds_a_measured_nest_that_no_program_lists(tmp_path, gemm_nest):
-    """A kernel whose code changed keeps its program's link to the old nest at that
-    position; the new nest's measurements name it without a link. The recipe index still
-    embeds it (floyd-warshall's new nest once stopped the AMD leave-one-out with a KeyError)."""
+    """A nest whose program now links another nest at its position (the code changed) is
+    still measured: the recipe index embeds it beside the linked one (floyd-warshall's new
+    nest once stopped the AMD leave-one-out with a KeyError, when it was the unlinked one)."""
     import numpy as np
 
     from transfertune.index.build import build_index
@@ -239,7 +268,7 @@ def test_the_index_embeds_a_measured_nest_that_no_program_lists(tmp_path, gemm_n
         for m, recipe in ((Measurement("baseline", "ok", (2.0,)), None), (Measurement("recipe", "ok", (1.0,)), RECIPE)):
             storage.record(m, kernel=get_kernel("gemm"), target=local_target("cpu-seq"), size="MINI", run=run,
                            nest=nest, recipe=recipe, suite="experiment")
-    assert [h for _, h, _, _, _ in storage.nests()] == [gemm_nest.nest_hash]
-    assert storage.canonical_nests()[changed.nest_hash] == changed.canonical_json
+    assert [h for _, h, _, _, _ in storage.nests()] == [changed.nest_hash]  # the nest measured last
+    assert storage.canonical_nests()[gemm_nest.nest_hash] == gemm_nest.canonical_json
     _, indexed = build_index(storage, Lengths(), "cpu-seq", "MINI")
     assert {n.nest_hash for n in indexed} == {gemm_nest.nest_hash, changed.nest_hash}

@@ -87,8 +87,7 @@ def load(storage: Storage, path: str | Path) -> int:
                     for n in data["nests"]}
         program_ids = {}
         for p in data["programs"]:
-            pid = storage._ensure(s, ProgramRow, {"suite": p["suite"], "name": p["name"]},
-                                  {"source_hash": p["source_hash"]})
+            pid = storage.program_row(s, p["suite"], p["name"], p["source_hash"])  # another source: the file's links
             program_ids[(p["suite"], p["name"])] = pid
             for position, nest_hash in p["nests"].items():
                 s.merge(ProgramNestRow(program_id=pid, position=int(position), nest_id=nest_ids[nest_hash]))

@@ -30,7 +30,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy import Engine, create_engine, delete, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
@@ -229,18 +229,45 @@ class Storage:
         return session.execute(query).scalar_one()
 
     def program_id(self, session: Session, kernel: Kernel, suite: str = "polybench") -> int:
-        source = inspect.getsource(kernel.func)
-        return self._ensure(session, ProgramRow, {"suite": suite, "name": kernel.name},
-                            {"source_hash": hashlib.sha256(source.encode()).hexdigest()})
+        """The program's row. A kernel whose source changed since it was stored may parse
+        to other nests: its links to the old ones go (their measurements stay, under the
+        old nests' hashes), and each nest measured from now on is linked again."""
+        return self.program_row(session, suite, kernel.name, kernel_source_hash(kernel))
+
+    def program_row(self, session: Session, suite: str, name: str, source_hash: str) -> int:
+        """`program_id` by the source's hash (an import knows no kernel)."""
+        pid = self._ensure(session, ProgramRow, {"suite": suite, "name": name}, {"source_hash": source_hash})
+        if session.execute(select(ProgramRow.source_hash).where(ProgramRow.id == pid)).scalar_one() != source_hash:
+            session.execute(update(ProgramRow).where(ProgramRow.id == pid).values(source_hash=source_hash))
+            session.execute(delete(ProgramNestRow).where(ProgramNestRow.program_id == pid))
+        return pid
 
     def nest_id(self, session: Session, nest: LoopNest, program_id: int | None = None) -> int:
+        """The nest's row; with `program_id`, the nest becomes the program's nest at its
+        position (replacing the one linked before: the same source can parse to another
+        nest after docc or the canonical form changed), so training and the index read the
+        measurements of the code as it is."""
         nid = self._ensure(session, NestRow, {"hash": nest.nest_hash},
                            {"canonical_json": nest.canonical_json, "sdfg_json": nest.sdfg_json})
         if program_id is not None:
             session.execute(_insert(self.engine, ProgramNestRow)
                             .values(program_id=program_id, position=nest.index, nest_id=nid)
-                            .on_conflict_do_nothing())
+                            .on_conflict_do_update(index_elements=["program_id", "position"], set_={"nest_id": nid}))
         return nid
+
+    def programs(self) -> list[tuple[str, str, str]]:
+        """(suite, name, source hash) of every stored program."""
+        with self.session() as s:
+            return [tuple(r) for r in s.execute(select(ProgramRow.suite, ProgramRow.name, ProgramRow.source_hash)
+                                                .order_by(ProgramRow.suite, ProgramRow.name))]
+
+    def link_program(self, kernel: Kernel, nests: list[LoopNest], suite: str) -> None:
+        """Make `nests` (what the kernel's source parses to now) the program's nests and
+        its source the one stored: what `tune` links as it measures them."""
+        with self.session() as s:
+            pid = self.program_id(s, kernel, suite)
+            for nest in nests:
+                self.nest_id(s, nest, pid)
 
     def target_id(self, session: Session, target: Target) -> int:
         return self._ensure(session, TargetRow, {"key": target.key},
@@ -486,27 +513,42 @@ class Storage:
         with self.session() as s:
             return {h: c for h, c in s.execute(select(NestRow.hash, NestRow.canonical_json)).all()}
 
-    def nests(self) -> list[tuple[str, str, int, str, str]]:
-        """(program, nest hash, position, canonical JSON, docc JSON) of every stored nest,
-        once per program name: a kernel stored under two suites (tuned as ``polybench``,
-        transferred in an ``experiment``) is one program, as `nest_speedups` has it, and
-        must not enter training or an index twice."""
-        query = (select(ProgramRow.name, NestRow.hash, ProgramNestRow.position, NestRow.canonical_json,
-                        NestRow.sdfg_json)
+    def nest_keys(self) -> list[tuple[str, int, str]]:
+        """(program, position, nest hash) of every nest `nests` lists, without their JSON
+        (a cache key): one nest per program name and position.
+
+        A kernel stored under two suites (tuned as ``polybench``, transferred in an
+        ``experiment``) is one program, as `nest_speedups` has it, and must not enter
+        training or an index twice. Where its suites link different nests to a position
+        (its source changed between their runs), the nest measured last is the code as it
+        is now."""
+        last = (select(MeasurementRow.nest_id, func.max(MeasurementRow.created_at).label("at"))
+                .group_by(MeasurementRow.nest_id).subquery())
+        query = (select(ProgramRow.name, ProgramNestRow.position, NestRow.hash, last.c.at)
                  .join(ProgramNestRow, ProgramNestRow.program_id == ProgramRow.id)
                  .join(NestRow, NestRow.id == ProgramNestRow.nest_id)
-                 .distinct()
-                 .order_by(ProgramRow.name, ProgramNestRow.position))
+                 .outerjoin(last, last.c.nest_id == NestRow.id))
+        newest: dict[tuple[str, int], tuple[str, str]] = {}
         with self.session() as s:
-            return [tuple(r) for r in s.execute(query).all()]
+            for name, position, nest_hash, at in s.execute(query):
+                candidate = (at.isoformat() if at is not None else "", nest_hash)  # ties: by hash, not by row order
+                newest[(name, position)] = max(newest.get((name, position), candidate), candidate)
+        return [(name, position, nest_hash) for (name, position), (_, nest_hash) in sorted(newest.items())]
 
-    def nest_count(self) -> int:
-        """How many entries `nests` lists, without reading their JSON (a cache key)."""
-        listed = (select(ProgramRow.name, ProgramNestRow.position, ProgramNestRow.nest_id)
-                  .join(ProgramNestRow, ProgramNestRow.program_id == ProgramRow.id)
-                  .distinct().subquery())
+    def nests(self) -> list[tuple[str, str, int, str, str]]:
+        """(program, nest hash, position, canonical JSON, docc JSON) of every nest
+        `nest_keys` lists, in its order."""
+        keys = self.nest_keys()
         with self.session() as s:
-            return s.execute(select(func.count()).select_from(listed)).scalar_one()
+            rows = s.execute(select(NestRow.hash, NestRow.canonical_json, NestRow.sdfg_json)
+                             .where(NestRow.hash.in_({h for _, _, h in keys}))).all()
+        json_of = {h: (canonical, sdfg) for h, canonical, sdfg in rows}
+        return [(name, h, position, *json_of[h]) for name, position, h in keys]
+
+
+def kernel_source_hash(kernel: Kernel) -> str:
+    """What a program's source is known by: a changed hash means its nests may have changed."""
+    return hashlib.sha256(inspect.getsource(kernel.func).encode()).hexdigest()
 
 
 def _insert(engine: Engine, table: Any) -> Any:

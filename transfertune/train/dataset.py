@@ -180,7 +180,7 @@ def cached_samples(storage: Storage, sizes: dict[str, str], cache_dir: str | Pat
     The cache is an ``.npz`` of plain arrays read with ``allow_pickle=False`` (see
     `save_samples`): loading it runs no code. A cache that cannot be read is rebuilt."""
     rows = storage.measurements()
-    state = json.dumps([len(rows), rows[-1].run if rows else "", storage.nest_count(), sizes, FEATURE_VERSION,
+    state = json.dumps([len(rows), rows[-1].run if rows else "", storage.nest_keys(), sizes, FEATURE_VERSION,
                         response_layout(sizes)], sort_keys=True)
     path = Path(cache_dir) / f"samples-{hashlib.sha256(state.encode()).hexdigest()[:16]}.npz"
     if path.exists():
