@@ -234,6 +234,12 @@ def test_picks_are_judged_against_the_oracle_timed_in_the_same_run(tmp_path):
     rows = len(storage.measurements())
     [again] = evaluation.measure_together(storage, [choice], {"cpu-seq": "MINI"}, 2, progress)
     assert again.sample.speedups == judged.sample.speedups and len(storage.measurements()) == rows
+    # The table is this machine's: under another machine's target key it is measured again.
+    mine = local_target("cpu-seq").key
+    assert list(json.loads(progress.read_text())) == [f"{mine}|jacobi-1d|{nest.index}"]
+    progress.write_text(progress.read_text().replace(mine, "cpu-seq-0123456789ab"))
+    evaluation.measure_together(storage, [choice], {"cpu-seq": "MINI"}, 2, progress)
+    assert len(storage.measurements()) > rows
 
 
 def test_the_response_reference_borrows_from_the_nest_that_responds_most_alike():

@@ -35,6 +35,7 @@ from transfertune.embed.featurize import NODE_TYPES, STRIDE_SLOTS
 from transfertune.ir.loopnest import loop_nests
 from transfertune.ir.program import build_program
 from transfertune.ir.recipe import Recipe
+from transfertune.ir.target import local_target
 from transfertune.measure.variants import Settings
 from transfertune.porting.lending import kernel_shares
 from transfertune.suites import computation_of, family_of, get_kernel, suite_or_none
@@ -265,8 +266,11 @@ def measure_together(storage: Storage, choices: list[Choice], sizes: dict[str, s
 
 
 def _progress_key(key: tuple[str, str, int]) -> str:
-    """(target, program, nest position) as a key of the progress file."""
-    return "|".join(map(str, key))
+    """(target, program, nest position) as a key of the progress file, the target by this
+    machine's target key: a table timed on another machine kind is not this machine's run,
+    and an evaluation resumed there measures that nest again."""
+    target, program, position = key
+    return "|".join((local_target(target).key, program, str(position)))
 
 
 def summarise(choices: list[Choice]) -> dict[str, Any]:
