@@ -87,7 +87,8 @@ def load(storage: Storage, path: str | Path) -> int:
                     for n in data["nests"]}
         program_ids = {}
         for p in data["programs"]:
-            pid = storage.program_row(s, p["suite"], p["name"], p["source_hash"])  # another source: the file's links
+            # A program stored from another source drops its links: the file's links are its nests now.
+            pid = storage.program_row(s, p["suite"], p["name"], p["source_hash"])
             program_ids[(p["suite"], p["name"])] = pid
             for position, nest_hash in p["nests"].items():
                 s.merge(ProgramNestRow(program_id=pid, position=int(position), nest_id=nest_ids[nest_hash]))

@@ -236,8 +236,11 @@ class Storage:
 
     def program_row(self, session: Session, suite: str, name: str, source_hash: str) -> int:
         """`program_id` by the source's hash (an import knows no kernel)."""
-        pid = self._ensure(session, ProgramRow, {"suite": suite, "name": name}, {"source_hash": source_hash})
-        if session.execute(select(ProgramRow.source_hash).where(ProgramRow.id == pid)).scalar_one() != source_hash:
+        session.execute(_insert(self.engine, ProgramRow).values(suite=suite, name=name, source_hash=source_hash)
+                        .on_conflict_do_nothing())
+        pid, stored = session.execute(select(ProgramRow.id, ProgramRow.source_hash)
+                                      .where(ProgramRow.suite == suite, ProgramRow.name == name)).one()
+        if stored != source_hash:
             session.execute(update(ProgramRow).where(ProgramRow.id == pid).values(source_hash=source_hash))
             session.execute(delete(ProgramNestRow).where(ProgramNestRow.program_id == pid))
         return pid
