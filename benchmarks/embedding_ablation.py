@@ -31,6 +31,8 @@ OBJECTIVES = {
     "family.0.2": ["family=0.2", "temperature=0.1"],
     "family.2": ["family=2.0", "temperature=0.1"],
     "family.4": ["family=4.0", "temperature=0.1"],
+    "default.x3": ["ensemble=3"],
+    "family.4.x3": ["family=4.0", "temperature=0.1", "ensemble=3"],
     "same.1": ["contrastive=1.0"],
     "family.1+same": ["family=1.0", "temperature=0.1", "contrastive=1.0"],
     "default@responses": ["lookup=responses"],

@@ -176,6 +176,41 @@ def test_train_writes_config_metrics_and_checkpoint(store, config, tmp_path):
     assert checkpoint["feature_version"] == FEATURE_VERSION and checkpoint["model"]["out_channels"] == 8
 
 
+def test_an_ensemble_is_its_members_read_as_one(store, config, tmp_path):
+    """ensemble=3: three seeds' encoders side by side; its squared distances are the members'
+    mean, its head predicts their mean response, and its checkpoint loads back as one encoder."""
+    from torch_geometric.loader import DataLoader
+
+    from transfertune.porting.experiment import fold_embedder
+    from transfertune.train.train import fit, predict, samples
+
+    cfg = config("train", f"db={store}", "model=small", "epochs=5", "ensemble=3", "val_fraction=0",
+                 f"output_dir={tmp_path}", f"data.cache_dir={tmp_path / 'cache'}")
+    data = samples(cfg)[:12]
+    model, history = fit(cfg, data)
+    assert len(history) == 5 and all(np.isfinite(r["train_loss"]) for r in history)
+    members = [fit(OmegaConf.merge(cfg, {"ensemble": 1, "seed": i}), data)[0] for i in range(3)]
+    z, y = predict(model, data)
+    parts = [predict(m, data) for m in members]
+    assert z.shape[1] == 3 * parts[0][0].shape[1]
+    assert np.allclose(y, np.mean([p[1] for p in parts], axis=0), atol=1e-5)
+
+    def squared(e):
+        return ((e[:, None] - e[None]) ** 2).sum(-1)
+
+    assert np.allclose(squared(z), np.mean([squared(p[0]) for p in parts], axis=0), atol=1e-4)
+    assert not np.allclose(parts[0][0], parts[1][0])  # the seeds differ
+    loaded = fold_embedder(cfg, data, tmp_path / "fold")  # fits again (same seeds), saves, loads back
+    assert torch.load(tmp_path / "fold" / "checkpoint.pt", weights_only=True)["model"]["members"] == 3
+    assert loaded.dim == z.shape[1]
+    batch = next(iter(DataLoader([s.graph for s in data], batch_size=len(data))))
+    with torch.no_grad():
+        again = loaded.encoder(batch.x, batch.edge_index, batch.edge_attr, batch.batch).numpy()
+    assert np.allclose(again, z, atol=1e-5)
+    with pytest.raises(ValueError, match="ensemble must be at least 1"):
+        fit(OmegaConf.merge(cfg, {"ensemble": 0}), data)
+
+
 def test_evaluation_json_and_map(store, config, tmp_path, capsys):
     cfg = config("evaluate-embeddings", f"db={store}", "model=small", "epochs=20", "folds=3", "format=json",
                  "measure=false", f"output_dir={tmp_path}", f"plot={tmp_path / 'map.png'}",

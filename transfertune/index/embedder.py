@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch_geometric.loader import DataLoader
 
-from transfertune.embed.encoder import NestEncoder
+from transfertune.embed.encoder import EncoderEnsemble, NestEncoder
 from transfertune.embed.featurize import FEATURE_VERSION, featurize
 
 
@@ -20,7 +20,7 @@ from transfertune.embed.featurize import FEATURE_VERSION, featurize
 class Embedder:
     """A trained encoder and the identity of the checkpoint it came from."""
 
-    encoder: NestEncoder
+    encoder: NestEncoder | EncoderEnsemble
     checkpoint_hash: str
 
     @classmethod
@@ -54,9 +54,14 @@ class Embedder:
                              f"v{FEATURE_VERSION}: retrain (transfertune train)")
         if not isinstance(data["model"], dict) or not isinstance(data["state_dict"], dict):
             raise ValueError(f"{path} is not a checkpoint: 'model' and 'state_dict' must be dicts")
-        options = {k: v for k, v in data["model"].items() if k != "_target_"}
+        options = {k: v for k, v in data["model"].items() if k not in ("_target_", "members")}
+        members = data["model"].get("members", 1)
+        if type(members) is not int or members < 1:
+            raise ValueError(f"{path} is not a checkpoint: 'members' must be a positive int, not {members!r}")
         try:
-            encoder = NestEncoder(**options)
+            encoder: NestEncoder | EncoderEnsemble = (
+                EncoderEnsemble([NestEncoder(**options) for _ in range(members)]) if members > 1
+                else NestEncoder(**options))
             encoder.load_state_dict({k.removeprefix("encoder."): v for k, v in data["state_dict"].items()
                                      if isinstance(k, str) and k.startswith("encoder.")})
         except Exception as err:  # noqa: BLE001 - bad options, missing/unexpected keys, wrong shapes, ...

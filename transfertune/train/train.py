@@ -37,7 +37,7 @@ from torch import nn
 from torch_geometric.loader import DataLoader
 
 from transfertune.db import Storage, seed_store
-from transfertune.embed.encoder import NestEncoder
+from transfertune.embed.encoder import EncoderEnsemble, NestEncoder
 from transfertune.embed.featurize import FEATURE_VERSION, featurize
 from transfertune.suites import family_of
 from transfertune.suites.augmented import base_of
@@ -48,7 +48,7 @@ from transfertune.train.dataset import NestSample, cached_samples, response_layo
 class ResponseModel(nn.Module):
     """Encoder + linear head predicting the response vector."""
 
-    def __init__(self, encoder: NestEncoder, responses: int) -> None:
+    def __init__(self, encoder: NestEncoder | EncoderEnsemble, responses: int) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = nn.Linear(encoder.out_channels, responses)
@@ -93,8 +93,39 @@ def split_by_kernel(data: list[NestSample], fraction: float, seed: int) -> tuple
 
 def fit(cfg: DictConfig, train_set: list[NestSample], val_set: list[NestSample] | None = None,
         log: Any = None) -> tuple[ResponseModel, list[dict[str, float]]]:
-    """Train a fresh model on `train_set`; per-epoch metrics (and validation loss)."""
-    seed_everything(int(cfg.seed))
+    """Train a fresh model on `train_set`; per-epoch metrics (and validation loss).
+
+    With ``ensemble: n`` (n > 1) it trains n models from the seeds ``seed .. seed+n-1`` and
+    returns them as one: an `EncoderEnsemble` under one head that predicts the members'
+    mean response (the members' heads side by side, which is exact on the scaled
+    concatenation); the metrics are the members' means per epoch."""
+    n = int(cfg.get("ensemble", 1))
+    if n < 1:
+        raise ValueError(f"ensemble must be at least 1, not {n}")
+    if n == 1:
+        return _fit_one(cfg, int(cfg.seed), train_set, val_set, log)
+    runs = [_fit_one(cfg, int(cfg.seed) + i, train_set, val_set, log) for i in range(n)]
+    members = [model for model, _ in runs]
+    model = ResponseModel(EncoderEnsemble([m.encoder for m in members]), members[0].head.out_features)
+    with torch.no_grad():
+        model.head.weight.copy_(torch.cat([m.head.weight for m in members], dim=1) / n ** 0.5)
+        model.head.bias.copy_(torch.stack([m.head.bias for m in members]).mean(dim=0))
+    history = [{k: (v if k == "epoch" else float(np.mean([h[e][k] for _, h in runs]))) for k, v in row.items()}
+               for e, row in enumerate(runs[0][1])]
+    return model, history
+
+
+def encoder_options(cfg: DictConfig) -> dict[str, Any]:
+    """The encoder's options as a checkpoint records them (`Embedder.from_checkpoint`
+    rebuilds the encoder from them): the model config, plus ``members`` for an ensemble."""
+    options = OmegaConf.to_container(cfg.model, resolve=True)
+    n = int(cfg.get("ensemble", 1))
+    return {**options, "members": n} if n > 1 else options  # type: ignore[dict-item]
+
+
+def _fit_one(cfg: DictConfig, seed: int, train_set: list[NestSample], val_set: list[NestSample] | None,
+             log: Any) -> tuple[ResponseModel, list[dict[str, float]]]:
+    seed_everything(seed)
     layout = response_layout(dict(cfg.data.sizes))
     model = ResponseModel(instantiate(cfg.model), len(layout))
     optimiser = instantiate(cfg.optim)(model.parameters())
@@ -104,9 +135,9 @@ def fit(cfg: DictConfig, train_set: list[NestSample], val_set: list[NestSample] 
     lent = torch.tensor(transfer_matrix(train_set, list(cfg.data.sizes)), dtype=torch.float32) if lending > 0 else None
     partners = same_nest_partners(train_set) if contrastive > 0 else []
     families = family_labels(train_set) if family > 0 else None
-    rng = random.Random(int(cfg.seed))
+    rng = random.Random(seed)
     loader = DataLoader(graphs, batch_size=int(cfg.batch_size), shuffle=True,
-                        generator=torch.Generator().manual_seed(int(cfg.seed)))
+                        generator=torch.Generator().manual_seed(seed))
     history = []
     for epoch in range(int(cfg.epochs)):
         model.train()
@@ -311,7 +342,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         writer.writerows(history)
     # Only tensors and plain containers: the checkpoint is read back with weights_only=True.
     sizes = OmegaConf.to_container(cfg.data.sizes, resolve=True)
-    torch.save({"state_dict": model.state_dict(), "model": OmegaConf.to_container(cfg.model, resolve=True),
+    torch.save({"state_dict": model.state_dict(), "model": encoder_options(cfg),
                 "feature_version": int(FEATURE_VERSION), "responses": response_layout(sizes),
                 "sizes": sizes, "kernels": sorted({str(s.program) for s in data}),
                 "metrics": {k: float(v) if isinstance(v, float) else int(v) for k, v in history[-1].items()}},
