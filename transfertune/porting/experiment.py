@@ -34,7 +34,7 @@ from transfertune.porting.tables import geomean, plot_speedups, resumed_rows, so
 from transfertune.suites.augmented import base_of
 from transfertune.suites.polybench import NAMES, get_kernel
 from transfertune.train.dataset import kernel_folds
-from transfertune.train.train import encoder_options, fit, research_store, samples
+from transfertune.train.train import fit, research_store, samples, save_checkpoint
 
 SPEEDUPS = ("transfer", *PEERS, "oracle")
 COLUMNS = ("kernel", "target", "baseline_s", *SPEEDUPS, "variants", "seconds", "recipe", "baseline_device_s",
@@ -135,16 +135,10 @@ def finished_rows(path: Path) -> list[dict[str, Any]]:
 def fold_embedder(cfg: DictConfig, train_set: list[Any], folder: Path) -> Embedder:
     """An encoder trained on `train_set` alone (the kernels an experiment may know), saved
     in `folder` and loaded the way the shipped checkpoint is."""
-    import torch
-
-    from transfertune.embed.featurize import FEATURE_VERSION
-
     model, _ = fit(cfg, train_set)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "checkpoint.pt"
-    torch.save({"state_dict": model.state_dict(), "model": encoder_options(cfg),
-                "feature_version": FEATURE_VERSION}, path)
-    return Embedder.from_checkpoint(path)
+    save_checkpoint(model, cfg, folder / "checkpoint.pt")
+    return Embedder.from_checkpoint(folder / "checkpoint.pt")
 
 
 def _row(name: str, target: str, report: dict[str, Any], storage: Storage, size: str) -> dict[str, Any]:

@@ -115,12 +115,15 @@ def fit(cfg: DictConfig, train_set: list[NestSample], val_set: list[NestSample] 
     return model, history
 
 
-def encoder_options(cfg: DictConfig) -> dict[str, Any]:
-    """The encoder's options as a checkpoint records them (`Embedder.from_checkpoint`
-    rebuilds the encoder from them): the model config, plus ``members`` for an ensemble."""
+def save_checkpoint(model: ResponseModel, cfg: DictConfig, path: Path, **extra: Any) -> None:
+    """The one checkpoint writer: weights, the encoder's options (the model config, plus
+    ``members`` for an ensemble) and the feature schema, which `Embedder.from_checkpoint`
+    rebuilds the encoder from; `extra` adds plain data. Only tensors and plain containers:
+    the checkpoint is read back with weights_only=True."""
     options = OmegaConf.to_container(cfg.model, resolve=True)
     n = int(cfg.get("ensemble", 1))
-    return {**options, "members": n} if n > 1 else options  # type: ignore[dict-item]
+    torch.save({"state_dict": model.state_dict(), "model": {**options, "members": n} if n > 1 else options,  # type: ignore[dict-item]
+                "feature_version": int(FEATURE_VERSION), **extra}, path)
 
 
 def _fit_one(cfg: DictConfig, seed: int, train_set: list[NestSample], val_set: list[NestSample] | None,
@@ -340,12 +343,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         writer = csv.DictWriter(f, fieldnames=list(history[-1]))
         writer.writeheader()
         writer.writerows(history)
-    # Only tensors and plain containers: the checkpoint is read back with weights_only=True.
     sizes = OmegaConf.to_container(cfg.data.sizes, resolve=True)
-    torch.save({"state_dict": model.state_dict(), "model": encoder_options(cfg),
-                "feature_version": int(FEATURE_VERSION), "responses": response_layout(sizes),
-                "sizes": sizes, "kernels": sorted({str(s.program) for s in data}),
-                "metrics": {k: float(v) if isinstance(v, float) else int(v) for k, v in history[-1].items()}},
-               out / "checkpoint.pt")
+    save_checkpoint(model, cfg, out / "checkpoint.pt", responses=response_layout(sizes), sizes=sizes,
+                    kernels=sorted({str(s.program) for s in data}),
+                    metrics={k: float(v) if isinstance(v, float) else int(v) for k, v in history[-1].items()})
     print(f"wrote {out}/checkpoint.pt", flush=True)
     return history[-1]
